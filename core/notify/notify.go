@@ -1,0 +1,149 @@
+// Package notify holds the notification primitives shared by the mapi providers: decoding a
+// form-encoded notification body (UTF-8 or GBK), the wallet's retry schedule, acknowledgement
+// bodies and dedupe keys.
+package notify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"mime"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/paymux/paymux/core"
+)
+
+// MaxBodyBytes bounds a notification body. Real mapi notifications are under 4 KiB.
+const MaxBodyBytes = 64 << 10
+
+// RetrySchedule is the wallet's delay before each redelivery of an unacknowledged notification:
+// eight deliveries in all, over 24h22m.
+var RetrySchedule = []time.Duration{
+	2 * time.Minute, 10 * time.Minute, 10 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 15 * time.Hour,
+}
+
+// Acks the mapi wallets understand: `success` stops redelivery, anything else asks for it.
+var (
+	AckSuccess = core.Ack{Status: 200, ContentType: "text/plain; charset=utf-8", Body: []byte("success")}
+	AckRetry   = core.Ack{Status: 200, ContentType: "text/plain; charset=utf-8", Body: []byte("fail")}
+)
+
+// DecodeForm decodes an application/x-www-form-urlencoded notification body. Only the body is
+// read, never the URL query (a notify_url may carry its own parameters, which are not signed).
+// The charset comes from the Content-Type, else from an `_input_charset` field, else UTF-8;
+// GBK/GB2312/GB18030 bodies are converted to UTF-8. A key given twice is an error: the signed
+// value and the used value could otherwise differ.
+func DecodeForm(body []byte, contentType string) (map[string]string, error) {
+	if len(body) > MaxBodyBytes {
+		return nil, core.Errorf(core.EINVALID, "notification body is %d bytes, over the %d limit", len(body), MaxBodyBytes)
+	}
+	charset := ""
+	if contentType != "" {
+		mt, params, err := mime.ParseMediaType(contentType)
+		if err == nil {
+			if mt != "application/x-www-form-urlencoded" {
+				return nil, core.Errorf(core.EINVALID, "notification content type is %q, want application/x-www-form-urlencoded", mt)
+			}
+			charset = params["charset"]
+		}
+	}
+	fields := make(map[string]string, 24)
+	for len(body) > 0 {
+		var pair []byte
+		pair, body, _ = bytes.Cut(body, []byte{'&'})
+		if len(pair) == 0 {
+			continue
+		}
+		k, v, _ := bytes.Cut(pair, []byte{'='})
+		key, err := url.QueryUnescape(string(k))
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "malformed form key: %v", err)
+		}
+		val, err := url.QueryUnescape(string(v))
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "malformed value of %q: %v", printable(key), err)
+		}
+		if _, dup := fields[key]; dup {
+			return nil, core.Errorf(core.EINVALID, "field %q appears more than once", printable(key))
+		}
+		fields[key] = val
+	}
+	if charset == "" {
+		charset = fields["_input_charset"]
+	}
+	if isGBK(charset) {
+		return fromGBK(fields)
+	}
+	for k, v := range fields {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, core.Errorf(core.EINVALID, "field %q is not valid UTF-8", printable(k))
+		}
+	}
+	return fields, nil
+}
+
+func isGBK(charset string) bool {
+	switch strings.ToLower(strings.TrimSpace(charset)) {
+	case "gbk", "gb2312", "gb18030", "cp936":
+		return true
+	}
+	return false
+}
+
+func fromGBK(in map[string]string) (map[string]string, error) {
+	dec := simplifiedchinese.GB18030.NewDecoder() // a superset of GBK and GB2312
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		kk, err := dec.String(k)
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "field key is not valid GBK")
+		}
+		vv, err := dec.String(v)
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "field %q is not valid GBK", printable(kk))
+		}
+		out[kk] = vv
+	}
+	return out, nil
+}
+
+// printable shortens and cleans a key for an error message.
+func printable(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return s
+}
+
+// DedupeKey returns a key that is the same for every redelivery of one notification: the
+// account and notify_id when there is one, else a hash of the account and every field except
+// the delivery-specific ones (sign, notify_time).
+func DedupeKey(account string, fields map[string]string) string {
+	if id := fields["notify_id"]; id != "" {
+		return account + ":" + id
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		if k != "sign" && k != "notify_time" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	h.Write([]byte(account))
+	for _, k := range keys {
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(fields[k]))
+	}
+	return account + ":sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
+}

@@ -1,0 +1,330 @@
+// Package core is paymux's neutral contract between the host and wallet providers: the
+// Provider interface, money, statuses and error codes. It does no I/O and imports nothing of
+// paymux's own.
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Provider is what every wallet provider implements, in process or behind a plugin. It is
+// small on purpose (like database/sql/driver): the host owns persistence, retries, idempotency
+// and the state machine. One Provider value serves many merchant accounts; every call names its
+// account, whose settings were handed over by Configure.
+//
+// Optional abilities are separate interfaces (PaymentCloser, SettlementFetcher) that a
+// provider implements only if it has them, and declares in Description.Capabilities so that the
+// host checks before it calls. Nothing is stubbed with "not implemented".
+type Provider interface {
+	// Describe returns what the provider offers. It needs no account and is cached by the host.
+	Describe(ctx context.Context) (*Description, error)
+	// Configure validates an account's settings and keys and keeps them in memory. It is called
+	// again, with the new settings, after a config reload. Errors have code ECONFIG and say
+	// exactly which setting is wrong, never its secret value.
+	Configure(ctx context.Context, req *ConfigureRequest) error
+	// CreatePayment builds the signed client action (an SDK order string or a redirect URL).
+	CreatePayment(ctx context.Context, req *CreatePaymentRequest) (*CreatePaymentResult, error)
+	// VerifyClientResult checks the wallet SDK's synchronous result. It is a hint, never proof.
+	VerifyClientResult(ctx context.Context, req *ClientResultRequest) (*ClientResult, error)
+	// ParseNotification verifies a raw notification and maps it to neutral events. A
+	// notification that fails verification is a result with Verified false, not an error; errors
+	// mean the provider could not decide (EUNAVAILABLE: the wallet should retry).
+	ParseNotification(ctx context.Context, req *NotificationRequest) (*NotificationResult, error)
+	// QueryPayment asks the gateway for a payment's state.
+	QueryPayment(ctx context.Context, req *QueryPaymentRequest) (*PaymentState, error)
+	// Refund asks the gateway to refund. A timeout or gateway fault is EUNKNOWN, never a failure.
+	Refund(ctx context.Context, req *RefundRequest) (*RefundState, error)
+	// QueryRefund asks the gateway for a refund's state.
+	QueryRefund(ctx context.Context, req *QueryRefundRequest) (*RefundState, error)
+}
+
+// PaymentCloser is implemented by providers that can close an unpaid payment (CapClose).
+type PaymentCloser interface {
+	Close(ctx context.Context, req *ClosePaymentRequest) (*PaymentState, error)
+}
+
+// SettlementFetcher is implemented by providers that can list settlement records for
+// reconciliation (CapSettlement). Records are streamed to yield in file order; an error from
+// yield stops the fetch and is returned.
+type SettlementFetcher interface {
+	FetchSettlement(ctx context.Context, req *SettlementRequest, yield func(*SettlementRecord) error) error
+}
+
+// Capability names an optional ability a provider declares in Describe.
+type Capability string
+
+const (
+	CapQuery          Capability = "query"           // QueryPayment talks to the gateway
+	CapRefund         Capability = "refund"          // Refund and QueryRefund
+	CapPartialRefund  Capability = "partial_refund"  // refunds of less than the paid amount
+	CapMultipleRefund Capability = "multiple_refund" // more than one refund per payment
+	CapClose          Capability = "close"           // implements PaymentCloser
+	CapSettlement     Capability = "settlement"      // implements SettlementFetcher
+	CapClientResult   Capability = "client_result"   // VerifyClientResult checks a signature
+)
+
+// Channel is how the buyer is sent to the wallet.
+type Channel string
+
+const (
+	ChannelApp Channel = "app" // the merchant's app hands a signed order string to the wallet SDK
+	ChannelH5  Channel = "h5"  // the buyer's mobile browser is redirected to the wallet's cashier
+)
+
+// Description is what Describe returns.
+type Description struct {
+	Name         string       `json:"name"`    // provider name, e.g. "alipay"
+	Version      string       `json:"version"` // provider build version
+	Methods      []Method     `json:"methods"`
+	Capabilities []Capability `json:"capabilities"`
+	Settings     []Setting    `json:"settings"` // the account settings it understands
+	// QuerySchedule is how long after creation (or after an unknown outcome) the janitor should
+	// query a payment or refund that is still pending, one entry per attempt.
+	QuerySchedule []time.Duration `json:"query_schedule,omitempty"`
+	// DefaultExpiry is how long an unpaid payment lives when the request sets no expiry.
+	DefaultExpiry time.Duration `json:"default_expiry,omitempty"`
+}
+
+// Has reports whether the description declares capability c.
+func (d *Description) Has(c Capability) bool {
+	for _, x := range d.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Method returns the method with the given id.
+func (d *Description) Method(id string) (Method, bool) {
+	for _, m := range d.Methods {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Method{}, false
+}
+
+// Method is one payment method (one button at checkout) a provider offers.
+type Method struct {
+	ID          string       `json:"id"`   // e.g. "alipay", "alipayhk"
+	Name        string       `json:"name"` // display name, e.g. "AlipayHK"
+	Channels    []Channel    `json:"channels"`
+	AmountRules []AmountRule `json:"amount_rules"` // one per accepted currency; none means any currency
+}
+
+// CheckAmount checks m against the method's rules: the currency must be listed (when any are)
+// and the amount within that currency's limits.
+func (m Method) CheckAmount(amount Money) error {
+	if err := amount.Validate(); err != nil {
+		return err
+	}
+	if len(m.AmountRules) == 0 {
+		return nil
+	}
+	for _, r := range m.AmountRules {
+		if r.Currency == amount.Currency {
+			return r.Check(amount)
+		}
+	}
+	return Errorf(EINVALID, "method %s does not accept %s", m.ID, amount.Currency)
+}
+
+// HasChannel reports whether the method offers channel c.
+func (m Method) HasChannel(c Channel) bool {
+	for _, x := range m.Channels {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Setting describes one account setting.
+type Setting struct {
+	Name        string `json:"name"`
+	Required    bool   `json:"required"`
+	Secret      bool   `json:"secret"` // never logged or echoed
+	Description string `json:"description"`
+}
+
+// ConfigureRequest hands an account's settings to the provider. Secret references (${ENV},
+// file:) have already been resolved by the host.
+type ConfigureRequest struct {
+	Account  string
+	Settings map[string]string
+}
+
+// CreatePaymentRequest asks for a client action for a payment the host has already stored.
+type CreatePaymentRequest struct {
+	Account     string
+	PaymentID   string // the host's id, for logs
+	OutTradeNo  string // the host-chosen merchant order number, unique per account
+	Method      string
+	Channel     Channel
+	Amount      Money
+	Subject     string
+	Description string
+	ReturnURL   string // h5: where the wallet sends the buyer back
+	NotifyURL   string // where the wallet posts notifications
+	ExpiresAt   time.Time
+	Extras      map[string]string // provider_extras from the API, passed through as the provider defines
+}
+
+// ActionType says what the client must do with NextAction.Value.
+type ActionType string
+
+const (
+	ActionSDKOrderString ActionType = "sdk_order_string"
+	ActionRedirectURL    ActionType = "redirect_url"
+)
+
+// NextAction is what the merchant's client does next.
+type NextAction struct {
+	Type  ActionType `json:"type"`
+	Value string     `json:"value"`
+}
+
+// CreatePaymentResult is the client action for a payment.
+type CreatePaymentResult struct {
+	Action      NextAction
+	ProviderRef string // the provider's reference, when one exists at creation (Alipay: none)
+}
+
+// ClientResultRequest carries the wallet SDK's synchronous result for checking.
+type ClientResultRequest struct {
+	Account    string
+	OutTradeNo string
+	Method     string
+	Amount     Money
+	Result     map[string]string // as the SDK returned it, e.g. resultStatus, result, memo
+}
+
+// ClientResult is the provider's reading of a synchronous result. Status is a hint only.
+type ClientResult struct {
+	Verified bool          // the signature (if any) and the echoed order match
+	Status   PaymentStatus // what the result suggests: succeeded, pending, failed
+	Message  string        // why not verified, or the wallet's memo
+}
+
+// NotificationRequest is the raw HTTP request a wallet sent to /notify/{account}.
+type NotificationRequest struct {
+	Account string
+	Method  string
+	Header  map[string][]string
+	Query   string // raw URL query; mapi providers ignore it by design
+	Body    []byte
+}
+
+// NotificationResult is what a provider made of a notification.
+type NotificationResult struct {
+	Verified     bool
+	RejectReason string // why Verified is false, for the inbox
+	DedupeKey    string // stable across redeliveries of the same notification
+	Events       []NotificationEvent
+	Ack          Ack // exactly what to answer the wallet
+}
+
+// Ack is the HTTP answer a wallet expects.
+type Ack struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// EventKind says what a notification event is about.
+type EventKind string
+
+const (
+	EventPayment EventKind = "payment"
+	EventRefund  EventKind = "refund"
+)
+
+// NotificationEvent is one neutral fact from a notification.
+type NotificationEvent struct {
+	Kind          EventKind
+	OutTradeNo    string
+	ProviderRef   string // the wallet's trade number
+	OutRefundNo   string // refunds only
+	PaymentStatus PaymentStatus
+	RefundStatus  RefundStatus
+	Amount        Money // as the wallet reports it; the host compares it with the payment
+	OccurredAt    time.Time
+	Wallet        string // the wallet used, when the notification says (e.g. ALIPAYHK)
+	FailureCode   string
+	RawStatus     string // the wallet's own status word, for logs and the inbox
+}
+
+// QueryPaymentRequest names a payment to query.
+type QueryPaymentRequest struct {
+	Account     string
+	OutTradeNo  string
+	ProviderRef string
+}
+
+// PaymentState is a payment as the gateway sees it.
+type PaymentState struct {
+	Status      PaymentStatus
+	ProviderRef string
+	Amount      Money // zero when the gateway did not say
+	PaidAt      time.Time
+	RawStatus   string
+}
+
+// RefundRequest asks for a refund the host has already stored and reserved.
+type RefundRequest struct {
+	Account       string
+	OutTradeNo    string
+	ProviderRef   string
+	OutRefundNo   string // the host-chosen refund number: the gateway's idempotency key
+	Amount        Money
+	PaymentAmount Money
+	Reason        string
+	NotifyURL     string
+}
+
+// QueryRefundRequest names a refund to query.
+type QueryRefundRequest struct {
+	Account     string
+	OutTradeNo  string
+	OutRefundNo string
+}
+
+// RefundState is a refund as the gateway sees it.
+type RefundState struct {
+	Status      RefundStatus
+	ProviderRef string
+	Amount      Money
+	FailureCode string
+	RawStatus   string
+}
+
+// ClosePaymentRequest names a payment to close.
+type ClosePaymentRequest struct {
+	Account     string
+	OutTradeNo  string
+	ProviderRef string
+}
+
+// SettlementRequest asks for settlement records of an account between two dates (inclusive,
+// in the provider's settlement time zone).
+type SettlementRequest struct {
+	Account string
+	From    time.Time
+	To      time.Time
+}
+
+// SettlementRecord is one line of a provider's reconciliation or settlement file.
+type SettlementRecord struct {
+	Kind        EventKind // payment or refund
+	Reference   string    // out_trade_no for payments, out_refund_no for refunds
+	OrigRef     string    // refunds: the payment's out_trade_no, when the file says
+	ProviderRef string
+	Amount      Money
+	Fee         Money
+	OccurredAt  time.Time
+	SettledAt   time.Time
+	Status      string // the file's own status word
+	Wallet      string // e.g. ALIPAYHK, ALIPAYCN, when the file says
+}
