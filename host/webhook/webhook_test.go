@@ -1,0 +1,123 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSignVerify(t *testing.T) {
+	secret := "whsec-test-DO-NOT-USE"
+	body := []byte(`{"id":"evt_1","type":"payment.succeeded"}`)
+	now := time.Unix(1_700_000_000, 0)
+	good := Sign([]byte(secret), now, body)
+	// Fixed vector: recompute independently with openssl if this ever changes:
+	// printf '1700000000.%s' "$body" | openssl dgst -sha256 -hmac "$secret"
+	if !strings.HasPrefix(good, "t=1700000000,v1=") || len(good) != len("t=1700000000,v1=")+64 {
+		t.Fatalf("Sign = %q", good)
+	}
+	tests := []struct {
+		name   string
+		secret string
+		header string
+		body   []byte
+		now    time.Time
+		tol    time.Duration
+		want   error
+	}{
+		{"valid", secret, good, body, now, 0, nil},
+		{"valid within tolerance", secret, good, body, now.Add(4 * time.Minute), 0, nil},
+		{"too old", secret, good, body, now.Add(6 * time.Minute), 0, ErrTooOld},
+		{"from the future", secret, good, body, now.Add(-6 * time.Minute), 0, ErrTooOld},
+		{"tolerance disabled", secret, good, body, now.Add(100 * time.Hour), -1, nil},
+		{"wrong secret", "other", good, body, now, 0, ErrBadSignature},
+		{"tampered body", secret, good, []byte(`{"id":"evt_2"}`), now, 0, ErrBadSignature},
+		{"second v1 matches", secret, "t=1700000000,v1=00ff," + good[len("t=1700000000,"):], body, now, 0, nil},
+		{"empty header", secret, "", body, now, 0, ErrNoSignature},
+		{"no v1", secret, "t=1700000000", body, now, 0, ErrNoSignature},
+		{"no t", secret, good[len("t=1700000000,"):], body, now, 0, ErrNoSignature},
+		{"t twice", secret, "t=1,t=2,v1=00", body, now, -1, ErrNoSignature},
+		{"bad t", secret, "t=abc,v1=00", body, now, 0, ErrNoSignature},
+		{"non-hex v1", secret, "t=1700000000,v1=zz", body, now, 0, ErrBadSignature},
+		{"timestamp changed", secret, strings.Replace(good, "t=1700000000", "t=1700000001", 1), body, now, 0, ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := verifyAt(tt.now, []byte(tt.secret), tt.header, tt.body, tt.tol)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerifyNow(t *testing.T) {
+	body := []byte("x")
+	if err := Verify("k", Sign([]byte("k"), time.Now(), body), body, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSenderSend(t *testing.T) {
+	secret := []byte("whsec-test-DO-NOT-USE")
+	var gotSig, gotBody string
+	status := http.StatusNoContent
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotBody, gotSig = string(b), r.Header.Get(Header)
+		if r.Header.Get("Paymux-Event-Id") != "evt_1" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("headers = %v", r.Header)
+		}
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	s := &Sender{Timeout: 2 * time.Second}
+	body := []byte(`{"id":"evt_1"}`)
+	if err := s.Send(context.Background(), srv.URL, secret, "evt_1", body); err != nil {
+		t.Fatal(err)
+	}
+	if gotBody != string(body) {
+		t.Fatalf("body = %q", gotBody)
+	}
+	if err := Verify(string(secret), gotSig, []byte(gotBody), 0); err != nil {
+		t.Fatalf("Verify of a sent delivery: %v", err)
+	}
+	status = http.StatusInternalServerError
+	if err := s.Send(context.Background(), srv.URL, secret, "evt_1", body); err == nil || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("Send to a failing merchant = %v, want an error naming 500", err)
+	}
+}
+
+func TestSenderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	s := &Sender{Timeout: 100 * time.Millisecond}
+	start := time.Now()
+	if err := s.Send(context.Background(), srv.URL, []byte("k"), "evt", []byte("{}")); err == nil {
+		t.Fatal("Send to a hanging merchant succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Send took %v despite a 100ms timeout", d)
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	f.Add("t=1700000000,v1=00", []byte("{}"))
+	f.Add(Sign([]byte("k"), time.Unix(1700000000, 0), []byte("{}")), []byte("{}"))
+	f.Add("t=,v1=,v1=,,=", []byte(""))
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		_ = Verify("k", header, body, -1) // must not panic
+	})
+}
