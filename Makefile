@@ -49,7 +49,8 @@ proto: tools
 
 # Fails when the committed generated code is not what the pinned generators produce.
 proto-check: proto
-	@git diff --exit-code -- plugins/proto || { echo "plugins/proto: generated code is stale; run make proto and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- plugins/proto)" || { git status --short -- plugins/proto; git diff -- plugins/proto | head -40; \
+		echo "plugins/proto: generated code is stale or uncommitted; run make proto and commit"; exit 1; }
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

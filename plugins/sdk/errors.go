@@ -1,0 +1,101 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/paymux/paymux/core"
+	pb "github.com/paymux/paymux/plugins/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// grpcCodes mirrors each core code onto the nearest gRPC code. The mirror is coarse on purpose:
+// the exact core code always travels in the status detail (pb.Error), and only tools that do
+// not know that message ever look at the gRPC code alone.
+var grpcCodes = map[string]codes.Code{
+	core.EINVALID:      codes.InvalidArgument,
+	core.ENOTFOUND:     codes.NotFound,
+	core.ECONFLICT:     codes.FailedPrecondition,
+	core.EUNAUTHORIZED: codes.Unauthenticated,
+	core.EDECLINED:     codes.PermissionDenied,
+	core.EUNAVAILABLE:  codes.Unavailable,
+	core.EUNKNOWN:      codes.Unknown,
+	core.EUNSUPPORTED:  codes.Unimplemented,
+	core.ECONFIG:       codes.FailedPrecondition,
+	core.EINTERNAL:     codes.Internal,
+}
+
+// GRPCCode returns the gRPC status code a core error code travels under.
+func GRPCCode(coreCode string) codes.Code {
+	if c, ok := grpcCodes[coreCode]; ok {
+		return c
+	}
+	return codes.Unknown
+}
+
+// toStatus turns a provider's error into a gRPC status error carrying the exact core code,
+// message and provider code. Internal detail (core.Error.Err, or any non-core error) never
+// crosses: the caller logs it on the plugin side, where it was produced.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *core.Error
+	if !errors.As(err, &ce) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return status.FromContextError(err).Err()
+		}
+		ce = &core.Error{Code: core.EINTERNAL, Message: "internal error"}
+	}
+	st := status.New(GRPCCode(ce.Code), ce.Message)
+	if withDetail, derr := st.WithDetails(&pb.Error{Code: ce.Code, Message: ce.Message, ProviderCode: ce.ProviderCode}); derr == nil {
+		st = withDetail
+	}
+	return st.Err()
+}
+
+// fromStatus turns an error from a gRPC call into a *core.Error. A status with a pb.Error
+// detail gives back the provider's error exactly. Anything else is a failure of the boundary
+// itself; whether the call may have taken effect decides between EUNAVAILABLE (nothing
+// happened, or the call has no effect: safe is true) and EUNKNOWN (a state-changing call that
+// may have reached the gateway before the plugin died or the deadline passed).
+func fromStatus(method string, safe bool, err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return core.WrapError(core.EINTERNAL, err, "plugin call %s failed", method)
+	}
+	for _, d := range st.Details() {
+		if e, ok := d.(*pb.Error); ok {
+			return &core.Error{Code: e.GetCode(), Message: e.GetMessage(), ProviderCode: e.GetProviderCode()}
+		}
+	}
+	transient := core.EUNKNOWN
+	if safe {
+		transient = core.EUNAVAILABLE
+	}
+	switch st.Code() {
+	case codes.DeadlineExceeded:
+		return core.WrapError(transient, err, "plugin call %s did not finish before its deadline", method)
+	case codes.Canceled:
+		return core.WrapError(transient, err, "plugin call %s was cancelled", method)
+	case codes.Unavailable:
+		return core.WrapError(transient, err, "plugin is unavailable (%s)", method)
+	case codes.ResourceExhausted:
+		if strings.Contains(st.Message(), "trying to send message larger than max") {
+			return core.WrapError(core.EINVALID, err, "plugin call %s: request exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
+		}
+		if strings.Contains(st.Message(), "larger than max") {
+			return core.WrapError(core.EINTERNAL, err, "plugin call %s: message exceeds the %d MiB limit of the plugin boundary", method, MaxMessageSize>>20)
+		}
+		return core.WrapError(core.EINTERNAL, err, "plugin call %s: resource exhausted", method)
+	case codes.Unimplemented:
+		return core.WrapError(core.EUNSUPPORTED, err, "the plugin does not implement %s", method)
+	default:
+		return core.WrapError(core.EINTERNAL, err, "plugin call %s failed", method)
+	}
+}

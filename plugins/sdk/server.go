@@ -1,0 +1,137 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/paymux/paymux/core"
+	pb "github.com/paymux/paymux/plugins/proto"
+)
+
+// settlementBatch is how many settlement records travel in one stream message: large enough
+// that a file of many thousand lines costs few messages, small enough (about 100 KiB) to stay
+// far below MaxMessageSize.
+const settlementBatch = 128
+
+// server adapts a core.Provider to the generated gRPC service. It runs in the plugin process.
+type server struct {
+	pb.UnimplementedProviderServer
+	impl core.Provider
+	log  hclog.Logger
+}
+
+// fail logs the internal detail of err where it was produced, then returns the status that
+// crosses the boundary (which carries no internal detail).
+func (s *server) fail(method string, err error) error {
+	var ce *core.Error
+	if !errors.As(err, &ce) || ce.Code == core.EINTERNAL || ce.Err != nil {
+		s.log.Error("provider call failed", "method", method, "code", core.ErrorCode(err), "error", err.Error())
+	}
+	return toStatus(err)
+}
+
+func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.Description, error) {
+	d, err := s.impl.Describe(ctx)
+	if err != nil {
+		return nil, s.fail("Describe", err)
+	}
+	return descriptionToPB(d), nil
+}
+
+func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if err := s.impl.Configure(ctx, &core.ConfigureRequest{Account: req.GetAccount(), Settings: req.GetSettings()}); err != nil {
+		return nil, s.fail("Configure", err)
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *server) CreatePayment(ctx context.Context, req *pb.CreatePaymentRequest) (*pb.CreatePaymentResult, error) {
+	res, err := s.impl.CreatePayment(ctx, createFromPB(req))
+	if err != nil {
+		return nil, s.fail("CreatePayment", err)
+	}
+	return createResultToPB(res), nil
+}
+
+func (s *server) VerifyClientResult(ctx context.Context, req *pb.ClientResultRequest) (*pb.ClientResult, error) {
+	res, err := s.impl.VerifyClientResult(ctx, clientResultReqFromPB(req))
+	if err != nil {
+		return nil, s.fail("VerifyClientResult", err)
+	}
+	return clientResultToPB(res), nil
+}
+
+func (s *server) ParseNotification(ctx context.Context, req *pb.NotificationRequest) (*pb.NotificationResult, error) {
+	res, err := s.impl.ParseNotification(ctx, notificationReqFromPB(req))
+	if err != nil {
+		return nil, s.fail("ParseNotification", err)
+	}
+	return notificationResultToPB(res), nil
+}
+
+func (s *server) QueryPayment(ctx context.Context, req *pb.QueryPaymentRequest) (*pb.PaymentState, error) {
+	res, err := s.impl.QueryPayment(ctx, &core.QueryPaymentRequest{Account: req.GetAccount(), OutTradeNo: req.GetOutTradeNo(), ProviderRef: req.GetProviderRef()})
+	if err != nil {
+		return nil, s.fail("QueryPayment", err)
+	}
+	return paymentStateToPB(res), nil
+}
+
+func (s *server) Refund(ctx context.Context, req *pb.RefundRequest) (*pb.RefundState, error) {
+	res, err := s.impl.Refund(ctx, refundReqFromPB(req))
+	if err != nil {
+		return nil, s.fail("Refund", err)
+	}
+	return refundStateToPB(res), nil
+}
+
+func (s *server) QueryRefund(ctx context.Context, req *pb.QueryRefundRequest) (*pb.RefundState, error) {
+	res, err := s.impl.QueryRefund(ctx, &core.QueryRefundRequest{Account: req.GetAccount(), OutTradeNo: req.GetOutTradeNo(), OutRefundNo: req.GetOutRefundNo()})
+	if err != nil {
+		return nil, s.fail("QueryRefund", err)
+	}
+	return refundStateToPB(res), nil
+}
+
+func (s *server) Close(ctx context.Context, req *pb.ClosePaymentRequest) (*pb.PaymentState, error) {
+	c, ok := s.impl.(core.PaymentCloser)
+	if !ok {
+		return nil, toStatus(core.Errorf(core.EUNSUPPORTED, "this provider cannot close payments"))
+	}
+	res, err := c.Close(ctx, &core.ClosePaymentRequest{Account: req.GetAccount(), OutTradeNo: req.GetOutTradeNo(), ProviderRef: req.GetProviderRef()})
+	if err != nil {
+		return nil, s.fail("Close", err)
+	}
+	return paymentStateToPB(res), nil
+}
+
+func (s *server) FetchSettlement(req *pb.SettlementRequest, stream pb.Provider_FetchSettlementServer) error {
+	f, ok := s.impl.(core.SettlementFetcher)
+	if !ok {
+		return toStatus(core.Errorf(core.EUNSUPPORTED, "this provider cannot fetch settlement records"))
+	}
+	batch := &pb.SettlementBatch{}
+	flush := func() error {
+		if len(batch.Records) == 0 {
+			return nil
+		}
+		err := stream.Send(batch)
+		batch = &pb.SettlementBatch{}
+		return err
+	}
+	err := f.FetchSettlement(stream.Context(), settlementReqFromPB(req), func(r *core.SettlementRecord) error {
+		batch.Records = append(batch.Records, settlementRecordToPB(r))
+		if len(batch.Records) >= settlementBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return s.fail("FetchSettlement", err)
+	}
+	return nil
+}
