@@ -39,6 +39,9 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 		if _, errPub := x509.ParsePKIXPublicKey(der); errPub == nil {
 			return nil, core.Errorf(core.ECONFIG, "expected a private key but found a public key")
 		}
+		if _, errEC := x509.ParseECPrivateKey(der); errEC == nil {
+			return nil, core.Errorf(core.ECONFIG, "private key is an EC key, not RSA")
+		}
 		return nil, core.Errorf(core.ECONFIG, "private key is neither PKCS#1 nor PKCS#8 RSA (corrupted?)")
 	}
 	if err := checkBits(key.N.BitLen()); err != nil {
@@ -101,7 +104,8 @@ func keyDER(data []byte, types ...string) ([]byte, error) {
 	if trimmed == "" {
 		return nil, core.Errorf(core.ECONFIG, "key is empty")
 	}
-	if strings.HasPrefix(trimmed, "-----BEGIN") {
+	// pem.Decode skips text before the block, such as the "Bag Attributes" openssl pkcs12 writes.
+	if strings.Contains(trimmed, "-----BEGIN") {
 		block, _ := pem.Decode([]byte(trimmed))
 		if block == nil {
 			return nil, core.Errorf(core.ECONFIG, "key PEM is malformed")

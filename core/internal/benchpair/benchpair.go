@@ -1,0 +1,92 @@
+// Package benchpair runs paired benchmarks: each iteration times the operation under test and a
+// reference operation back to back, alternating which goes first, so that the noise of a shared
+// machine hits both sides and their ratio stays stable (see shared/design/benchmarking.md).
+package benchpair
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Run benchmarks op against ref and reports, besides the usual figures (which cover both):
+//   - op-ns/op and <refName>-ns/op, the per-iteration time of each side;
+//   - op/<refName>, the paired ratio to quote;
+//   - op-allocs/op, the allocations of op alone (measured once, before the timed loop).
+func Run(b *testing.B, refName string, op, ref func() error) {
+	b.Helper()
+	var opErr error
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := op(); err != nil && opErr == nil {
+			opErr = err
+		}
+	})
+	if opErr != nil {
+		b.Fatalf("op: %v", opErr)
+	}
+	var opT, refT time.Duration
+	n := 0
+	for b.Loop() {
+		var err1, err2 error
+		if n&1 == 0 {
+			t0 := time.Now()
+			err1 = op()
+			t1 := time.Now()
+			err2 = ref()
+			t2 := time.Now()
+			opT += t1.Sub(t0)
+			refT += t2.Sub(t1)
+		} else {
+			t0 := time.Now()
+			err2 = ref()
+			t1 := time.Now()
+			err1 = op()
+			t2 := time.Now()
+			refT += t1.Sub(t0)
+			opT += t2.Sub(t1)
+		}
+		if err1 != nil || err2 != nil {
+			b.Fatalf("op: %v, ref: %v", err1, err2)
+		}
+		n++
+	}
+	if n == 0 || refT == 0 {
+		return
+	}
+	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
+	b.ReportMetric(float64(refT.Nanoseconds())/float64(n), refName+"-ns/op")
+	b.ReportMetric(float64(opT)/float64(refT), "op/"+refName)
+	b.ReportMetric(allocs, "op-allocs/op")
+}
+
+// RefMessage is the 400-byte message the reference operations sign, as benchmarking.md fixes it.
+var RefMessage = []byte(strings.Repeat("paymux-benchmark-reference-message-0123456789/", 9)[:400])
+
+// BareSign returns the reference for anything that signs: rsa.SignPKCS1v15 over SHA-256 of
+// RefMessage, hash included, with key (RSA-2048 in every recorded figure).
+func BareSign(key *rsa.PrivateKey) func() error {
+	return func() error {
+		d := sha256.Sum256(RefMessage)
+		_, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+		return err
+	}
+}
+
+// BareVerify returns the reference for anything that verifies: rsa.VerifyPKCS1v15 of a
+// signature over RefMessage, hash included.
+func BareVerify(key *rsa.PrivateKey) (func() error, error) {
+	d := sha256.Sum256(RefMessage)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+	if err != nil {
+		return nil, err
+	}
+	pub := &key.PublicKey
+	return func() error {
+		d := sha256.Sum256(RefMessage)
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig)
+	}, nil
+}

@@ -1,0 +1,1 @@
+a19e8fbfa5943c3409aff8edcdd2a2ba

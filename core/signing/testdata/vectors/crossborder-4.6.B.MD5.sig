@@ -1,0 +1,1 @@
+f6ca137505058c07bcedeeb36b993afc

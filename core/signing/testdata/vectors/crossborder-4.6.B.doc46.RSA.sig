@@ -1,0 +1,1 @@
+QIwAs+vZsgh882V3qqmBQ0KFVd0aubv0GkyKpxA/zYfwhit0j/j/1MDMVZUYQC1zrqi6jiij2Y7CUtfDzypuAjquXV3uVf6hcKg9dLWKQM8FYZbvAxn+HevVvEy4Of6BoiFtLMoZbsXe6KDA3cq6+tDZv7LfwEWWks7ApasXlcM=

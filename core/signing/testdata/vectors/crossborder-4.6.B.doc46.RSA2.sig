@@ -1,0 +1,1 @@
+mj+39RGerfrER6fKuTjhHw7FnKkRiA/YsexBU/qOwiM9W4lYQEaKZzT8ZdfIgBpPZiaHd2BO+uO5diy9osUVBGrVCh/vxVvaO/Q+JPE7oq3N48BcSLe8EscSgUeyoXhKo80yQSkEaLnIy11ayCRmLfChhz5TjoO4i22gvz7pGrc=

@@ -1,0 +1,1 @@
+bfff7c28cf5bf47d8a293d1aad9c307f

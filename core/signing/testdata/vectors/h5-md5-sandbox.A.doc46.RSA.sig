@@ -1,0 +1,1 @@
+gXoLXv8g0AvyHMKYe+cmeFjIV6zJZXislkoJftplX8pmZxFtU5zMpJdnRSM4i85Qbt3ewhNPq3sqyYJoFFUq4C/qvF27WZocf/IachXLRwoIXfBr57VPAyVH+/3r1t/VwwnHaNknG5SGnDJpY+72s+z4o85w7/zouilzPlc0XmQ=

@@ -1,0 +1,1 @@
+470faf99b5bdab8d910ccad1b27d3129

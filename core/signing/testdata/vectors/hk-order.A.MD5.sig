@@ -1,0 +1,1 @@
+11c2250fab4cad342e10bbfe2fe345d3

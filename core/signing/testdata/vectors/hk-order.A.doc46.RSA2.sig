@@ -1,0 +1,1 @@
+SdzjcQSaB7eod0Oki7preF3pYur3Xz3mny4gIHjOBFhEuIb0hSk9E4FI3pbsatge+Eg4cAiouV9W4Vzme4QH7422KjGCffZ0+mne4X8VKqzJVUhm9iFlh1X/T9NTyg4dUsT+w6CwpWAqQdAE+jB+k53uvnuQtC/RG4iqHuormLk=

@@ -1,0 +1,1 @@
+f68c17dd0960a4fab5efef2fc09a057a

@@ -1,0 +1,1 @@
+c0be1bbe2ae37ec832f7c45aaec590eb

@@ -1,0 +1,1 @@
+ARFJTx5eaiFPlCiMyG9NOgnhynJaDvpflkQriFt9Z+rpEsIhsaetIUBsoPt1+gbMfTLwwOKBaKEwDur+jv21oikLfUhPSWMSLHdhZMlZ6APQnr1FJ+tkQqXet/mFP1/YTW50t0q3KraEI2En4u4dw5fTN9628RybueJGAKehdhQ=

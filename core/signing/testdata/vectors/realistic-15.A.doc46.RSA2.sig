@@ -1,0 +1,1 @@
+qk4MRuqoBxwrkOSSvtWl4mg/EnBT+mah0HVTC3DQy0EuZmAVdS3QVqg1ulJzoW7tpHY9hXKdiivDEasRezC7qbx8l/MahPl72Sig9RwB5MEkI+4qHQQ/s/lRvFiRgZvktXnVW1gv/SsVn4yXEkdtqBY5FcxXHJDhSquqOfbplFA=

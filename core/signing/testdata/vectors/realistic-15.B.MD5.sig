@@ -1,0 +1,1 @@
+bb51ada7e6c29de2166921f4fa2d5da1
