@@ -1,0 +1,329 @@
+// Package config loads paymux's YAML configuration: strict decoding (an unknown key is an error
+// naming its line), secret references (${ENV}, file:PATH), defaults, validation that reports every
+// problem at once with file:line, constant-time API key matching, and Diff/Holder for atomic
+// reload on SIGHUP. It never starts plugins; checks that need a plugin's Describe are in
+// ValidateMethods.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/paymux/paymux/core"
+)
+
+// Config is a loaded, resolved and validated configuration. Paths in it (plugin commands, TLS
+// files, *_file account settings, a relative SQLite path) are absolute, resolved against the
+// config file's directory.
+type Config struct {
+	Server   Server             `yaml:"server"`
+	Store    Store              `yaml:"store"`
+	Plugins  map[string]Plugin  `yaml:"plugins"`  // plugin name -> binary
+	Accounts map[string]Account `yaml:"accounts"` // account id -> plugin + settings
+	Regions  map[string]Region  `yaml:"regions"`  // region code (e.g. "HK", "SG") -> methods in checkout order
+	Webhooks Webhooks           `yaml:"webhooks"`
+	Log      Log                `yaml:"log"`
+
+	file string         // name used in messages
+	dir  string         // directory relative paths were resolved against
+	pos  map[string]int // key path -> line, for messages found after loading
+}
+
+// Server is the REST API listener.
+type Server struct {
+	Listen         string   `yaml:"listen"`          // default "127.0.0.1:8080"
+	PublicURL      string   `yaml:"public_url"`      // base of every notify_url: <public_url>/notify/<account>
+	APIKeys        []Secret `yaml:"api_keys"`        // bearer keys; an entry "sha256:<hex>" is a stored hash
+	TLS            *TLS     `yaml:"tls"`             // optional: cert_file, key_file
+	MaxBodyBytes   int64    `yaml:"max_body_bytes"`  // default 1 MiB
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"` // default 24h
+}
+
+// TLS makes the server listen with TLS.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Store selects the database.
+type Store struct {
+	Driver string `yaml:"driver"` // "sqlite" (default) or "postgres"
+	DSN    Secret `yaml:"dsn"`    // sqlite: file path (default "./paymux.db"); postgres: URL
+}
+
+// Plugin is one provider plugin binary.
+type Plugin struct {
+	Command string            `yaml:"command"` // path to the binary (absolute after loading)
+	SHA256  string            `yaml:"sha256"`  // lower-case hex; required
+	Env     map[string]string `yaml:"env"`     // the only environment the plugin gets
+}
+
+// Account is one merchant account at a provider.
+type Account struct {
+	Plugin   string            `yaml:"plugin"`
+	Settings map[string]Secret `yaml:"settings"` // provider settings; values may be ${ENV} or file:PATH
+}
+
+// Region lists the methods offered in one region, in checkout order.
+type Region struct {
+	Methods []RegionMethod `yaml:"methods"`
+}
+
+// RegionMethod enables one method of one account in a region.
+type RegionMethod struct {
+	Method     string        `yaml:"method"`     // a method id the account's plugin declares, e.g. "alipayhk"
+	Account    string        `yaml:"account"`    // an account id
+	Currencies []string      `yaml:"currencies"` // optional: only these currencies
+	Limits     []AmountLimit `yaml:"limits"`     // optional per-currency limits
+}
+
+// AmountLimit bounds amounts in one currency; an empty Min or Max means no bound on that side.
+type AmountLimit struct {
+	Currency string `yaml:"currency"`
+	Min      string `yaml:"min"` // decimal string, e.g. "0.10"
+	Max      string `yaml:"max"`
+}
+
+// Webhooks is where merchant webhooks go.
+type Webhooks struct {
+	URL    string `yaml:"url"`    // where merchant webhooks are POSTed; empty = none sent
+	Secret Secret `yaml:"secret"` // HMAC-SHA256 key for Paymux-Signature
+}
+
+// Log configures the host's logger.
+type Log struct {
+	Level  string `yaml:"level"`  // trace|debug|info|warn|error; default info
+	Format string `yaml:"format"` // json|text; default text
+}
+
+// Duration decodes "24h", "90s" etc.
+type Duration time.Duration
+
+// String formats like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText makes a Duration print as "24h0m0s" in JSON and YAML dumps.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultIdempotencyTTL = Duration(24 * time.Hour)
+	DefaultSQLiteDSN      = "./paymux.db"
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
+)
+
+// maxConfigBytes bounds a config file; real ones are a few KiB.
+const maxConfigBytes = 4 << 20
+
+// Load reads, strictly decodes (unknown key = error naming its line), resolves secret
+// references, applies defaults and validates a config file. It does NOT start plugins.
+// The error, when there is one, is a Problems listing everything wrong as "path:line: ...".
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(path, data, dir)
+}
+
+// Parse is Load for a config already in memory; relative paths and file: references are
+// resolved against baseDir. Messages name the file "config".
+func Parse(data []byte, baseDir string) (*Config, error) {
+	return parse("config", data, baseDir)
+}
+
+func parse(name string, data []byte, baseDir string) (*Config, error) {
+	ps := &problems{file: name, pos: map[string]int{}}
+	if len(data) > maxConfigBytes {
+		ps.addAt(0, "", "file is larger than %d bytes", maxConfigBytes)
+		return nil, ps.err()
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			ps.addAt(0, "", "file is empty")
+		} else {
+			ps.addAt(0, "", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		return nil, ps.err()
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		ps.addAt(extra.Line, "", "more than one YAML document; a config file holds exactly one")
+		return nil, ps.err()
+	}
+	c := &Config{file: name, dir: baseDir, pos: ps.pos}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	d := &decoder{ps: ps, baseDir: baseDir, pos: ps.pos, budget: maxNodes}
+	d.decode(root, "", reflect.ValueOf(c).Elem())
+	if len(ps.list) == 0 {
+		// Validation of a half-decoded file would mostly repeat decoding errors.
+		c.setDefaults()
+		c.validate(ps)
+		c.resolvePaths()
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Server.IdempotencyTTL == 0 {
+		c.Server.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Store.Driver == "sqlite" && c.Store.DSN.Value() == "" {
+		c.Store.DSN = Secret{value: DefaultSQLiteDSN, set: true}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	for name, p := range c.Plugins {
+		p.SHA256 = strings.ToLower(p.SHA256)
+		c.Plugins[name] = p
+	}
+}
+
+// resolvePaths makes every file path absolute against the config's directory, so that the
+// host and the plugins (which may run elsewhere) read the files the operator meant.
+func (c *Config) resolvePaths() {
+	for name, p := range c.Plugins {
+		p.Command = resolvePath(c.dir, p.Command)
+		c.Plugins[name] = p
+	}
+	if c.Server.TLS != nil {
+		c.Server.TLS.CertFile = resolvePath(c.dir, c.Server.TLS.CertFile)
+		c.Server.TLS.KeyFile = resolvePath(c.dir, c.Server.TLS.KeyFile)
+	}
+	if c.Store.Driver == "sqlite" && isPlainPath(c.Store.DSN.Value()) {
+		c.Store.DSN = Secret{value: resolvePath(c.dir, c.Store.DSN.Value()), set: true}
+	}
+	for _, a := range c.Accounts {
+		for k, v := range a.Settings {
+			if IsFileSetting(k) && v.Value() != "" {
+				a.Settings[k] = Secret{value: resolvePath(c.dir, v.Value()), set: true}
+			}
+		}
+	}
+}
+
+// IsFileSetting reports whether an account setting names a file (its name ends in "_file"),
+// which Load resolves against the config file's directory.
+func IsFileSetting(name string) bool { return strings.HasSuffix(name, "_file") }
+
+// isPlainPath reports whether a SQLite DSN is a bare file path rather than a URI or ":memory:".
+func isPlainPath(dsn string) bool {
+	return dsn != "" && !strings.HasPrefix(dsn, ":memory:") && !strings.HasPrefix(dsn, "file:") && !strings.Contains(dsn, "?")
+}
+
+// File returns the file name the config was loaded from ("config" for Parse).
+func (c *Config) File() string { return c.file }
+
+// Dir returns the absolute directory relative paths were resolved against.
+func (c *Config) Dir() string { return c.dir }
+
+// Line returns the line of a key path such as "plugins.alipay.sha256" (or of its nearest parent
+// present in the file), 0 when unknown. Checks made after loading use it to point at the file.
+func (c *Config) Line(path string) int { return lineOf(c.pos, path) }
+
+// Problemf returns a Problem located at path, for checks made outside Load (config check).
+func (c *Config) Problemf(path, format string, args ...any) *Problem {
+	return &Problem{File: c.file, Line: c.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// AccountSettings returns an account's resolved settings, for core.ConfigureRequest. It returns
+// nil for an unknown account.
+func (c *Config) AccountSettings(id string) map[string]string {
+	a, ok := c.Accounts[id]
+	if !ok {
+		return nil
+	}
+	m := make(map[string]string, len(a.Settings))
+	for k, v := range a.Settings {
+		m[k] = v.Value()
+	}
+	return m
+}
+
+// NotifyURL returns <public_url>/notify/<account>, where the wallet posts notifications.
+func (c *Config) NotifyURL(account string) string {
+	return strings.TrimRight(c.Server.PublicURL, "/") + "/notify/" + account
+}
+
+// AmountRules returns the method's limits as core rules in minor units. Load has validated
+// them, so an error means the value was built by hand.
+func (r RegionMethod) AmountRules() ([]core.AmountRule, error) {
+	rules := make([]core.AmountRule, 0, len(r.Limits))
+	for i, l := range r.Limits {
+		rule := core.AmountRule{Currency: l.Currency}
+		if l.Min != "" {
+			m, err := core.ParseMoney(l.Min, l.Currency)
+			if err != nil {
+				return nil, fmt.Errorf("limits[%d].min: %w", i, err)
+			}
+			rule.Min = m.Value
+		}
+		if l.Max != "" {
+			m, err := core.ParseMoney(l.Max, l.Currency)
+			if err != nil {
+				return nil, fmt.Errorf("limits[%d].max: %w", i, err)
+			}
+			rule.Max = m.Value
+		}
+		if rule.Min > 0 && rule.Max > 0 && rule.Min > rule.Max {
+			return nil, fmt.Errorf("limits[%d]: min %s is above max %s", i, l.Min, l.Max)
+		}
+		rules = append(rules, rule)
+	}
+	return rules, nil
+}
+
+// AllowsCurrency reports whether the method's currency list (if any) includes currency.
+func (r RegionMethod) AllowsCurrency(currency string) bool {
+	if len(r.Currencies) == 0 {
+		return true
+	}
+	for _, c := range r.Currencies {
+		if c == currency {
+			return true
+		}
+	}
+	return false
+}

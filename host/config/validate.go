@@ -1,0 +1,358 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/paymux/paymux/core"
+)
+
+var (
+	// Plugin names and account ids appear in URLs (/notify/<account>) and file names.
+	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	regionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	envPattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// MinAPIKeyLen is the shortest plain API key accepted; shorter keys are guessable.
+const MinAPIKeyLen = 16
+
+// MinWebhookSecretLen is the shortest webhook HMAC key accepted.
+const MinWebhookSecretLen = 16
+
+var (
+	logLevels  = []string{"trace", "debug", "info", "warn", "error", "off"}
+	logFormats = []string{"json", "text"}
+)
+
+// validate checks everything that needs no plugin. Defaults have been applied.
+func (c *Config) validate(ps *problems) {
+	c.validateServer(ps)
+	c.validateStore(ps)
+	for _, name := range sortedKeys(c.Plugins) {
+		c.validatePlugin(ps, name, c.Plugins[name])
+	}
+	for _, id := range sortedKeys(c.Accounts) {
+		c.validateAccount(ps, id, c.Accounts[id])
+	}
+	for _, code := range sortedKeys(c.Regions) {
+		c.validateRegion(ps, code, c.Regions[code])
+	}
+	if c.Webhooks.URL != "" {
+		if err := checkHTTPURL(c.Webhooks.URL); err != nil {
+			ps.addf("webhooks.url", "%v", err)
+		}
+		switch s := c.Webhooks.Secret.Value(); {
+		case s == "":
+			ps.addf("webhooks.secret", "required when webhooks.url is set")
+		case len(s) < MinWebhookSecretLen:
+			ps.addf("webhooks.secret", "must be at least %d characters", MinWebhookSecretLen)
+		}
+	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		ps.addf("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		ps.addf("log.format", "%q is not one of %s", c.Log.Format, strings.Join(logFormats, ", "))
+	}
+}
+
+func (c *Config) validateServer(ps *problems) {
+	s := c.Server
+	if err := checkListen(s.Listen); err != nil {
+		ps.addf("server.listen", "%v", err)
+	}
+	if s.PublicURL == "" {
+		ps.addf("server.public_url", "required: the base URL wallets post notifications to")
+	} else if err := checkHTTPURL(s.PublicURL); err != nil {
+		ps.addf("server.public_url", "%v", err)
+	} else if u, _ := url.Parse(s.PublicURL); u.RawQuery != "" || u.Fragment != "" {
+		ps.addf("server.public_url", "must not have a query or fragment")
+	}
+	if len(s.APIKeys) == 0 {
+		ps.addf("server.api_keys", "at least one API key is required")
+	}
+	for i, k := range s.APIKeys {
+		path := fmt.Sprintf("server.api_keys[%d]", i)
+		v := k.Value()
+		if h, ok := strings.CutPrefix(v, hashPrefix); ok {
+			if !isHex64(h) {
+				ps.addf(path, `a stored hash must be "sha256:" followed by 64 hex digits`)
+			}
+		} else if len(v) < MinAPIKeyLen {
+			ps.addf(path, "an API key must be at least %d characters (or \"sha256:<64 hex>\")", MinAPIKeyLen)
+		}
+	}
+	if s.TLS != nil {
+		if s.TLS.CertFile == "" {
+			ps.addf("server.tls.cert_file", "required when server.tls is set")
+		}
+		if s.TLS.KeyFile == "" {
+			ps.addf("server.tls.key_file", "required when server.tls is set")
+		}
+	}
+	if s.MaxBodyBytes <= 0 {
+		ps.addf("server.max_body_bytes", "must be positive")
+	}
+	if s.IdempotencyTTL <= 0 {
+		ps.addf("server.idempotency_ttl", "must be positive")
+	}
+}
+
+func (c *Config) validateStore(ps *problems) {
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		dsn := c.Store.DSN.Value()
+		if dsn == "" {
+			ps.addf("store.dsn", "required for the postgres driver")
+		} else if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && !strings.Contains(dsn, "=") {
+			ps.addf("store.dsn", "not a PostgreSQL URL (postgres://...) or key=value connection string")
+		}
+	default:
+		ps.addf("store.driver", "%q is not one of sqlite, postgres", c.Store.Driver)
+	}
+}
+
+func (c *Config) validatePlugin(ps *problems, name string, p Plugin) {
+	path := "plugins." + name
+	if !namePattern.MatchString(name) {
+		ps.addf(path, "plugin name must be letters, digits, '.', '_' or '-'")
+	}
+	if p.Command == "" {
+		ps.addf(path+".command", "required: the path of the plugin binary")
+	}
+	if p.SHA256 == "" {
+		ps.addf(path+".sha256", "required: run `paymux plugins pin` to record the binary's hash")
+	} else if !isHex64(p.SHA256) {
+		ps.addf(path+".sha256", "must be 64 hex digits (the SHA-256 of the binary)")
+	}
+	for _, k := range sortedKeys(p.Env) {
+		if !envPattern.MatchString(k) {
+			ps.addf(path+".env."+k, "not a valid environment variable name")
+		}
+	}
+}
+
+func (c *Config) validateAccount(ps *problems, id string, a Account) {
+	path := "accounts." + id
+	if !namePattern.MatchString(id) {
+		ps.addf(path, "account id must be letters, digits, '.', '_' or '-' (it appears in notify URLs)")
+	}
+	switch _, ok := c.Plugins[a.Plugin]; {
+	case a.Plugin == "":
+		ps.addf(path+".plugin", "required")
+	case !ok:
+		ps.addf(path+".plugin", "unknown plugin %q (known: %s)", a.Plugin, strings.Join(sortedKeys(c.Plugins), ", "))
+	}
+}
+
+func (c *Config) validateRegion(ps *problems, code string, r Region) {
+	path := "regions." + code
+	if !regionPattern.MatchString(code) {
+		ps.addf(path, "region code must be letters, digits, '_' or '-'")
+	}
+	if len(r.Methods) == 0 {
+		ps.addf(path+".methods", "at least one method is required")
+	}
+	seen := map[string]int{}
+	for i, m := range r.Methods {
+		mp := fmt.Sprintf("%s.methods[%d]", path, i)
+		if m.Method == "" {
+			ps.addf(mp+".method", "required")
+		} else if first, dup := seen[m.Method]; dup {
+			ps.addf(mp+".method", "method %q is already listed in this region (methods[%d]); a payment names region and method, so each method appears once", m.Method, first)
+		} else {
+			seen[m.Method] = i
+		}
+		if _, ok := c.Accounts[m.Account]; m.Account == "" {
+			ps.addf(mp+".account", "required")
+		} else if !ok {
+			ps.addf(mp+".account", "unknown account %q (known: %s)", m.Account, strings.Join(sortedKeys(c.Accounts), ", "))
+		}
+		curSeen := map[string]bool{}
+		for j, cur := range m.Currencies {
+			cp := fmt.Sprintf("%s.currencies[%d]", mp, j)
+			if !core.ValidCurrency(cur) {
+				ps.addf(cp, "%q is not an ISO 4217 currency code", cur)
+			} else if curSeen[cur] {
+				ps.addf(cp, "%s is listed twice", cur)
+			}
+			curSeen[cur] = true
+		}
+		limSeen := map[string]bool{}
+		for j, l := range m.Limits {
+			c.validateLimit(ps, fmt.Sprintf("%s.limits[%d]", mp, j), l, m, limSeen)
+		}
+	}
+}
+
+func (c *Config) validateLimit(ps *problems, lp string, l AmountLimit, m RegionMethod, seen map[string]bool) {
+	if !core.ValidCurrency(l.Currency) {
+		ps.addf(lp+".currency", "%q is not an ISO 4217 currency code", l.Currency)
+		return
+	}
+	if seen[l.Currency] {
+		ps.addf(lp+".currency", "a limit for %s is already given", l.Currency)
+	}
+	seen[l.Currency] = true
+	if !m.AllowsCurrency(l.Currency) {
+		ps.addf(lp+".currency", "%s is not in this method's currencies", l.Currency)
+	}
+	if l.Min == "" && l.Max == "" {
+		ps.addf(lp, "give min, max or both")
+	}
+	var lo, hi core.Money
+	var err error
+	okLo, okHi := l.Min != "", l.Max != ""
+	if okLo {
+		if lo, err = core.ParseMoney(l.Min, l.Currency); err != nil {
+			ps.addf(lp+".min", "%s", core.ErrorMessage(err))
+			okLo = false
+		}
+	}
+	if okHi {
+		if hi, err = core.ParseMoney(l.Max, l.Currency); err != nil {
+			ps.addf(lp+".max", "%s", core.ErrorMessage(err))
+			okHi = false
+		} else if hi.Value == 0 {
+			ps.addf(lp+".max", "must be positive")
+			okHi = false
+		}
+	}
+	if okLo && okHi && lo.Value > hi.Value {
+		ps.addf(lp, "min %s is above max %s", l.Min, l.Max)
+	}
+}
+
+// ValidateMethods checks every region method against its account's plugin Describe: the
+// method exists, and the region's currencies and limits are ones the method accepts. describe
+// is called once per plugin (serve passes the started plugins; config check -plugins likewise).
+// It returns a Problems or nil.
+func ValidateMethods(cfg *Config, describe func(plugin string) (*core.Description, error)) error {
+	ps := &problems{file: cfg.file, pos: cfg.pos}
+	descs := map[string]*core.Description{}
+	failed := map[string]bool{}
+	for _, code := range sortedKeys(cfg.Regions) {
+		for i, m := range cfg.Regions[code].Methods {
+			mp := fmt.Sprintf("regions.%s.methods[%d]", code, i)
+			acct, ok := cfg.Accounts[m.Account]
+			if !ok {
+				ps.addf(mp+".account", "unknown account %q", m.Account)
+				continue
+			}
+			d, ok := descs[acct.Plugin]
+			if !ok && !failed[acct.Plugin] {
+				var err error
+				if d, err = describe(acct.Plugin); err != nil || d == nil {
+					if err == nil {
+						err = fmt.Errorf("no description")
+					}
+					ps.addf("plugins."+acct.Plugin, "describe: %v", err)
+					failed[acct.Plugin] = true
+				} else {
+					descs[acct.Plugin] = d
+				}
+			}
+			if d == nil {
+				continue
+			}
+			pm, ok := d.Method(m.Method)
+			if !ok {
+				ids := make([]string, len(d.Methods))
+				for j, x := range d.Methods {
+					ids[j] = x.ID
+				}
+				ps.addf(mp+".method", "plugin %s (account %s) has no method %q (it offers: %s)", acct.Plugin, m.Account, m.Method, strings.Join(ids, ", "))
+				continue
+			}
+			checkAgainstMethod(ps, mp, m, pm)
+		}
+	}
+	return ps.err()
+}
+
+// checkAgainstMethod checks a region method's currencies and limits against what the provider
+// method accepts, so a checkout never offers what the provider would refuse.
+func checkAgainstMethod(ps *problems, mp string, m RegionMethod, pm core.Method) {
+	if len(pm.AmountRules) == 0 {
+		return
+	}
+	accepted := map[string]core.AmountRule{}
+	var codes []string
+	for _, r := range pm.AmountRules {
+		accepted[r.Currency] = r
+		codes = append(codes, r.Currency)
+	}
+	for j, cur := range m.Currencies {
+		if _, ok := accepted[cur]; !ok {
+			ps.addf(fmt.Sprintf("%s.currencies[%d]", mp, j), "method %s does not accept %s (it accepts %s)", pm.ID, cur, strings.Join(codes, ", "))
+		}
+	}
+	rules, err := m.AmountRules()
+	if err != nil {
+		return // reported by validate
+	}
+	for j, r := range rules {
+		pr, ok := accepted[r.Currency]
+		lp := fmt.Sprintf("%s.limits[%d]", mp, j)
+		if !ok {
+			ps.addf(lp+".currency", "method %s does not accept %s (it accepts %s)", pm.ID, r.Currency, strings.Join(codes, ", "))
+			continue
+		}
+		if pr.Max > 0 && r.Min > pr.Max {
+			ps.addf(lp+".min", "min is above the provider's maximum %s", core.Money{Value: pr.Max, Currency: r.Currency}.Decimal())
+		}
+		if pr.Min > 0 && r.Max > 0 && r.Max < pr.Min {
+			ps.addf(lp+".max", "max is below the provider's minimum %s", core.Money{Value: pr.Min, Currency: r.Currency}.Decimal())
+		}
+	}
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && !namePattern.MatchString(host) {
+		return fmt.Errorf("%q: bad host", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain credentials")
+	}
+	return nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
