@@ -1,0 +1,257 @@
+package mapi
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/signing"
+)
+
+// NewHTTPClient returns the client gateway calls share: bounded dial, TLS and header waits,
+// kept-alive connections (one provider process calls one gateway host for many accounts), and no
+// redirects (the gateway never redirects a server call; following one would resend a signed
+// request elsewhere). Per-call deadlines come from the context.
+func NewHTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   2 * time.Minute, // a backstop; calls carry tighter context deadlines
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Client calls one account's gateway.
+type Client struct {
+	S    *Settings
+	HTTP *http.Client
+}
+
+// NewClient returns a client for the account; hc nil means a fresh NewHTTPClient.
+func NewClient(s *Settings, hc *http.Client) *Client {
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
+	return &Client{S: s, HTTP: hc}
+}
+
+// Sign adds partner and _input_charset when absent, then sign and sign_type (Format B). params
+// must carry service.
+func (c *Client) Sign(params map[string]string) error {
+	if params["partner"] == "" {
+		params["partner"] = c.S.Partner
+	}
+	if params["_input_charset"] == "" {
+		params["_input_charset"] = c.S.InputCharset
+	}
+	if c.S.Signer == nil {
+		return core.Errorf(core.ECONFIG, "account has no signing key for %s", c.S.SignType)
+	}
+	sig, err := c.S.Signer.Sign(signing.CanonicalB(params))
+	if err != nil {
+		return err
+	}
+	params["sign"] = sig
+	params["sign_type"] = string(c.S.Signer.Type())
+	return nil
+}
+
+// RedirectURL signs params (Format B) and returns the gateway URL the buyer's browser opens, as
+// for create_forex_trade_wap. Values travel URL-encoded; the signature covers the raw values.
+func (c *Client) RedirectURL(params map[string]string) (string, error) {
+	if err := c.Sign(params); err != nil {
+		return "", err
+	}
+	return c.S.GatewayURL + "?" + encode(params), nil
+}
+
+func encode(params map[string]string) string {
+	v := make(url.Values, len(params))
+	for k, val := range params {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v.Encode()
+}
+
+// post sends a signed form to the gateway under the account's deadline and returns the body.
+// op names the call in errors. An HTTP 5xx is EUNKNOWN (the gateway may have acted), another
+// non-200 EUNAVAILABLE.
+func (c *Client) post(ctx context.Context, op string, params map[string]string, sign bool) (*http.Response, context.CancelFunc, error) {
+	if sign {
+		if err := c.Sign(params); err != nil {
+			return nil, nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.S.Timeout)
+	// _input_charset also goes into the URL so that the gateway knows the body's charset
+	// before it parses it (docs: "if you use POST, specify _input_charset in the request URL").
+	u := c.S.GatewayURL + "?_input_charset=" + url.QueryEscape(c.S.InputCharset)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(encode(params)))
+	if err != nil {
+		cancel()
+		return nil, nil, core.WrapError(core.ECONFIG, err, "%s: cannot build the request", op)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset="+c.S.InputCharset)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, TransportError(op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		drain(resp.Body)
+		cancel()
+		if resp.StatusCode >= 500 {
+			return nil, nil, core.Errorf(core.EUNKNOWN, "%s: gateway answered HTTP %d; query later", op, resp.StatusCode)
+		}
+		return nil, nil, core.Errorf(core.EUNAVAILABLE, "%s: gateway answered HTTP %d", op, resp.StatusCode)
+	}
+	return resp, cancel, nil
+}
+
+func drain(r io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	_ = r.Close()
+}
+
+// Call signs params (which must carry service), posts them and returns the verified XML
+// envelope. is_success=F becomes GatewayError; an unreadable, unparsable or badly signed answer
+// is EUNKNOWN (the request may have taken effect).
+func (c *Client) Call(ctx context.Context, params map[string]string) (*Response, error) {
+	op := params["service"]
+	resp, cancel, err := c.post(ctx, op, params, true)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer drain(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return nil, TransportError(op, err)
+	}
+	r, err := ParseResponse(body)
+	if err != nil {
+		return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable gateway answer; query later", op)
+	}
+	if err := VerifyResponse(c.S, r, c.S.RequireResponseSign); err != nil {
+		return nil, core.WrapError(core.EUNKNOWN, err, "%s: gateway answer signature does not verify (check %s); query later", op, SetPublicKeyFile)
+	}
+	if !r.Success {
+		return r, GatewayError(op, r.Error)
+	}
+	return r, nil
+}
+
+// Download signs params, posts them and streams the plain-text answer of a file service
+// (forex_compare_file, forex_liquidation_file, forex_rate_file) to fn line by line, without the
+// line end, converted to UTF-8 when the answer declares another charset. An XML envelope instead
+// of a file is decoded and returned as GatewayError.
+func (c *Client) Download(ctx context.Context, params map[string]string, fn func(line string) error) error {
+	op := params["service"]
+	resp, cancel, err := c.post(ctx, op, params, true)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer drain(resp.Body)
+	var body io.Reader = resp.Body
+	if _, p, ok := strings.Cut(resp.Header.Get("Content-Type"), "charset="); ok {
+		cs := strings.Trim(strings.TrimSpace(strings.Split(p, ";")[0]), `"`)
+		if r, err := CharsetReader(cs, body); err == nil {
+			body = r
+		}
+	}
+	br := bufio.NewReaderSize(body, 16<<10)
+	if head, _ := br.Peek(256); isXML(head) {
+		data, err := io.ReadAll(io.LimitReader(br, MaxResponseBytes+1))
+		if err != nil {
+			return TransportError(op, err)
+		}
+		r, err := ParseResponse(data)
+		if err != nil {
+			return core.WrapError(core.EUNAVAILABLE, err, "%s: unreadable gateway answer", op)
+		}
+		if !r.Success {
+			return GatewayError(op, r.Error)
+		}
+		return core.Errorf(core.EUNAVAILABLE, "%s: gateway answered XML instead of a file", op)
+	}
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		if err := fn(strings.TrimRight(sc.Text(), "\r")); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return TransportError(op, err)
+	}
+	return nil
+}
+
+func isXML(head []byte) bool {
+	s := strings.TrimSpace(string(head))
+	s = strings.TrimPrefix(s, "\ufeff")
+	return strings.HasPrefix(s, "<?xml") || strings.HasPrefix(s, "<alipay")
+}
+
+// NotifyVerify asks the gateway whether notify_id is genuine and unconsumed: the unsigned
+// `service=notify_verify&partner=…&notify_id=…` call, whose body is `true`, `false` or `invalid`.
+// An error means the gateway could not be asked (the host answers so that the wallet retries).
+func (c *Client) NotifyVerify(ctx context.Context, notifyID string) (bool, error) {
+	const op = "notify_verify"
+	if notifyID == "" {
+		return false, nil
+	}
+	params := map[string]string{"service": op, "partner": c.S.Partner, "notify_id": notifyID}
+	resp, cancel, err := c.post(ctx, op, params, false)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	defer drain(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if err != nil {
+		return false, TransportError(op, err)
+	}
+	switch strings.ToLower(strings.TrimSpace(string(body))) {
+	case "true":
+		return true, nil
+	case "false", "invalid":
+		return false, nil
+	}
+	return false, core.Errorf(core.EUNAVAILABLE, "%s: unexpected answer %q", op, truncate(string(body), 40))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// FormatDate formats a date for start_date/end_date in Beijing time.
+func FormatDate(t time.Time) string { return t.In(Beijing).Format(LayoutDate) }
+
+// String keeps keys out of logs.
+func (c *Client) String() string { return fmt.Sprintf("mapi.Client(%s)", c.S) }

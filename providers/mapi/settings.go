@@ -1,0 +1,334 @@
+package mapi
+
+import (
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/notify"
+	"github.com/paymux/paymux/core/signing"
+)
+
+// Names of the account settings every mapi provider understands.
+const (
+	SetPartner         = "partner"
+	SetSellerID        = "seller_id"
+	SetGatewayURL      = "gateway_url"
+	SetSignType        = "sign_type"
+	SetPrivateKeyFile  = "private_key_file"
+	SetPublicKeyFile   = "alipay_public_key_file"
+	SetMD5Key          = "md5_key"
+	SetNotifyVerify    = "notify_verify"
+	SetInputCharset    = "input_charset"
+	SetTimeout         = "timeout"
+	SetRequireRespSign = "require_response_sign"
+	SetAckBody         = "ack_body"
+)
+
+// DefaultTimeout bounds one gateway call when the account sets no timeout.
+const DefaultTimeout = 15 * time.Second
+
+// CommonSettings describes the settings ParseSettings reads, for a provider's Describe.
+func CommonSettings() []core.Setting {
+	return []core.Setting{
+		{Name: SetPartner, Required: true, Description: "Alipay partner id (PID): 16 digits starting with 2088"},
+		{Name: SetSellerID, Description: "seller account; defaults to partner"},
+		{Name: SetGatewayURL, Required: true, Description: "gateway.do URL, e.g. https://intlmapi.alipay.com/gateway.do"},
+		{Name: SetSignType, Required: true, Description: "RSA (SHA1withRSA), RSA2 (SHA256withRSA) or MD5"},
+		{Name: SetPrivateKeyFile, Secret: true, Description: "merchant RSA private key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
+		{Name: SetPublicKeyFile, Description: "Alipay RSA public key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
+		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5"},
+		{Name: SetNotifyVerify, Description: "true: also call notify_verify for every notification (default false)"},
+		{Name: SetInputCharset, Description: "value of _input_charset (default UTF-8)"},
+		{Name: SetTimeout, Description: "deadline of one gateway call, e.g. 15s (default 15s)"},
+		{Name: SetAckBody, Description: "body that acknowledges a notification: success (default) or SUCCESS (the docs and the SDKs disagree)"},
+		{Name: SetRequireRespSign, Description: "true: reject signed-service XML responses that carry no <sign> (default false: verify when present)"},
+	}
+}
+
+// Settings are an account's parsed mapi settings. They hold keys: never print them (String
+// redacts).
+type Settings struct {
+	Partner      string
+	SellerID     string
+	GatewayURL   string
+	SignType     signing.SignType
+	InputCharset string
+	NotifyVerify bool
+	Timeout      time.Duration
+	// RequireResponseSign rejects XML answers to signed services that carry a <response> but no
+	// <sign> (whether the gateway signs every answer is UNCONFIRMED, so the default only verifies
+	// signatures that are present).
+	RequireResponseSign bool
+	Signer              signing.Signer                         // signs requests with SignType
+	Verifiers           map[signing.SignType]signing.Verifier // by the sign_type a message declares
+	// Ack is the answer that stops redelivery of a notification.
+	Ack core.Ack
+	// Warnings are non-fatal findings (weak keys) for the provider to log.
+	Warnings []string
+}
+
+// String keeps secrets out of logs.
+func (s *Settings) String() string {
+	return "mapi.Settings{partner=" + s.Partner + " sign_type=" + string(s.SignType) + " gateway=" + s.GatewayURL + "}"
+}
+
+// Verifier returns the verifier for a message's declared sign type.
+func (s *Settings) Verifier(t string) (signing.Verifier, error) {
+	st, err := signing.ParseSignType(t)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := s.Verifiers[st]
+	if !ok {
+		return nil, core.Errorf(core.EUNAUTHORIZED, "sign_type %s is not configured for this account", st)
+	}
+	return v, nil
+}
+
+// ParseSettings validates the common mapi settings. Keys that are neither common nor listed in
+// extra are an ECONFIG error naming them (a typo must not silently fall back to a default). Error
+// messages name the setting and never its secret value.
+func ParseSettings(raw map[string]string, extra ...string) (*Settings, error) {
+	var unknown []string
+	for k := range raw {
+		if !isCommon(k) && !slices.Contains(extra, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, core.Errorf(core.ECONFIG, "unknown setting(s): %s", strings.Join(unknown, ", "))
+	}
+	s := &Settings{
+		Partner:      strings.TrimSpace(raw[SetPartner]),
+		SellerID:     strings.TrimSpace(raw[SetSellerID]),
+		GatewayURL:   strings.TrimSpace(raw[SetGatewayURL]),
+		InputCharset: strings.TrimSpace(raw[SetInputCharset]),
+		Timeout:      DefaultTimeout,
+		Verifiers:    map[signing.SignType]signing.Verifier{},
+	}
+	if !validPartner(s.Partner) {
+		return nil, core.Errorf(core.ECONFIG, "setting %s must be 16 digits starting with 2088, got %q", SetPartner, s.Partner)
+	}
+	if s.SellerID == "" {
+		s.SellerID = s.Partner
+	}
+	if err := checkGateway(s.GatewayURL); err != nil {
+		return nil, err
+	}
+	if s.InputCharset == "" {
+		s.InputCharset = "UTF-8"
+	} else if !strings.EqualFold(s.InputCharset, "utf-8") {
+		return nil, core.Errorf(core.ECONFIG, "setting %s must be UTF-8 (paymux signs UTF-8 bytes), got %q", SetInputCharset, s.InputCharset)
+	}
+	var err error
+	if s.NotifyVerify, err = ParseBool(raw, SetNotifyVerify, false); err != nil {
+		return nil, err
+	}
+	if s.RequireResponseSign, err = ParseBool(raw, SetRequireRespSign, false); err != nil {
+		return nil, err
+	}
+	ackBody, err := ParseEnum(raw, SetAckBody, "success", "success", "SUCCESS")
+	if err != nil {
+		return nil, err
+	}
+	s.Ack = notify.AckSuccess
+	s.Ack.Body = []byte(ackBody)
+	if v := strings.TrimSpace(raw[SetTimeout]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 5*time.Minute {
+			return nil, core.Errorf(core.ECONFIG, "setting %s must be a duration between 0 and 5m, got %q", SetTimeout, v)
+		}
+		s.Timeout = d
+	}
+	st := strings.TrimSpace(raw[SetSignType])
+	if st == "" {
+		return nil, core.Errorf(core.ECONFIG, "setting %s is required (RSA, RSA2 or MD5)", SetSignType)
+	}
+	if s.SignType, err = signing.ParseSignType(st); err != nil {
+		return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetSignType, core.ErrorMessage(err))
+	}
+	if err := s.loadKeys(raw); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Settings) loadKeys(raw map[string]string) error {
+	privRaw, pubRaw, md5Raw := raw[SetPrivateKeyFile], raw[SetPublicKeyFile], raw[SetMD5Key]
+	if strings.TrimSpace(md5Raw) != "" {
+		m, err := signing.NewMD5(strings.TrimSpace(md5Raw))
+		if err != nil {
+			return core.Errorf(core.ECONFIG, "setting %s: %s", SetMD5Key, core.ErrorMessage(err))
+		}
+		s.Verifiers[signing.MD5] = m
+		if s.SignType == signing.MD5 {
+			s.Signer = m
+		}
+	} else if s.SignType == signing.MD5 {
+		return core.Errorf(core.ECONFIG, "setting %s is required when %s is MD5", SetMD5Key, SetSignType)
+	}
+	if strings.TrimSpace(pubRaw) != "" {
+		data, err := keyMaterial(SetPublicKeyFile, pubRaw)
+		if err != nil {
+			return err
+		}
+		pub, err := signing.ParsePublicKey(data)
+		if err != nil {
+			return core.Errorf(core.ECONFIG, "setting %s: %s", SetPublicKeyFile, core.ErrorMessage(err))
+		}
+		if w := signing.KeyWarning(pub.N.BitLen()); w != "" {
+			s.Warnings = append(s.Warnings, SetPublicKeyFile+": "+w)
+		}
+		for _, t := range []signing.SignType{signing.RSA, signing.RSA2} {
+			v, err := signing.NewRSAVerifier(t, pub)
+			if err != nil {
+				return err
+			}
+			s.Verifiers[t] = v
+		}
+	} else if s.SignType != signing.MD5 {
+		return core.Errorf(core.ECONFIG, "setting %s is required when %s is %s", SetPublicKeyFile, SetSignType, s.SignType)
+	}
+	if strings.TrimSpace(privRaw) != "" {
+		data, err := keyMaterial(SetPrivateKeyFile, privRaw)
+		if err != nil {
+			return err
+		}
+		key, err := signing.ParsePrivateKey(data)
+		if err != nil {
+			return core.Errorf(core.ECONFIG, "setting %s: %s", SetPrivateKeyFile, core.ErrorMessage(err))
+		}
+		if w := signing.KeyWarning(key.N.BitLen()); w != "" {
+			s.Warnings = append(s.Warnings, SetPrivateKeyFile+": "+w)
+		}
+		if s.SignType != signing.MD5 {
+			if s.Signer, err = signing.NewRSASigner(s.SignType, key); err != nil {
+				return err
+			}
+		}
+	} else if s.SignType != signing.MD5 {
+		return core.Errorf(core.ECONFIG, "setting %s is required when %s is %s", SetPrivateKeyFile, SetSignType, s.SignType)
+	}
+	return nil
+}
+
+// RSASigner returns a signer of type t with the account's private key, for messages that must
+// use a sign type other than the account's (the app order string is RSA on most accounts).
+func (s *Settings) RSASigner(raw map[string]string, t signing.SignType) (signing.Signer, error) {
+	if s.Signer != nil && s.Signer.Type() == t {
+		return s.Signer, nil
+	}
+	data, err := keyMaterial(SetPrivateKeyFile, raw[SetPrivateKeyFile])
+	if err != nil {
+		return nil, err
+	}
+	key, err := signing.ParsePrivateKey(data)
+	if err != nil {
+		return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetPrivateKeyFile, core.ErrorMessage(err))
+	}
+	return signing.NewRSASigner(t, key)
+}
+
+// keyMaterial returns a key setting's bytes: the value itself when it already is a key (the host
+// resolved a file: reference, or the key was pasted as one base64 line), else the file it names.
+// The value is never echoed: it may be a key.
+func keyMaterial(name, v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, core.Errorf(core.ECONFIG, "setting %s is empty", name)
+	}
+	if strings.HasPrefix(v, "-----BEGIN") {
+		return []byte(v), nil
+	}
+	data, err := os.ReadFile(v)
+	if err == nil {
+		return data, nil
+	}
+	if looksLikeBase64Key(v) {
+		return []byte(v), nil
+	}
+	return nil, core.WrapError(core.ECONFIG, err, "setting %s: cannot read the key file", name)
+}
+
+// looksLikeBase64Key reports whether v is a bare base64 key rather than a path: keys are long and
+// use only the base64 alphabet (a path has no '=' padding and is rarely 100+ characters of it).
+func looksLikeBase64Key(v string) bool {
+	if len(v) < 100 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '\n' || c == '\r') {
+			return false
+		}
+	}
+	return true
+}
+
+func isCommon(k string) bool {
+	switch k {
+	case SetPartner, SetSellerID, SetGatewayURL, SetSignType, SetPrivateKeyFile, SetPublicKeyFile,
+		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody:
+		return true
+	}
+	return false
+}
+
+func validPartner(p string) bool {
+	if len(p) != 16 || !strings.HasPrefix(p, "2088") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkGateway(v string) error {
+	if v == "" {
+		return core.Errorf(core.ECONFIG, "setting %s is required", SetGatewayURL)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return core.Errorf(core.ECONFIG, "setting %s must be an absolute http(s) URL without query, got %q", SetGatewayURL, v)
+	}
+	return nil
+}
+
+// ParseBool reads an optional boolean setting (true/false/yes/no/1/0).
+func ParseBool(raw map[string]string, name string, def bool) (bool, error) {
+	v := strings.ToLower(strings.TrimSpace(raw[name]))
+	switch v {
+	case "":
+		return def, nil
+	case "yes", "y", "on":
+		return true, nil
+	case "no", "n", "off":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, core.Errorf(core.ECONFIG, "setting %s must be true or false, got %q", name, raw[name])
+	}
+	return b, nil
+}
+
+// ParseEnum reads an optional setting that must be one of allowed (compared exactly); "" gives def.
+func ParseEnum(raw map[string]string, name, def string, allowed ...string) (string, error) {
+	v := strings.TrimSpace(raw[name])
+	if v == "" {
+		return def, nil
+	}
+	if !slices.Contains(allowed, v) {
+		return "", core.Errorf(core.ECONFIG, "setting %s must be one of %s, got %q", name, strings.Join(allowed, ", "), v)
+	}
+	return v, nil
+}
