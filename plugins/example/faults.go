@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/plugins/example/wallet"
+)
+
+// Test-only misbehaviours, switched on by environment variables that only tests set (the host
+// passes a plugin nothing but the variables its config declares). They let the host's tests
+// use a real subprocess for every failure the plugin boundary must survive.
+const (
+	// EnvCrashAfter=N: the process exits with status 2 on call N+1 (counting every call).
+	EnvCrashAfter = "PAYMUX_EXAMPLE_CRASH_AFTER"
+	// EnvHang=Method[,Method] or "*": those calls block until their context ends.
+	EnvHang = "PAYMUX_EXAMPLE_HANG"
+	// EnvStdoutGarbage=1: print a line to stdout before serving (breaks the handshake).
+	EnvStdoutGarbage = "PAYMUX_EXAMPLE_STDOUT_GARBAGE"
+	// EnvStderrMalformed=1: write log lines that panic go-plugin's parser, at start and per call.
+	EnvStderrMalformed = "PAYMUX_EXAMPLE_STDERR_MALFORMED"
+	// EnvHugeResponse=N: CreatePayment's action value is N bytes long.
+	EnvHugeResponse = "PAYMUX_EXAMPLE_HUGE_RESPONSE"
+)
+
+// malformedLines are hclog-looking JSON lines with non-string @message/@level/@timestamp.
+var malformedLines = []string{
+	`{"@message": 5, "@level": "info"}`,
+	`{"@message": "x", "@level": 7}`,
+	`{"@message": null, "@level": "warn", "@timestamp": 12}`,
+}
+
+// realStderr is the stderr the host parses as log lines; sdk.Serve later swaps os.Stderr for a
+// pipe into go-plugin's stdio stream.
+var realStderr = os.Stderr
+
+type faulty struct {
+	*wallet.Provider
+	calls      atomic.Int64
+	crashAfter int64
+	hang       map[string]bool
+	malformed  bool
+	huge       int
+}
+
+func withFaults(p *wallet.Provider) core.Provider {
+	f := &faulty{Provider: p, hang: map[string]bool{}}
+	f.crashAfter, _ = strconv.ParseInt(os.Getenv(EnvCrashAfter), 10, 64)
+	for _, m := range strings.Split(os.Getenv(EnvHang), ",") {
+		if m != "" {
+			f.hang[m] = true
+		}
+	}
+	f.malformed = os.Getenv(EnvStderrMalformed) == "1"
+	f.huge, _ = strconv.Atoi(os.Getenv(EnvHugeResponse))
+	if os.Getenv(EnvStdoutGarbage) == "1" {
+		fmt.Println("example plugin starting up (this line breaks the handshake)")
+	}
+	if f.malformed {
+		f.writeMalformed()
+	}
+	return f
+}
+
+func (f *faulty) writeMalformed() {
+	for _, l := range malformedLines {
+		fmt.Fprintln(realStderr, l)
+	}
+}
+
+// before runs the switched-on faults for one call.
+func (f *faulty) before(ctx context.Context, method string) {
+	n := f.calls.Add(1)
+	if f.crashAfter > 0 && n > f.crashAfter {
+		fmt.Fprintf(realStderr, "example plugin: crashing on call %d (%s) as asked\n", n, method)
+		os.Exit(2)
+	}
+	if f.malformed {
+		f.writeMalformed()
+	}
+	if f.hang["*"] || f.hang[method] {
+		<-ctx.Done()
+	}
+}
+
+func (f *faulty) Describe(ctx context.Context) (*core.Description, error) {
+	f.before(ctx, "Describe")
+	return f.Provider.Describe(ctx)
+}
+
+func (f *faulty) Configure(ctx context.Context, req *core.ConfigureRequest) error {
+	f.before(ctx, "Configure")
+	return f.Provider.Configure(ctx, req)
+}
+
+func (f *faulty) CreatePayment(ctx context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
+	f.before(ctx, "CreatePayment")
+	res, err := f.Provider.CreatePayment(ctx, req)
+	if err == nil && f.huge > 0 {
+		res.Action.Value = strings.Repeat("x", f.huge)
+	}
+	return res, err
+}
+
+func (f *faulty) VerifyClientResult(ctx context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
+	f.before(ctx, "VerifyClientResult")
+	return f.Provider.VerifyClientResult(ctx, req)
+}
+
+func (f *faulty) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
+	f.before(ctx, "ParseNotification")
+	return f.Provider.ParseNotification(ctx, req)
+}
+
+func (f *faulty) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
+	f.before(ctx, "QueryPayment")
+	return f.Provider.QueryPayment(ctx, req)
+}
+
+func (f *faulty) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
+	f.before(ctx, "Refund")
+	return f.Provider.Refund(ctx, req)
+}
+
+func (f *faulty) QueryRefund(ctx context.Context, req *core.QueryRefundRequest) (*core.RefundState, error) {
+	f.before(ctx, "QueryRefund")
+	return f.Provider.QueryRefund(ctx, req)
+}
+
+func (f *faulty) Close(ctx context.Context, req *core.ClosePaymentRequest) (*core.PaymentState, error) {
+	f.before(ctx, "Close")
+	return f.Provider.Close(ctx, req)
+}
+
+func (f *faulty) FetchSettlement(ctx context.Context, req *core.SettlementRequest, yield func(*core.SettlementRecord) error) error {
+	f.before(ctx, "FetchSettlement")
+	return f.Provider.FetchSettlement(ctx, req, yield)
+}

@@ -1,0 +1,13 @@
+// Command paymux-provider-example is the example provider plugin: the fake wallet of package
+// wallet served over the paymux plugin boundary. Its main is the whole recipe a provider
+// needs; faults.go adds misbehaviours that the host's tests switch on through the environment.
+package main
+
+import (
+	"github.com/paymux/paymux/plugins/example/wallet"
+	"github.com/paymux/paymux/plugins/sdk"
+)
+
+func main() {
+	sdk.Serve(withFaults(wallet.New()))
+}
