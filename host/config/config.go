@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,7 +167,8 @@ func parse(name string, data []byte, baseDir string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			ps.addAt(0, "", "file is empty")
 		} else {
-			ps.addAt(0, "", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+			line, msg := yamlErrorLine(err)
+			ps.addAt(line, "", "%s", msg)
 		}
 		return nil, ps.err()
 	}
@@ -191,6 +194,18 @@ func parse(name string, data []byte, baseDir string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlErrorLine splits "yaml: line 3: msg" into 3 and "msg".
+func yamlErrorLine(err error) (int, string) {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return line, "syntax error: " + m[2]
+	}
+	return 0, "syntax error: " + strings.TrimPrefix(msg, "yaml: ")
 }
 
 func (c *Config) setDefaults() {

@@ -19,6 +19,8 @@ type decoder struct {
 	baseDir string
 	pos     map[string]int
 	budget  int // nodes left to visit; aliases can make a small file expand enormously
+
+	overBudget bool
 }
 
 // maxNodes bounds the work an alias-heavy ("billion laughs") file can cause.
@@ -64,9 +66,7 @@ func kindName(n *yaml.Node) string {
 func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	n = resolveAlias(n)
 	if d.budget--; d.budget < 0 {
-		if d.budget == -1 {
-			d.ps.addAt(n.Line, path, "document too large or too many aliases")
-		}
+		d.exhausted(n.Line, path)
 		return
 	}
 	if isNull(n) {
@@ -153,6 +153,9 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		fields := structFields(v.Type())
 		for _, kv := range pairs {
 			i, known := fields[kv.key.Value]
+			if !known && path == "" && strings.HasPrefix(kv.key.Value, "x-") {
+				continue // top-level "x-..." keys hold YAML anchors for reuse, as in Compose files
+			}
 			if !known {
 				d.unknownKey(kv.key, path, v.Type())
 				continue
@@ -161,6 +164,14 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		}
 	default:
 		panic("config: no decoder for " + v.Type().String())
+	}
+}
+
+// exhausted reports the node budget running out, once.
+func (d *decoder) exhausted(line int, path string) {
+	if !d.overBudget {
+		d.overBudget = true
+		d.ps.addAt(line, path, "document too large or too many aliases (more than %d values)", maxNodes)
 	}
 }
 
@@ -228,7 +239,7 @@ func (d *decoder) mergePairs(n *yaml.Node, path string) []pair {
 			continue
 		}
 		if d.budget -= len(s.Content); d.budget < 0 {
-			d.ps.addAt(n.Line, path, "document too large or too many aliases")
+			d.exhausted(n.Line, path)
 			return out
 		}
 		for i := 0; i+1 < len(s.Content); i += 2 {

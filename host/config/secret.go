@@ -92,15 +92,15 @@ func resolveSecret(raw, baseDir string) (string, error) {
 		path := resolvePath(baseDir, p)
 		f, err := os.Open(path)
 		if err != nil {
-			return "", fmt.Errorf("cannot read %s: %w", path, pathErr(err))
+			return "", fmt.Errorf("cannot read %s: %w", p, pathErr(err))
 		}
 		defer f.Close()
 		b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 		if err != nil {
-			return "", fmt.Errorf("cannot read %s: %w", path, err)
+			return "", fmt.Errorf("cannot read %s: %w", p, err)
 		}
 		if len(b) > maxSecretFile {
-			return "", fmt.Errorf("%s is larger than %d bytes", path, maxSecretFile)
+			return "", fmt.Errorf("%s is larger than %d bytes", p, maxSecretFile)
 		}
 		s := strings.TrimSuffix(string(b), "\n")
 		return strings.TrimSuffix(s, "\r"), nil

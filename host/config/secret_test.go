@@ -1,0 +1,149 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"gopkg.in/yaml.v3"
+)
+
+const leak = "s3cr3t-VALUE-must-not-print"
+
+// TestSecretNeverPrints drives a Secret (alone, by pointer, and inside the Config) through
+// every printing path a log line or an API response could take.
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret(leak)
+	cfg := &Config{Server: Server{APIKeys: []Secret{s}}, Store: Store{DSN: s}, Accounts: map[string]Account{"a": {Settings: map[string]Secret{"md5_key": s}}}}
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		outputs = append(outputs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, &s), fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg), fmt.Sprintf(verb, []Secret{s}))
+	}
+	outputs = append(outputs, fmt.Sprint(s), fmt.Sprintln(s), s.String(), s.GoString())
+	for _, v := range []any{s, &s, cfg} {
+		j, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := yaml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, string(j), string(y))
+	}
+	text, _ := s.MarshalText()
+	outputs = append(outputs, string(text))
+
+	// hclog, in both formats, with the secret as a value and inside a struct.
+	for _, jsonFormat := range []bool{false, true} {
+		var buf bytes.Buffer
+		l := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: jsonFormat, Level: hclog.Trace})
+		l.Info("loaded", "key", s, "ptr", &s, "cfg", cfg, "store", cfg.Store)
+		l.With("dsn", s).Warn("with")
+		outputs = append(outputs, buf.String())
+	}
+	// slog, text and JSON.
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		slog.New(h(&buf)).Info("loaded", "key", s, "store", cfg.Store)
+		outputs = append(outputs, buf.String())
+	}
+	for i, out := range outputs {
+		if strings.Contains(out, leak) {
+			t.Errorf("output %d leaks the secret: %s", i, out)
+		}
+		if !strings.Contains(out, redacted) {
+			t.Errorf("output %d does not show %s: %s", i, redacted, out)
+		}
+	}
+	if s.Value() != leak || !s.IsSet() || (Secret{}).IsSet() {
+		t.Error("Value/IsSet")
+	}
+}
+
+func TestMatchAPIKey(t *testing.T) {
+	plain := "plain-key-0123456789"
+	hashedKey := "hashed-key-0123456789"
+	keys := []Secret{NewSecret(plain), NewSecret(HashAPIKey(hashedKey)), NewSecret("sha256:not-hex")}
+	cfg := &Config{Server: Server{APIKeys: keys}}
+	match := cfg.APIKeyMatcher()
+	tests := []struct {
+		presented string
+		want      bool
+	}{
+		{plain, true},
+		{hashedKey, true},
+		{HashAPIKey(hashedKey), false}, // knowing the stored hash is not knowing the key
+		{"", false},
+		{plain + "x", false},
+		{plain[:len(plain)-1], false},
+		{"sha256:not-hex", false},
+		{strings.ToUpper(plain), false},
+	}
+	for _, tt := range tests {
+		if got := MatchAPIKey(keys, tt.presented); got != tt.want {
+			t.Errorf("MatchAPIKey(%q) = %v", tt.presented, got)
+		}
+		if got := match(tt.presented); got != tt.want {
+			t.Errorf("APIKeyMatcher(%q) = %v", tt.presented, got)
+		}
+	}
+	if MatchAPIKey(nil, plain) {
+		t.Error("matched with no keys")
+	}
+}
+
+func TestHashAPIKey(t *testing.T) {
+	// echo -n demo | sha256sum
+	const want = "sha256:2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea"
+	if got := HashAPIKey("demo"); got != want {
+		t.Errorf("HashAPIKey = %s", got)
+	}
+}
+
+// BenchmarkAPIKeyMatcher measures, paired per iteration (docs: benchmarking.md), the
+// matcher run on every authenticated request against its floor, one bare SHA-256 of the
+// presented key: the ratio says what comparing against every configured entry adds.
+func BenchmarkAPIKeyMatcher(b *testing.B) {
+	keys := []Secret{NewSecret("plain-key-0123456789"), NewSecret("other-plain-key-0123"), NewSecret(HashAPIKey("hashed-key-0123456789"))}
+	match := (&Config{Server: Server{APIKeys: keys}}).APIKeyMatcher()
+	const presented = "hashed-key-0123456789"
+	var opTotal, refTotal time.Duration
+	var sink [32]byte
+	i := 0
+	for b.Loop() {
+		op := func() {
+			t := time.Now()
+			if !match(presented) {
+				b.Fatal("no match")
+			}
+			opTotal += time.Since(t)
+		}
+		ref := func() {
+			t := time.Now()
+			sink = sha256.Sum256([]byte(presented))
+			refTotal += time.Since(t)
+		}
+		if i%2 == 0 {
+			op()
+			ref()
+		} else {
+			ref()
+			op()
+		}
+		i++
+	}
+	_ = sink
+	b.ReportMetric(float64(opTotal.Nanoseconds())/float64(i), "matcher-ns/op")
+	b.ReportMetric(float64(refTotal.Nanoseconds())/float64(i), "sha256-ns/op")
+	b.ReportMetric(float64(opTotal)/float64(refTotal), "matcher/sha256")
+}
