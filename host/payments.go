@@ -1,0 +1,458 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/webhook"
+)
+
+// CreatePaymentRequest is the body of POST /v1/payments.
+type CreatePaymentRequest struct {
+	Region         string            `json:"region"`
+	Method         string            `json:"method"`
+	Amount         core.Money        `json:"amount"`
+	Reference      string            `json:"reference"`
+	Subject        string            `json:"subject"`
+	Description    string            `json:"description"`
+	Channel        core.Channel      `json:"channel"`
+	ReturnURL      string            `json:"return_url"`
+	ProviderExtras map[string]string `json:"provider_extras"`
+}
+
+// defaultExpiry applies when the provider declares none.
+const defaultExpiry = 2 * time.Hour
+
+func checkText(field, v string, max int, required bool) error {
+	if required && strings.TrimSpace(v) == "" {
+		return core.Errorf(core.EINVALID, "%s is required", field)
+	}
+	if utf8.RuneCountInString(v) > max {
+		return core.Errorf(core.EINVALID, "%s is longer than %d characters", field, max)
+	}
+	if !utf8.ValidString(v) || strings.ContainsAny(v, "\x00\r\n") {
+		return core.Errorf(core.EINVALID, "%s contains invalid characters", field)
+	}
+	return nil
+}
+
+func (r *CreatePaymentRequest) validate() error {
+	for _, c := range []struct {
+		field, v string
+		max      int
+		required bool
+	}{
+		{"region", r.Region, 16, true}, {"method", r.Method, 64, true}, {"reference", r.Reference, 128, false},
+		{"subject", r.Subject, 256, true}, {"description", r.Description, 400, false}, {"return_url", r.ReturnURL, 1024, false},
+	} {
+		if err := checkText(c.field, c.v, c.max, c.required); err != nil {
+			return err
+		}
+	}
+	if err := r.Amount.Validate(); err != nil {
+		return err
+	}
+	switch r.Channel {
+	case core.ChannelApp:
+	case core.ChannelH5:
+		if r.ReturnURL != "" && !strings.HasPrefix(r.ReturnURL, "https://") && !strings.HasPrefix(r.ReturnURL, "http://") {
+			return core.Errorf(core.EINVALID, "return_url must be an http(s) URL")
+		}
+	case "":
+		return core.Errorf(core.EINVALID, "channel is required (app or h5)")
+	default:
+		return core.Errorf(core.EINVALID, "channel must be app or h5")
+	}
+	if len(r.ProviderExtras) > 32 {
+		return core.Errorf(core.EINVALID, "provider_extras has more than 32 entries")
+	}
+	for k, v := range r.ProviderExtras {
+		if err := checkText("provider_extras key", k, 64, true); err != nil {
+			return err
+		}
+		if err := checkText("provider_extras."+k, v, 1024, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreatePayment validates req against the region and the provider's rules, stores the payment
+// as pending with a fresh out_trade_no, asks the provider for the client action and stores it.
+func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) (*Payment, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	st := s.Settings()
+	rm, err := st.findMethod(req.Region, req.Method, req.Amount.Currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := rm.checkLimits(req.Amount); err != nil {
+		return nil, err
+	}
+	prov, desc, err := s.provider(ctx, rm.Account)
+	if err != nil {
+		return nil, err
+	}
+	method, ok := desc.Method(req.Method)
+	if !ok {
+		return nil, core.Errorf(core.EINVALID, "method %q is not offered by the provider of region %s", req.Method, req.Region)
+	}
+	if err := method.CheckAmount(req.Amount); err != nil {
+		return nil, err
+	}
+	if !method.HasChannel(req.Channel) {
+		return nil, core.Errorf(core.EINVALID, "method %s does not offer channel %s", req.Method, req.Channel)
+	}
+
+	now := s.now()
+	expiry := desc.DefaultExpiry
+	if expiry <= 0 {
+		expiry = defaultExpiry
+	}
+	id := store.NewID("pay_")
+	p := &store.Payment{
+		ID: id, Account: rm.Account, Region: req.Region, Method: req.Method, Channel: req.Channel,
+		OutTradeNo: "pmx" + strings.TrimPrefix(id, "pay_"), Reference: req.Reference, Amount: req.Amount,
+		Status: core.PaymentPending, Subject: req.Subject, Description: req.Description, ReturnURL: req.ReturnURL,
+		Extras: maps.Clone(req.ProviderExtras), ExpiresAt: now.Add(expiry),
+		NextQueryAt: nextQuery(desc, now, 0),
+		CreatedAt:   now, UpdatedAt: now,
+	}
+	if err := s.store.InsertPayment(ctx, p); err != nil {
+		return nil, err
+	}
+
+	cctx, cancel := s.callCtx(ctx)
+	res, err := prov.CreatePayment(cctx, &core.CreatePaymentRequest{
+		Account: p.Account, PaymentID: p.ID, OutTradeNo: p.OutTradeNo, Method: p.Method, Channel: p.Channel,
+		Amount: p.Amount, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
+		NotifyURL: st.notifyURL(p.Account), ExpiresAt: p.ExpiresAt, Extras: p.Extras,
+	})
+	cancel()
+	if err != nil {
+		// Building the client action failed, so the buyer can never pay this payment: fail it
+		// (no event: the caller learns it from this answer) and report the provider's error.
+		s.failUnstarted(ctx, p.ID, err)
+		return nil, err
+	}
+	var out *store.Payment
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockPayment(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		action := res.Action
+		cur.NextAction = &action
+		if res.ProviderRef != "" && cur.ProviderRef == "" {
+			cur.ProviderRef = res.ProviderRef
+		}
+		if err := tx.UpdatePayment(ctx, cur); err != nil {
+			return err
+		}
+		out = cur
+		return emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.ID, "", paymentView(cur))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return paymentView(out), nil
+}
+
+// failUnstarted marks a payment whose client action could not be built as failed.
+func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		p, err := tx.LockPayment(ctx, id)
+		if err != nil {
+			return err
+		}
+		if core.PaymentTransition(p.Status, core.PaymentFailed) != nil {
+			return nil
+		}
+		p.Status, p.FailureCode, p.NextQueryAt = core.PaymentFailed, core.ErrorCode(cause), time.Time{}
+		return tx.UpdatePayment(ctx, p)
+	})
+	if err != nil {
+		s.log.Error("could not mark an unstarted payment failed", "payment_id", id, "error", err)
+	}
+}
+
+// nextQuery is when the janitor should query an item created (or last queried) at from, given
+// attempts queries so far; zero when the provider declares no schedule or it is exhausted.
+func nextQuery(d *core.Description, from time.Time, attempts int) time.Time {
+	if d == nil || !d.Has(core.CapQuery) || attempts >= len(d.QuerySchedule) {
+		return time.Time{}
+	}
+	return from.Add(d.QuerySchedule[attempts])
+}
+
+// GetPayment returns a payment. With refresh it first asks the provider (when the provider can
+// be queried) and applies what it says.
+func (s *Service) GetPayment(ctx context.Context, id string, refresh bool) (*Payment, error) {
+	p, err := s.store.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !refresh {
+		return paymentView(p), nil
+	}
+	prov, desc, err := s.provider(ctx, p.Account)
+	if err != nil {
+		return nil, err
+	}
+	if !desc.Has(core.CapQuery) {
+		return nil, core.Errorf(core.EUNSUPPORTED, "the provider of this payment cannot be queried")
+	}
+	cctx, cancel := s.callCtx(ctx)
+	state, err := prov.QueryPayment(cctx, &core.QueryPaymentRequest{Account: p.Account, OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var out *store.Payment
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockPayment(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = cur
+		_, err = s.applyPaymentState(ctx, tx, cur, paymentFact{
+			Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return paymentView(out), nil
+}
+
+// paymentFact is what a notification or a query says about a payment.
+type paymentFact struct {
+	Status      core.PaymentStatus
+	ProviderRef string
+	Amount      core.Money // zero: not reported
+	At          time.Time
+	Wallet      string
+	FailureCode string
+	RawStatus   string
+}
+
+// applyOutcome says what applying a fact did.
+type applyOutcome int
+
+const (
+	applyNoop     applyOutcome = iota // already in that state, or not an allowed change
+	applyChanged                      // the status changed and an event was written
+	applyMismatch                     // the amount or currency differs: flagged, not applied
+)
+
+// applyPaymentState applies a provider fact to p, which the caller has locked in tx: it checks
+// the amount, follows the core transition table, updates the row and writes the event.
+func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.Payment, f paymentFact) (applyOutcome, error) {
+	if f.Status == core.PaymentSucceeded && f.Amount.Currency != "" && f.Amount != p.Amount {
+		// Never mark paid what was not paid in full and in the right currency.
+		if !p.HasFlag(store.FlagAmountMismatch) {
+			p.Flags = append(p.Flags, store.FlagAmountMismatch)
+		}
+		if f.ProviderRef != "" && p.ProviderRef == "" {
+			p.ProviderRef = f.ProviderRef
+		}
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return applyNoop, err
+		}
+		data := struct {
+			Payment  *Payment   `json:"payment"`
+			Reported core.Money `json:"reported_amount"`
+		}{paymentView(p), f.Amount}
+		s.log.Warn("payment amount mismatch", "payment_id", p.ID, "expected", p.Amount.String(), "reported", f.Amount.String())
+		return applyMismatch, emit(ctx, tx, webhook.PaymentAmountMismatch, p.Account, p.ID, "", data)
+	}
+	if !f.Status.Valid() || core.PaymentTransition(p.Status, f.Status) != nil {
+		if f.Status != p.Status && f.Status.Valid() {
+			s.log.Info("ignoring a payment state the transition table does not allow",
+				"payment_id", p.ID, "from", p.Status, "to", f.Status, "raw_status", f.RawStatus)
+		}
+		if p.ProviderRef == "" && f.ProviderRef != "" {
+			p.ProviderRef = f.ProviderRef
+			return applyNoop, tx.UpdatePayment(ctx, p)
+		}
+		return applyNoop, nil
+	}
+	p.Status = f.Status
+	if f.ProviderRef != "" {
+		p.ProviderRef = f.ProviderRef
+	}
+	if f.Wallet != "" {
+		p.Wallet = f.Wallet
+	}
+	switch f.Status {
+	case core.PaymentSucceeded:
+		p.PaidAt = f.At
+		if p.PaidAt.IsZero() {
+			p.PaidAt = s.now()
+		}
+		p.FailureCode = ""
+	default:
+		p.FailureCode = f.FailureCode
+	}
+	p.NextQueryAt = time.Time{}
+	if err := tx.UpdatePayment(ctx, p); err != nil {
+		return applyNoop, err
+	}
+	return applyChanged, emit(ctx, tx, paymentEventType(p.Status), p.Account, p.ID, "", paymentView(p))
+}
+
+// ListPayments lists the payments with a merchant reference, newest first.
+func (s *Service) ListPayments(ctx context.Context, reference string, limit int, cursor string) (*Page[*Payment], error) {
+	if reference == "" {
+		return nil, core.Errorf(core.EINVALID, "reference is required")
+	}
+	if limit > store.MaxPageSize {
+		limit = store.MaxPageSize
+	}
+	ps, next, err := s.store.ListPayments(ctx, store.PaymentFilter{Reference: reference, Limit: limit, Cursor: cursor})
+	if err != nil {
+		return nil, err
+	}
+	page := &Page[*Payment]{Data: make([]*Payment, 0, len(ps)), NextCursor: next}
+	for _, p := range ps {
+		page.Data = append(page.Data, paymentView(p))
+	}
+	return page, nil
+}
+
+// ClientResultRequest is the body of POST /v1/payments/{id}/client-result: the wallet SDK's
+// synchronous result as the app received it.
+type ClientResultRequest struct {
+	Result map[string]string `json:"result"`
+}
+
+// ClientResult checks the SDK's synchronous result with the provider and keeps it as a hint on
+// the payment. It never marks a payment paid: only a verified notification or a query does.
+func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResultRequest) (*Payment, error) {
+	if len(req.Result) == 0 {
+		return nil, core.Errorf(core.EINVALID, "result is required")
+	}
+	if len(req.Result) > 32 {
+		return nil, core.Errorf(core.EINVALID, "result has more than 32 entries")
+	}
+	p, err := s.store.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	prov, _, err := s.provider(ctx, p.Account)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := s.callCtx(ctx)
+	res, err := prov.VerifyClientResult(cctx, &core.ClientResultRequest{
+		Account: p.Account, OutTradeNo: p.OutTradeNo, Method: p.Method, Amount: p.Amount, Result: req.Result,
+	})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	status := res.Status
+	if !status.Valid() {
+		status = core.PaymentPending
+	}
+	verified := "unverified"
+	if res.Verified {
+		verified = "verified"
+	}
+	flag := clientResultFlag + verified + ":" + string(status)
+	var out *store.Payment
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockPayment(ctx, id)
+		if err != nil {
+			return err
+		}
+		flags := make([]string, 0, len(cur.Flags)+1)
+		for _, f := range cur.Flags {
+			if !strings.HasPrefix(f, clientResultFlag) {
+				flags = append(flags, f)
+			}
+		}
+		cur.Flags = append(flags, flag)
+		if res.Verified && status == core.PaymentSucceeded && cur.Status == core.PaymentPending {
+			// A verified success hint is worth an early query: ask the janitor to look now.
+			cur.NextQueryAt = s.now()
+		}
+		out = cur
+		return tx.UpdatePayment(ctx, cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return paymentView(out), nil
+}
+
+// ClosePayment closes an unpaid payment where the provider can (core.CapClose).
+func (s *Service) ClosePayment(ctx context.Context, id string) (*Payment, error) {
+	p, err := s.store.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != core.PaymentPending {
+		if p.Status == core.PaymentClosed {
+			return paymentView(p), nil
+		}
+		return nil, core.Errorf(core.ECONFLICT, "payment %s is %s and cannot be closed", p.ID, p.Status)
+	}
+	prov, desc, err := s.provider(ctx, p.Account)
+	if err != nil {
+		return nil, err
+	}
+	closer, ok := prov.(core.PaymentCloser)
+	if !desc.Has(core.CapClose) || !ok {
+		return nil, core.Errorf(core.EUNSUPPORTED, "the provider of method %s cannot close payments; an unpaid payment expires at its expires_at", p.Method)
+	}
+	cctx, cancel := s.callCtx(ctx)
+	state, err := closer.Close(cctx, &core.ClosePaymentRequest{Account: p.Account, OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if state == nil || state.Status == "" {
+		state = &core.PaymentState{Status: core.PaymentClosed}
+	}
+	var out *store.Payment
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockPayment(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = cur
+		_, err = s.applyPaymentState(ctx, tx, cur, paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Status == core.PaymentSucceeded {
+		return nil, core.Errorf(core.ECONFLICT, "payment %s was paid before it could be closed", id)
+	}
+	return paymentView(out), nil
+}
+
+// isCode reports whether err carries one of codes.
+func isCode(err error, codes ...string) bool {
+	var e *core.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code == c {
+			return true
+		}
+	}
+	return false
+}

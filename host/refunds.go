@@ -1,0 +1,203 @@
+package host
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+// CreateRefundRequest is the body of POST /v1/payments/{id}/refunds.
+type CreateRefundRequest struct {
+	Amount core.Money `json:"amount"`
+	Reason string     `json:"reason"`
+}
+
+// CreateRefund reserves the amount on the payment (under its row lock, so concurrent refunds
+// can never exceed what was paid), then asks the provider. A declined refund fails and releases
+// its reservation; an unknown outcome stays pending for the janitor to query.
+func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *CreateRefundRequest) (*Refund, error) {
+	if err := checkText("reason", req.Reason, 256, false); err != nil {
+		return nil, err
+	}
+	if err := req.Amount.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := s.store.GetPayment(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	prov, desc, err := s.provider(ctx, p.Account)
+	if err != nil {
+		return nil, err
+	}
+	if !desc.Has(core.CapRefund) {
+		return nil, core.Errorf(core.EUNSUPPORTED, "the provider of method %s cannot refund", p.Method)
+	}
+	id := store.NewID("rf_")
+	now := s.now()
+	r := &store.Refund{
+		ID: id, PaymentID: p.ID, Account: p.Account, OutRefundNo: "pmxr" + strings.TrimPrefix(id, "rf_"),
+		Amount: req.Amount, Status: core.RefundPending, Reason: req.Reason, CreatedAt: now, UpdatedAt: now,
+		// Until the provider answers, the outcome is unknown: a host that dies now leaves the
+		// refund for the janitor to query.
+		NextQueryAt: now.Add(time.Minute),
+	}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockPayment(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status == core.PaymentSucceeded {
+			if req.Amount.Currency == cur.Amount.Currency && req.Amount.Value < cur.Amount.Value && !desc.Has(core.CapPartialRefund) {
+				return core.Errorf(core.EUNSUPPORTED, "the provider of method %s cannot refund part of a payment", cur.Method)
+			}
+			if !desc.Has(core.CapMultipleRefund) {
+				totals, err := tx.SumRefunds(ctx, cur.ID)
+				if err != nil {
+					return err
+				}
+				if totals.Active > 0 {
+					return core.Errorf(core.EUNSUPPORTED, "the provider of method %s allows one refund per payment", cur.Method)
+				}
+			}
+		}
+		_, err = store.ReserveRefund(ctx, tx, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	cctx, cancel := s.callCtx(ctx)
+	state, err := prov.Refund(cctx, &core.RefundRequest{
+		Account: p.Account, OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef, OutRefundNo: r.OutRefundNo,
+		Amount: r.Amount, PaymentAmount: p.Amount, Reason: r.Reason, NotifyURL: s.Settings().notifyURL(p.Account),
+	})
+	cancel()
+	var fact refundFact
+	switch {
+	case err == nil:
+		fact = refundFact{Status: state.Status, ProviderRef: state.ProviderRef, FailureCode: state.FailureCode, RawStatus: state.RawStatus}
+	case isCode(err, core.EDECLINED, core.EINVALID):
+		// The gateway refused it for good: nothing was refunded.
+		code := core.ProviderCode(err)
+		if code == "" {
+			code = core.ErrorCode(err)
+		}
+		fact = refundFact{Status: core.RefundFailed, FailureCode: code}
+	default:
+		// Timeout, gateway fault, plugin down: maybe refunded, maybe not. Keep the reservation
+		// and let the janitor query with the same out_refund_no (the gateway's idempotency key).
+		s.log.Warn("refund outcome unknown; left pending for the janitor", "refund_id", r.ID, "code", core.ErrorCode(err), "error", err)
+		fact = refundFact{Status: core.RefundPending}
+	}
+	var out *store.Refund
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = s.applyRefundState(ctx, tx, r.ID, fact)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return refundView(out), nil
+}
+
+// refundFact is what the provider said about a refund.
+type refundFact struct {
+	Status      core.RefundStatus
+	ProviderRef string
+	FailureCode string
+	RawStatus   string
+}
+
+// applyRefundState applies a fact to refund id inside tx: it locks the payment then the refund
+// (always in that order, so that two transactions never wait on each other), follows the
+// transition table, moves the payment's refunded and reserved totals, and writes the event.
+func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, f refundFact) (*store.Refund, error) {
+	r0, err := tx.GetRefund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := tx.LockPayment(ctx, r0.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tx.LockRefund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if f.ProviderRef != "" && r.ProviderRef == "" {
+		r.ProviderRef = f.ProviderRef
+	}
+	if f.Status == r.Status || core.RefundTransition(r.Status, f.Status) != nil {
+		if f.Status != r.Status && f.Status.Valid() {
+			s.log.Info("ignoring a refund state the transition table does not allow", "refund_id", r.ID, "from", r.Status, "to", f.Status, "raw_status", f.RawStatus)
+		}
+		return r, tx.UpdateRefund(ctx, r)
+	}
+	r.Status = f.Status
+	r.FailureCode = f.FailureCode
+	if r.Status.Final() {
+		r.NextQueryAt = time.Time{}
+	} else if r.NextQueryAt.IsZero() {
+		r.NextQueryAt = s.now().Add(time.Minute)
+	}
+	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return nil, err
+	}
+	switch r.Status {
+	case core.RefundSucceeded:
+		p.AmountRefunded += r.Amount.Value
+	case core.RefundFailed:
+		p.AmountReserved -= r.Amount.Value
+		if p.AmountReserved < 0 {
+			p.AmountReserved = 0
+		}
+	}
+	if r.Status.Final() {
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if typ := refundEventType(r.Status); typ != "" {
+		if err := emit(ctx, tx, typ, r.Account, r.PaymentID, r.ID, refundView(r)); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// GetRefund returns a refund of a payment.
+func (s *Service) GetRefund(ctx context.Context, paymentID, refundID string) (*Refund, error) {
+	r, err := s.store.GetRefund(ctx, refundID)
+	if err != nil {
+		return nil, err
+	}
+	if r.PaymentID != paymentID {
+		return nil, core.Errorf(core.ENOTFOUND, "no refund %s on payment %s", refundID, paymentID)
+	}
+	return refundView(r), nil
+}
+
+// ListRefunds lists a payment's refunds, newest first.
+func (s *Service) ListRefunds(ctx context.Context, paymentID string, limit int, cursor string) (*Page[*Refund], error) {
+	if _, err := s.store.GetPayment(ctx, paymentID); err != nil {
+		return nil, err
+	}
+	if limit > store.MaxPageSize {
+		limit = store.MaxPageSize
+	}
+	rs, next, err := s.store.ListRefunds(ctx, store.RefundFilter{PaymentID: paymentID, Limit: limit, Cursor: cursor})
+	if err != nil {
+		return nil, err
+	}
+	page := &Page[*Refund]{Data: make([]*Refund, 0, len(rs)), NextCursor: next}
+	for _, r := range rs {
+		page.Data = append(page.Data, refundView(r))
+	}
+	return page, nil
+}

@@ -1,0 +1,195 @@
+// Package host is paymux's service logic, written once for every provider: payments, refunds,
+// the notification inbox, the outbox of merchant events and its webhook dispatcher. It talks to
+// providers only through core.Provider (see Providers) and to the database only through
+// host/store; it knows nothing of HTTP status codes (host/httpapi maps core error codes).
+package host
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/host/store"
+)
+
+// Providers hands the service the provider serving a merchant account and its description.
+// host/pluginhost satisfies it in production (through a small adapter in the CLI); tests satisfy
+// it in process with a real provider. Errors carry core codes: ENOTFOUND for an unknown account,
+// EUNAVAILABLE when the provider's plugin is down.
+type Providers interface {
+	Provider(ctx context.Context, account string) (core.Provider, *core.Description, error)
+}
+
+// Settings are the parts of the config the service reads on every request. They are swapped
+// atomically on reload (SetSettings).
+type Settings struct {
+	PublicURL string                    // base of every notify_url
+	Regions   map[string][]RegionMethod // region code -> methods in checkout order
+	// WebhookURL is where events are POSTed; empty means events are recorded but not sent.
+	WebhookURL    string
+	WebhookSecret string
+}
+
+// RegionMethod is one method enabled in a region, through one account.
+type RegionMethod struct {
+	Method     string
+	Account    string
+	Currencies []string          // empty: any currency the provider accepts
+	Limits     []core.AmountRule // the region's own limits, on top of the provider's rules
+}
+
+// notifyURL is where the wallet posts notifications for account.
+func (s *Settings) notifyURL(account string) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/notify/" + account
+}
+
+// SettingsFromConfig extracts the service's settings from a loaded config.
+func SettingsFromConfig(c *config.Config) (*Settings, error) {
+	s := &Settings{
+		PublicURL:     c.Server.PublicURL,
+		Regions:       make(map[string][]RegionMethod, len(c.Regions)),
+		WebhookURL:    c.Webhooks.URL,
+		WebhookSecret: c.Webhooks.Secret.Value(),
+	}
+	for code, r := range c.Regions {
+		for i, m := range r.Methods {
+			rules, err := m.AmountRules()
+			if err != nil {
+				return nil, fmt.Errorf("regions.%s.methods[%d]: %w", code, i, err)
+			}
+			s.Regions[code] = append(s.Regions[code], RegionMethod{
+				Method: m.Method, Account: m.Account, Currencies: slices.Clone(m.Currencies), Limits: rules,
+			})
+		}
+	}
+	return s, nil
+}
+
+// Options configures a Service.
+type Options struct {
+	Store     store.Store
+	Providers Providers
+	Settings  *Settings
+	Logger    hclog.Logger
+	// CallTimeout bounds every provider call; 0 means 30s.
+	CallTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the host's logic. It is safe for concurrent use.
+type Service struct {
+	store       store.Store
+	providers   Providers
+	settings    atomic.Pointer[Settings]
+	log         hclog.Logger
+	callTimeout time.Duration
+	now         func() time.Time
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, providers: o.Providers, log: o.Logger, callTimeout: o.CallTimeout, now: o.Now}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	if s.callTimeout <= 0 {
+		s.callTimeout = 30 * time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if o.Settings == nil {
+		o.Settings = &Settings{}
+	}
+	s.settings.Store(o.Settings)
+	return s
+}
+
+// SetSettings swaps the settings (config reload). Requests in flight finish with the old ones.
+func (s *Service) SetSettings(st *Settings) { s.settings.Store(st) }
+
+// Settings returns the current settings. Callers must not modify them.
+func (s *Service) Settings() *Settings { return s.settings.Load() }
+
+// Store returns the service's store (for the API's idempotency keys and health checks).
+func (s *Service) Store() store.Store { return s.store }
+
+// Ready checks the store and every account's provider, for /readyz. It returns one error per
+// failing dependency, keyed by a name that reveals no secret ("store", "account:<id>").
+func (s *Service) Ready(ctx context.Context) map[string]error {
+	problems := map[string]error{}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		problems["store"] = err
+	}
+	seen := map[string]bool{}
+	for _, methods := range s.Settings().Regions {
+		for _, m := range methods {
+			if seen[m.Account] {
+				continue
+			}
+			seen[m.Account] = true
+			if _, _, err := s.providers.Provider(ctx, m.Account); err != nil {
+				problems["account:"+m.Account] = err
+			}
+		}
+	}
+	return problems
+}
+
+// provider returns account's provider with a call deadline applied to ctx.
+func (s *Service) provider(ctx context.Context, account string) (core.Provider, *core.Description, error) {
+	p, d, err := s.providers.Provider(ctx, account)
+	if err != nil {
+		if core.ErrorCode(err) == core.EINTERNAL {
+			return nil, nil, core.WrapError(core.EUNAVAILABLE, err, "the provider for this payment is unavailable")
+		}
+		return nil, nil, err
+	}
+	return p, d, nil
+}
+
+func (s *Service) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.callTimeout)
+}
+
+// findMethod returns the first entry of region that offers method for currency.
+func (st *Settings) findMethod(region, method, currency string) (RegionMethod, error) {
+	methods, ok := st.Regions[region]
+	if !ok {
+		return RegionMethod{}, core.Errorf(core.EINVALID, "unknown region %q", region)
+	}
+	found := false
+	for _, m := range methods {
+		if m.Method != method {
+			continue
+		}
+		found = true
+		if len(m.Currencies) == 0 || slices.Contains(m.Currencies, currency) {
+			return m, nil
+		}
+	}
+	if found {
+		return RegionMethod{}, core.Errorf(core.EINVALID, "method %s does not accept %s in region %s", method, currency, region)
+	}
+	return RegionMethod{}, core.Errorf(core.EINVALID, "method %q is not enabled in region %s", method, region)
+}
+
+// checkLimits applies the region's own limits for amount's currency, if any.
+func (m RegionMethod) checkLimits(amount core.Money) error {
+	for _, r := range m.Limits {
+		if r.Currency == amount.Currency {
+			return r.Check(amount)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package host
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+// Payment is a payment as the API and webhooks show it.
+type Payment struct {
+	ID             string             `json:"id"`
+	Status         core.PaymentStatus `json:"status"`
+	Region         string             `json:"region"`
+	Method         string             `json:"method"`
+	Channel        core.Channel       `json:"channel"`
+	Amount         core.Money         `json:"amount"`
+	AmountRefunded core.Money         `json:"amount_refunded"`
+	Reference      string             `json:"reference,omitempty"`
+	Subject        string             `json:"subject,omitempty"`
+	Description    string             `json:"description,omitempty"`
+	ReturnURL      string             `json:"return_url,omitempty"`
+	OutTradeNo     string             `json:"out_trade_no"`
+	ProviderRef    string             `json:"provider_ref,omitempty"`
+	Wallet         string             `json:"wallet,omitempty"`
+	FailureCode    string             `json:"failure_code,omitempty"`
+	NextAction     *core.NextAction   `json:"next_action,omitempty"`
+	Flags          []string           `json:"flags"`
+	ClientResult   *ClientResultHint  `json:"client_result,omitempty"`
+	ExpiresAt      *time.Time         `json:"expires_at,omitempty"`
+	PaidAt         *time.Time         `json:"paid_at,omitempty"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
+}
+
+// ClientResultHint is what the wallet SDK's synchronous result suggested. It never changes the
+// payment's status: only a verified notification or a query does.
+type ClientResultHint struct {
+	Verified bool               `json:"verified"`
+	Status   core.PaymentStatus `json:"status"`
+}
+
+// clientResultFlag encodes the hint among the payment's flags, e.g.
+// "client_result:verified:succeeded". The store keeps flags in order; the hint is replaced, not
+// appended, when the client reports again.
+const clientResultFlag = "client_result:"
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// paymentView converts a stored payment.
+func paymentView(p *store.Payment) *Payment {
+	v := &Payment{
+		ID: p.ID, Status: p.Status, Region: p.Region, Method: p.Method, Channel: p.Channel,
+		Amount:         p.Amount,
+		AmountRefunded: core.Money{Value: p.AmountRefunded, Currency: p.Amount.Currency},
+		Reference:      p.Reference, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
+		OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef, Wallet: p.Wallet, FailureCode: p.FailureCode,
+		NextAction: p.NextAction, Flags: []string{},
+		ExpiresAt: timePtr(p.ExpiresAt), PaidAt: timePtr(p.PaidAt),
+		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+	}
+	for _, f := range p.Flags {
+		if rest, ok := strings.CutPrefix(f, clientResultFlag); ok {
+			verified, status, _ := strings.Cut(rest, ":")
+			v.ClientResult = &ClientResultHint{Verified: verified == "verified", Status: core.PaymentStatus(status)}
+			continue
+		}
+		v.Flags = append(v.Flags, f)
+	}
+	return v
+}
+
+// Refund is a refund as the API and webhooks show it.
+type Refund struct {
+	ID          string            `json:"id"`
+	PaymentID   string            `json:"payment_id"`
+	Status      core.RefundStatus `json:"status"`
+	Amount      core.Money        `json:"amount"`
+	Reason      string            `json:"reason,omitempty"`
+	OutRefundNo string            `json:"out_refund_no"`
+	ProviderRef string            `json:"provider_ref,omitempty"`
+	FailureCode string            `json:"failure_code,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+func refundView(r *store.Refund) *Refund {
+	return &Refund{
+		ID: r.ID, PaymentID: r.PaymentID, Status: r.Status, Amount: r.Amount, Reason: r.Reason,
+		OutRefundNo: r.OutRefundNo, ProviderRef: r.ProviderRef, FailureCode: r.FailureCode,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// Notification is an inbox entry as the API shows it. The raw body is included because an
+// operator investigating an unmatched or rejected notification needs it; it carries no secret
+// of ours (only the wallet's signature).
+type Notification struct {
+	ID         string    `json:"id"`
+	Account    string    `json:"account"`
+	Status     string    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	DedupeKey  string    `json:"dedupe_key,omitempty"`
+	PaymentID  string    `json:"payment_id,omitempty"`
+	RefundID   string    `json:"refund_id,omitempty"`
+	Body       string    `json:"body"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+func notificationView(n *store.Notification) *Notification {
+	return &Notification{
+		ID: n.ID, Account: n.Account, Status: string(n.Status), Reason: n.Reason, DedupeKey: n.DedupeKey,
+		PaymentID: n.PaymentID, RefundID: n.RefundID, Body: strings.ToValidUTF8(string(n.Body), "\uFFFD"),
+		ReceivedAt: n.ReceivedAt.UTC(),
+	}
+}
+
+// Event is an outbox event as GET /v1/events shows it: the webhook body plus delivery state.
+type Event struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	CreatedAt   time.Time       `json:"created_at"`
+	Data        json.RawMessage `json:"data"`
+	Status      string          `json:"status"`
+	Attempts    int             `json:"attempts"`
+	LastError   string          `json:"last_error,omitempty"`
+	NextAttempt *time.Time      `json:"next_attempt_at,omitempty"`
+	DeliveredAt *time.Time      `json:"delivered_at,omitempty"`
+}
+
+func eventView(e *store.Event) *Event {
+	v := &Event{
+		ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC(), Data: e.Payload, Status: string(e.Status),
+		Attempts: e.Attempts, LastError: e.LastError, DeliveredAt: timePtr(e.DeliveredAt),
+	}
+	if e.Status == store.EventPending {
+		v.NextAttempt = timePtr(e.NextAttemptAt)
+	}
+	return v
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
