@@ -17,21 +17,7 @@ func OrderString(params map[string]string, signer signing.Signer) (string, error
 			return "", core.Errorf(core.EINVALID, "parameter %s must not contain a double quote", k)
 		}
 	}
-	pre := signing.CanonicalA(params)
-	sig, err := signer.Sign(pre)
-	if err != nil {
-		return "", err
-	}
-	esc := url.QueryEscape(sig)
-	var b strings.Builder
-	b.Grow(len(pre) + len(esc) + 32)
-	b.WriteString(pre)
-	b.WriteString(`&sign="`)
-	b.WriteString(esc)
-	b.WriteString(`"&sign_type="`)
-	b.WriteString(string(signer.Type()))
-	b.WriteByte('"')
-	return b.String(), nil
+	return signing.OrderString(params, signer)
 }
 
 // ParseOrderString splits a Format A string (an order string or the SDK's `result`) into its

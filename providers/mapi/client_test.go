@@ -1,0 +1,315 @@
+package mapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/signing"
+)
+
+// fakeGateway answers like the mapi gateway would, checking the request's signature with the
+// merchant's public key first; handle decides the answer.
+func fakeGateway(t *testing.T, handle func(w http.ResponseWriter, form url.Values)) *httptest.Server {
+	t.Helper()
+	pub, err := signing.ParsePublicKey(readFile(t, keyPath("test-merchant-rsa2048-public.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, _ := signing.NewRSAVerifier(signing.RSA2, pub)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		form := r.PostForm
+		if form.Get("service") != "notify_verify" {
+			fields := map[string]string{}
+			for k := range form {
+				fields[k] = form.Get(k)
+			}
+			if err := ver.Verify(signing.CanonicalB(fields), form.Get("sign")); err != nil {
+				fmt.Fprint(w, `<?xml version="1.0" encoding="utf-8"?><alipay><is_success>F</is_success><error>ILLEGAL_SIGN</error></alipay>`)
+				return
+			}
+		}
+		handle(w, form)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func signedQueryXML(t testing.TB, status string) string {
+	trade := map[string]string{"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": status, "total_fee": "10.00"}
+	sig, err := gatewaySigner(t, signing.RSA2).Sign(signing.CanonicalB(trade))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><alipay><is_success>T</is_success><response><trade>`)
+	for k, v := range trade {
+		fmt.Fprintf(&b, "<%s>%s</%s>", k, v, k)
+	}
+	fmt.Fprintf(&b, `</trade></response><sign>%s</sign><sign_type>RSA2</sign_type></alipay>`, sig)
+	return b.String()
+}
+
+func TestClientCall(t *testing.T) {
+	var mode string
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) {
+		switch mode {
+		case "ok":
+			fmt.Fprint(w, signedQueryXML(t, "TRADE_FINISHED"))
+		case "tampered":
+			fmt.Fprint(w, strings.Replace(signedQueryXML(t, "TRADE_FINISHED"), "10.00", "99.00", 1))
+		case "notfound":
+			fmt.Fprint(w, `<alipay><is_success>F</is_success><error>TRADE_NOT_EXIST</error></alipay>`)
+		case "sysexc":
+			fmt.Fprint(w, `<alipay><is_success>F</is_success><error>SYSTEM_EXCEPTION</error></alipay>`)
+		case "500":
+			http.Error(w, "boom", 502)
+		case "html":
+			fmt.Fprint(w, "<html>maintenance</html>")
+		case "slow":
+			time.Sleep(300 * time.Millisecond)
+			fmt.Fprint(w, signedQueryXML(t, "TRADE_FINISHED"))
+		}
+	})
+	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
+	s.Timeout = 100 * time.Millisecond
+	c := NewClient(s, nil)
+	for _, tc := range []struct {
+		mode, code, provider string
+	}{
+		{"ok", "", ""}, {"tampered", core.EUNKNOWN, ""}, {"notfound", core.ENOTFOUND, "TRADE_NOT_EXIST"},
+		{"sysexc", core.EUNKNOWN, "SYSTEM_EXCEPTION"}, {"500", core.EUNKNOWN, ""}, {"html", core.EUNKNOWN, ""}, {"slow", core.EUNKNOWN, ""},
+	} {
+		mode = tc.mode
+		r, err := c.Call(context.Background(), map[string]string{"service": "single_trade_query", "out_trade_no": "o-1"})
+		if core.ErrorCode(err) != tc.code || core.ProviderCode(err) != tc.provider {
+			t.Errorf("%s: err = %v, want code %q provider %q", tc.mode, err, tc.code, tc.provider)
+		}
+		if tc.mode == "ok" && (r == nil || r.Fields["trade_status"] != "TRADE_FINISHED") {
+			t.Errorf("ok: response %+v", r)
+		}
+	}
+	// A closed port never reached the gateway: unavailable, not unknown.
+	srv.Close()
+	if _, err := c.Call(context.Background(), map[string]string{"service": "single_trade_query"}); core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Errorf("closed gateway: %v", err)
+	}
+}
+
+func TestClientWrongKeyIsConfig(t *testing.T) {
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) { fmt.Fprint(w, signedQueryXML(t, "TRADE_FINISHED")) })
+	raw := map[string]string{SetPartner: testPartner, SetGatewayURL: srv.URL, SetSignType: "RSA2",
+		SetPrivateKeyFile: keyPath("test-alipay-rsa2048-DO-NOT-USE.pem"), SetPublicKeyFile: keyPath("test-alipay-rsa2048-public.pem")}
+	s, err := ParseSettings(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewClient(s, nil).Call(context.Background(), map[string]string{"service": "single_trade_query"})
+	if core.ErrorCode(err) != core.ECONFIG || core.ProviderCode(err) != "ILLEGAL_SIGN" {
+		t.Errorf("wrong merchant key: %v", err)
+	}
+}
+
+func TestNotifyVerifyAndDownload(t *testing.T) {
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) {
+		switch form.Get("service") {
+		case "notify_verify":
+			if form.Get("sign") != "" {
+				t.Error("notify_verify was signed")
+			}
+			fmt.Fprint(w, map[string]string{"good": "true", "used": "false", "bad": "invalid", "odd": "maybe"}[form.Get("notify_id")])
+		case ServiceCompareFile:
+			if form.Get("start_date") == "20260101" {
+				fmt.Fprint(w, string(readFile(t, "testdata/files/compare.txt")))
+			} else {
+				fmt.Fprint(w, "No balance account data in the period\r\n")
+			}
+		case ServiceLiquidationFile:
+			fmt.Fprint(w, "File download failed:Over 10 days to Date period")
+		case ServiceRateFile:
+			fmt.Fprint(w, string(readFile(t, "testdata/files/rates.txt")))
+		}
+	})
+	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
+	c := NewClient(s, nil)
+	ctx := context.Background()
+	for id, want := range map[string]bool{"good": true, "used": false, "bad": false} {
+		if ok, err := c.NotifyVerify(ctx, id); err != nil || ok != want {
+			t.Errorf("NotifyVerify(%s) = %v, %v", id, ok, err)
+		}
+	}
+	if _, err := c.NotifyVerify(ctx, "odd"); err == nil {
+		t.Error("odd notify_verify answer accepted")
+	}
+	var n int
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, Beijing)
+	err := c.FetchSettlement(ctx, ServiceCompareFile, from, from.AddDate(0, 0, 24), func(*core.SettlementRecord) error { n++; return nil })
+	if err != nil || n != 3 {
+		t.Errorf("FetchSettlement: %d records, %v", n, err)
+	}
+	if err := c.FetchSettlement(ctx, ServiceLiquidationFile, from, from, func(*core.SettlementRecord) error { return nil }); core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Errorf("file error text: %v", err)
+	}
+	rates, err := c.FetchRates(ctx)
+	if err != nil || len(rates) != 3 || rates[1].Currency != "JPY" {
+		t.Errorf("FetchRates = %v, %v", rates, err)
+	}
+}
+
+func TestParseNotification(t *testing.T) {
+	verifyAnswer := "true"
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) { fmt.Fprint(w, verifyAnswer) })
+	s, raw := rsaSettings(t, srv.URL)
+	s.NotifyVerify = true
+	c := NewClient(s, nil)
+	md5, _ := signing.NewMD5(raw[SetMD5Key])
+	body := func(signer signing.Signer, mutate func(url.Values)) []byte {
+		fields := map[string]string{"notify_type": NotifyTrade, "notify_id": "nid-1", "notify_time": "2026-11-22 10:00:00",
+			"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": "TRADE_FINISHED", "total_fee": "10.00", "currency": "USD", "subject": "咖啡"}
+		sig, _ := signer.Sign(signing.CanonicalB(fields))
+		v := url.Values{}
+		for k, x := range fields {
+			v.Set(k, x)
+		}
+		v.Set("sign", sig)
+		v.Set("sign_type", string(signer.Type()))
+		if mutate != nil {
+			mutate(v)
+		}
+		return []byte(v.Encode())
+	}
+	hdr := map[string][]string{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
+	for _, tc := range []struct {
+		name     string
+		body     []byte
+		answer   string
+		verified bool
+		err      bool
+	}{
+		{"rsa2", body(gatewaySigner(t, signing.RSA2), nil), "true", true, false},
+		{"rsa", body(gatewaySigner(t, signing.RSA), nil), "true", true, false},
+		{"md5", body(md5, nil), "true", true, false},
+		{"tampered", body(gatewaySigner(t, signing.RSA2), func(v url.Values) { v.Set("total_fee", "0.01") }), "true", false, false},
+		{"added field", body(gatewaySigner(t, signing.RSA2), func(v url.Values) { v.Set("extra", "x") }), "true", false, false},
+		{"no sign", body(md5, func(v url.Values) { v.Del("sign") }), "true", false, false},
+		{"notify_verify false", body(md5, nil), "false", false, false},
+		{"notify_verify down", body(md5, nil), "", false, true},
+		{"garbage", []byte("%zz=1"), "true", false, false},
+	} {
+		verifyAnswer = tc.answer
+		if tc.name == "notify_verify down" {
+			c.S.Timeout = 50 * time.Millisecond
+			verifyAnswer = "odd"
+		}
+		res, err := c.ParseNotification(context.Background(), &core.NotificationRequest{Account: "acct", Header: hdr, Body: tc.body})
+		c.S.Timeout = DefaultTimeout
+		if (err != nil) != tc.err {
+			t.Errorf("%s: err = %v", tc.name, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if res.Verified != tc.verified {
+			t.Errorf("%s: verified = %v (%s)", tc.name, res.Verified, res.RejectReason)
+		}
+		if tc.verified {
+			if string(res.Ack.Body) != "success" || len(res.Events) != 1 || res.Events[0].Amount.Value != 1000 || res.DedupeKey != "acct:nid-1" {
+				t.Errorf("%s: result %+v", tc.name, res)
+			}
+		} else if string(res.Ack.Body) == "success" || res.RejectReason == "" {
+			t.Errorf("%s: rejected notification acked %q, reason %q", tc.name, res.Ack.Body, res.RejectReason)
+		}
+	}
+}
+
+func TestRedirectURL(t *testing.T) {
+	raw := map[string]string{SetPartner: testPartner, SetGatewayURL: "https://mapi.alipaydev.com/gateway.do", SetSignType: "MD5",
+		SetMD5Key: "760bdzec6y9goq7ctyx96ezkz78287de"}
+	s, err := ParseSettings(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The H5 MD5 vector of the protocol document (alipay-h5.md §6.4), public sandbox key.
+	params := map[string]string{"service": "create_forex_trade_wap", "_input_charset": "utf-8", "notify_url": "https://example.com/notify",
+		"subject": "product_name", "out_trade_no": "12345", "total_fee": "350.45", "currency": "USD", "supplier": "company_name"}
+	u, err := NewClient(s, nil).RedirectURL(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "https://mapi.alipaydev.com/gateway.do?_input_charset=utf-8&currency=USD&notify_url=https%3A%2F%2Fexample.com%2Fnotify&out_trade_no=12345&partner=2088101122136241&service=create_forex_trade_wap&sign=c19f42a597963f118c4f99f2fc7f716f&sign_type=MD5&subject=product_name&supplier=company_name&total_fee=350.45"
+	if u != want {
+		t.Errorf("redirect URL\n got %s\nwant %s", u, want)
+	}
+}
+
+func TestParseSettingsErrors(t *testing.T) {
+	const secret = "test-md5-key-DO-NOT-USE-0123456789"
+	base := func() map[string]string {
+		return map[string]string{SetPartner: testPartner, SetGatewayURL: "https://gw.example/gateway.do", SetSignType: "RSA2",
+			SetPrivateKeyFile: keyPath("test-merchant-rsa2048-DO-NOT-USE.pem"), SetPublicKeyFile: keyPath("test-alipay-rsa2048-public.pem")}
+	}
+	for _, tc := range []struct {
+		name, mention string
+		edit          func(m map[string]string)
+	}{
+		{"partner", SetPartner, func(m map[string]string) { m[SetPartner] = "12345" }},
+		{"gateway", SetGatewayURL, func(m map[string]string) { m[SetGatewayURL] = "ftp://x" }},
+		{"gateway query", SetGatewayURL, func(m map[string]string) { m[SetGatewayURL] = "https://x/gateway.do?a=b" }},
+		{"sign type", SetSignType, func(m map[string]string) { m[SetSignType] = "DSA" }},
+		{"no sign type", SetSignType, func(m map[string]string) { delete(m, SetSignType) }},
+		{"md5 missing", SetMD5Key, func(m map[string]string) { m[SetSignType] = "MD5" }},
+		{"no private", SetPrivateKeyFile, func(m map[string]string) { delete(m, SetPrivateKeyFile) }},
+		{"no public", SetPublicKeyFile, func(m map[string]string) { delete(m, SetPublicKeyFile) }},
+		{"missing file", SetPrivateKeyFile, func(m map[string]string) { m[SetPrivateKeyFile] = "/nonexistent/key.pem" }},
+		{"public as private", SetPrivateKeyFile, func(m map[string]string) { m[SetPrivateKeyFile] = keyPath("test-alipay-rsa2048-public.pem") }},
+		{"private as public", SetPublicKeyFile, func(m map[string]string) { m[SetPublicKeyFile] = keyPath("test-merchant-rsa2048-DO-NOT-USE.pem") }},
+		{"unknown", "privat_key_file", func(m map[string]string) { m["privat_key_file"] = "x" }},
+		{"bool", SetNotifyVerify, func(m map[string]string) { m[SetNotifyVerify] = "perhaps"; m[SetMD5Key] = secret }},
+		{"timeout", SetTimeout, func(m map[string]string) { m[SetTimeout] = "forever" }},
+		{"charset", SetInputCharset, func(m map[string]string) { m[SetInputCharset] = "GBK" }},
+		{"ack", SetAckBody, func(m map[string]string) { m[SetAckBody] = "ok" }},
+	} {
+		m := base()
+		tc.edit(m)
+		_, err := ParseSettings(m)
+		if core.ErrorCode(err) != core.ECONFIG || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("%s: %v (want ECONFIG naming %s)", tc.name, err, tc.mention)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error leaks the MD5 key", tc.name)
+		}
+	}
+	// Key content instead of a path (the host resolved file:), and bare base64.
+	m := base()
+	m[SetPrivateKeyFile] = string(readFile(t, keyPath("test-merchant-rsa2048-DO-NOT-USE.pem")))
+	pem := string(readFile(t, keyPath("test-alipay-rsa2048-public.pem")))
+	lines := strings.Split(strings.TrimSpace(pem), "\n")
+	m[SetPublicKeyFile] = strings.Join(lines[1:len(lines)-1], "")
+	s, err := ParseSettings(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.SellerID != testPartner || s.Timeout != DefaultTimeout || s.NotifyVerify || len(s.Warnings) != 0 {
+		t.Errorf("defaults = %+v", s)
+	}
+	if strings.Contains(fmt.Sprint(s), "PRIVATE") {
+		t.Error("settings print key material")
+	}
+	// A 1024-bit key works but warns.
+	m = base()
+	m[SetPrivateKeyFile] = keyPath("test-doc46-rsa1024-pkcs1-DO-NOT-USE.pem")
+	if s, err := ParseSettings(m); err != nil || len(s.Warnings) != 1 {
+		t.Errorf("1024-bit key: %v, warnings %v", err, s)
+	}
+}
