@@ -1,0 +1,258 @@
+package mapisim
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// FaultKind names a misbehaviour the simulator can inject.
+type FaultKind string
+
+// Faults. Where a kind applies: G = gateway responses (/gateway.do), N = notifications,
+// W = wallet results (PayOrderString's result, H5 returns).
+const (
+	FaultLatency    FaultKind = "latency"      // G, N, W: wait Delay (real time) first
+	FaultStatus     FaultKind = "status"       // G: answer HTTP Status (default 503) instead
+	FaultHang       FaultKind = "hang"         // G, W: hang until the client gives up (or Close)
+	FaultDrop       FaultKind = "drop"         // G: close the connection unanswered; N: lose the attempt (it is retried)
+	FaultWrongSign  FaultKind = "wrong_sign"   // G, N, W: the signature is corrupted
+	FaultDuplicate  FaultKind = "duplicate"    // N: every attempt is posted twice
+	FaultOutOfOrder FaultKind = "out_of_order" // N: the first attempt is held back Delay (default 500 ms real) so later ones overtake it
+)
+
+// Fault is one injected misbehaviour, scoped to a partner and a service.
+type Fault struct {
+	Kind FaultKind `json:"kind"`
+	// Partner limits the fault to one partner; "" means all.
+	Partner string `json:"partner,omitempty"`
+	// Service limits the fault to one gateway service (single_trade_query, forex_refund, ...),
+	// to "notify" (notifications), "pay" (the SDK result) or "return" (the H5 return); ""
+	// means everywhere the kind applies.
+	Service string `json:"service,omitempty"`
+	// Delay for latency and out_of_order, in real time.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Status for status faults (default 503).
+	Status int `json:"status,omitempty"`
+	// Count is how many times the fault fires before it disappears; 0 means until removed.
+	Count int `json:"count,omitempty"`
+}
+
+type faultState struct {
+	ID int64 `json:"id"`
+	Fault
+	Fired int `json:"fired"`
+}
+
+// FaultInfo is an installed fault with its id and how often it fired.
+type FaultInfo struct {
+	ID    int64 `json:"id"`
+	Fault Fault `json:"fault"`
+	Fired int   `json:"fired"`
+}
+
+// SetFault installs a fault and returns its id.
+func (s *Sim) SetFault(f Fault) (int64, error) {
+	switch f.Kind {
+	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder:
+	default:
+		return 0, gwErr("ILLEGAL_ARGUMENT", "unknown fault kind %q", f.Kind)
+	}
+	if f.Count < 0 || f.Delay < 0 {
+		return 0, gwErr("ILLEGAL_ARGUMENT", "negative count or delay")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultSeq++
+	s.faults = append(s.faults, &faultState{ID: s.faultSeq, Fault: f})
+	return s.faultSeq, nil
+}
+
+// RemoveFault removes one fault; it reports whether it existed.
+func (s *Sim) RemoveFault(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.ID == id {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// ClearFaults removes every fault.
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// Faults lists the installed faults.
+func (s *Sim) Faults() []FaultInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]FaultInfo, 0, len(s.faults))
+	for _, f := range s.faults {
+		out = append(out, FaultInfo{ID: f.ID, Fault: f.Fault, Fired: f.Fired})
+	}
+	return out
+}
+
+// takeLocked returns the matching faults of the given kinds and counts them as fired.
+func (s *Sim) takeLocked(partner, service string, kinds ...FaultKind) []Fault {
+	var out []Fault
+	kept := s.faults[:0]
+	for _, f := range s.faults {
+		match := (f.Partner == "" || f.Partner == partner) && (f.Service == "" || f.Service == service) && contains2(kinds, f.Kind)
+		if match {
+			f.Fired++
+			out = append(out, f.Fault)
+			if f.Count > 0 && f.Fired >= f.Count {
+				continue
+			}
+		}
+		kept = append(kept, f)
+	}
+	s.faults = kept
+	return out
+}
+
+func contains2(kinds []FaultKind, k FaultKind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// gatewayFault applies gateway faults for a request; it reports whether the request was
+// answered (or dropped) by a fault, and whether the response must carry a wrong signature.
+func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, service string) (handled, wrongSign bool) {
+	s.mu.Lock()
+	fs := s.takeLocked(partner, service, FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign)
+	s.mu.Unlock()
+	for _, f := range fs {
+		switch f.Kind {
+		case FaultLatency:
+			if !s.sleep(r.Context(), f.Delay) {
+				return true, false
+			}
+		case FaultWrongSign:
+			wrongSign = true
+		case FaultStatus:
+			st := f.Status
+			if st == 0 {
+				st = http.StatusServiceUnavailable
+			}
+			http.Error(w, http.StatusText(st), st)
+			return true, false
+		case FaultHang:
+			select {
+			case <-r.Context().Done():
+			case <-s.ctx.Done():
+			}
+			return true, false
+		case FaultDrop:
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return true, false
+				}
+			}
+			// HTTP/2 or a recorder: abort the handler, which resets the stream.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	return false, wrongSign
+}
+
+func (s *Sim) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// applyFaultsWallet applies latency and hang faults to the wallet (service "pay").
+func (s *Sim) applyFaultsWallet(ctx context.Context, partner string) error {
+	s.mu.Lock()
+	fs := s.takeLocked(partner, "pay", FaultLatency, FaultHang)
+	s.mu.Unlock()
+	for _, f := range fs {
+		switch f.Kind {
+		case FaultLatency:
+			if !s.sleep(ctx, f.Delay) {
+				return ctxErr(ctx)
+			}
+		case FaultHang:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.ctx.Done():
+				return ErrClosed
+			}
+		}
+	}
+	return nil
+}
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// faultNotifyWrongSign reports whether a wrong_sign fault fires for a wallet service ("pay", "return").
+func (s *Sim) faultNotifyWrongSign(partner, service string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.takeLocked(partner, service, FaultWrongSign)) > 0
+}
+
+type notifyFaults struct {
+	latency                    time.Duration
+	drop, duplicate, wrongSign bool
+}
+
+func (s *Sim) notifyFaultLocked(partner string) notifyFaults {
+	var nf notifyFaults
+	for _, f := range s.takeLocked(partner, "notify", FaultLatency, FaultDrop, FaultDuplicate, FaultWrongSign) {
+		switch f.Kind {
+		case FaultLatency:
+			nf.latency += f.Delay
+		case FaultDrop:
+			nf.drop = true
+		case FaultDuplicate:
+			nf.duplicate = true
+		case FaultWrongSign:
+			nf.wrongSign = true
+		}
+	}
+	return nf
+}
+
+// faultHoldLocked returns how long (real time) a new notification is held back by an
+// out_of_order fault.
+func (s *Sim) faultHoldLocked(partner string) time.Duration {
+	var d time.Duration
+	for _, f := range s.takeLocked(partner, "notify", FaultOutOfOrder) {
+		if f.Delay > 0 {
+			d += f.Delay
+		} else {
+			d += 500 * time.Millisecond
+		}
+	}
+	return d
+}
