@@ -73,7 +73,7 @@ func TestClientCall(t *testing.T) {
 		case "sysexc":
 			fmt.Fprint(w, `<alipay><is_success>F</is_success><error>SYSTEM_EXCEPTION</error></alipay>`)
 		case "500":
-			http.Error(w, "boom", 502)
+			http.Error(w, "boom", http.StatusBadGateway)
 		case "html":
 			fmt.Fprint(w, "<html>maintenance</html>")
 		case "slow":

@@ -64,7 +64,7 @@ type Settings struct {
 	// <sign> (whether the gateway signs every answer is UNCONFIRMED, so the default only verifies
 	// signatures that are present).
 	RequireResponseSign bool
-	Signer              signing.Signer                         // signs requests with SignType
+	Signer              signing.Signer                        // signs requests with SignType
 	Verifiers           map[signing.SignType]signing.Verifier // by the sign_type a message declares
 	// Ack is the answer that stops redelivery of a notification.
 	Ack core.Ack
