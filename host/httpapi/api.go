@@ -1,0 +1,182 @@
+// Package httpapi is paymux's REST API and its /notify endpoint: JSON over net/http, bearer API
+// keys, idempotency keys, request ids and size limits. It is the only package that knows HTTP
+// status codes; everything else speaks core error codes.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
+)
+
+// Options configures an API.
+type Options struct {
+	Service *host.Service
+	Keys    KeyMatcher
+	Logger  hclog.Logger
+	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// IdempotencyTTL is how long idempotency keys are kept; 0 means 24h.
+	IdempotencyTTL time.Duration
+}
+
+// API serves the REST API. It is safe for concurrent use; SetKeys and SetLimits may be called
+// while serving (config reload).
+type API struct {
+	svc     *host.Service
+	log     hclog.Logger
+	keys    atomic.Pointer[KeyMatcher]
+	maxBody atomic.Int64
+	idemTTL atomic.Int64
+	mux     *http.ServeMux
+
+	onRedeliver    func()
+	onNotification func(host.NotificationOutcome)
+}
+
+// New returns an API over svc.
+func New(o Options) *API {
+	a := &API{svc: o.Service, log: o.Logger}
+	if a.log == nil {
+		a.log = hclog.NewNullLogger()
+	}
+	keys := o.Keys
+	if keys == nil {
+		keys = StaticKeys(nil)
+	}
+	a.keys.Store(&keys)
+	a.SetLimits(o.MaxBodyBytes, o.IdempotencyTTL)
+	a.routes()
+	return a
+}
+
+// SetKeys replaces the API keys (config reload).
+func (a *API) SetKeys(k KeyMatcher) { a.keys.Store(&k) }
+
+// SetLimits replaces the body limit and the idempotency TTL (config reload); 0 keeps defaults.
+func (a *API) SetLimits(maxBody int64, idemTTL time.Duration) {
+	if maxBody <= 0 {
+		maxBody = 1 << 20
+	}
+	if idemTTL <= 0 {
+		idemTTL = 24 * time.Hour
+	}
+	a.maxBody.Store(maxBody)
+	a.idemTTL.Store(int64(idemTTL))
+}
+
+func (a *API) currentKeys() KeyMatcher { return *a.keys.Load() }
+
+// Handler returns the http.Handler serving every route.
+func (a *API) Handler() http.Handler { return a.outer(a.mux) }
+
+func (a *API) routes() {
+	m := http.NewServeMux()
+	authed := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, a.auth(h)) }
+	m.HandleFunc("GET /healthz", a.healthz)
+	m.HandleFunc("GET /readyz", a.readyz)
+	m.HandleFunc("POST /notify/{account}", a.notify)
+
+	authed("POST /v1/payments", a.idempotent(a.createPayment))
+	authed("GET /v1/payments", a.listPayments)
+	authed("GET /v1/payments/{id}", a.getPayment)
+	authed("POST /v1/payments/{id}/client-result", a.clientResult)
+	authed("POST /v1/payments/{id}/refunds", a.idempotent(a.createRefund))
+	authed("GET /v1/payments/{id}/refunds", a.listRefunds)
+	authed("GET /v1/payments/{id}/refunds/{rid}", a.getRefund)
+	authed("POST /v1/payments/{id}/close", a.idempotent(a.closePayment))
+	authed("GET /v1/methods", a.methods)
+	authed("GET /v1/notifications", a.listNotifications)
+	authed("GET /v1/events", a.listEvents)
+	authed("POST /v1/events/{id}/redeliver", a.redeliver)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, apiError(core.ENOTFOUND, "no such route"))
+	})
+	a.mux = m
+}
+
+// fail writes err as the API's error body and logs internal detail (never shown to callers).
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	id := RequestID(r.Context())
+	status, body := errorJSON(err, id)
+	if status >= 500 {
+		a.log.Error("request failed", "request_id", id, "code", core.ErrorCode(err), "error", err)
+	} else {
+		a.log.Debug("request refused", "request_id", id, "code", core.ErrorCode(err), "error", err)
+	}
+	writeRaw(w, status, "application/json", body)
+}
+
+func writeRaw(w http.ResponseWriter, status int, contentType string, body []byte) {
+	if contentType != "" {
+		w.Header().Set("Content-Type", contentType)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// marshal renders v as the API's JSON (one trailing newline).
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, core.WrapError(core.EINTERNAL, err, "encoding response")
+	}
+	return append(b, '\n'), nil
+}
+
+func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeRaw(w, status, "application/json", b)
+}
+
+// readBody reads the whole body under the size limit.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody.Load()))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, apiError(codeTooLarge, "request body is over the size limit")
+		}
+		return nil, core.WrapError(core.EINVALID, err, "reading the request body failed")
+	}
+	return b, nil
+}
+
+// decode strictly decodes a JSON object: unknown fields and trailing data are refused.
+func decode(body []byte, v any) error {
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytesReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return core.Errorf(core.EINVALID, "request body is not valid: %s", jsonErrorText(err))
+	}
+	if dec.More() {
+		return core.Errorf(core.EINVALID, "request body has data after the JSON object")
+	}
+	return nil
+}
+
+// Hooks lets the CLI react to API activity: OnRedeliver wakes the dispatcher, OnNotification
+// feeds metrics. Both must return quickly.
+type Hooks struct {
+	OnRedeliver    func()
+	OnNotification func(host.NotificationOutcome)
+}
+
+// SetHooks installs hooks; call it before serving.
+func (a *API) SetHooks(h Hooks) { a.onRedeliver, a.onNotification = h.OnRedeliver, h.OnNotification }

@@ -1,0 +1,284 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/notify"
+	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/store"
+)
+
+func (a *API) createPayment(r *http.Request, body []byte) (int, any, error) {
+	var req host.CreatePaymentRequest
+	if err := decode(body, &req); err != nil {
+		return 0, nil, err
+	}
+	p, err := a.svc.CreatePayment(r.Context(), &req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, p, nil
+}
+
+func (a *API) getPayment(w http.ResponseWriter, r *http.Request) {
+	refresh, err := boolParam(r, "refresh")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, err := a.svc.GetPayment(r.Context(), r.PathValue("id"), refresh)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, p)
+}
+
+func (a *API) listPayments(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	page, err := a.svc.ListPayments(r.Context(), q.Get("reference"), limit, q.Get("cursor"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, page)
+}
+
+func (a *API) clientResult(w http.ResponseWriter, r *http.Request) {
+	body, err := a.readBody(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req host.ClientResultRequest
+	if err := decode(body, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, err := a.svc.ClientResult(r.Context(), r.PathValue("id"), &req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, p)
+}
+
+func (a *API) createRefund(r *http.Request, body []byte) (int, any, error) {
+	var req host.CreateRefundRequest
+	if err := decode(body, &req); err != nil {
+		return 0, nil, err
+	}
+	rf, err := a.svc.CreateRefund(r.Context(), r.PathValue("id"), &req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, rf, nil
+}
+
+func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {
+	rf, err := a.svc.GetRefund(r.Context(), r.PathValue("id"), r.PathValue("rid"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, rf)
+}
+
+func (a *API) listRefunds(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.svc.ListRefunds(r.Context(), r.PathValue("id"), limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, page)
+}
+
+func (a *API) closePayment(r *http.Request, body []byte) (int, any, error) {
+	if err := decode(body, &struct{}{}); err != nil {
+		return 0, nil, err
+	}
+	p, err := a.svc.ClosePayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, p, nil
+}
+
+func (a *API) methods(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	req := host.MethodsRequest{Region: q.Get("region"), Currency: q.Get("currency")}
+	if s := q.Get("amount"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v <= 0 {
+			a.fail(w, r, core.Errorf(core.EINVALID, "amount must be a positive integer in minor units"))
+			return
+		}
+		req.Amount = v
+	}
+	ms, err := a.svc.Methods(r.Context(), req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, struct {
+		Region  string              `json:"region"`
+		Methods []host.MethodOption `json:"methods"`
+	}{req.Region, ms})
+}
+
+func (a *API) listNotifications(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	page, err := a.svc.ListNotifications(r.Context(), store.NotificationFilter{
+		Account: q.Get("account"), Status: store.NotificationStatus(q.Get("status")), Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, page)
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	status := store.EventStatus(q.Get("status"))
+	switch status {
+	case "", store.EventPending, store.EventDelivered, store.EventFailed:
+	default:
+		a.fail(w, r, core.Errorf(core.EINVALID, "status must be pending, delivered or failed"))
+		return
+	}
+	page, err := a.svc.ListEvents(r.Context(), store.EventFilter{
+		Type: q.Get("type"), PaymentID: q.Get("payment_id"), Status: status, Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, page)
+}
+
+func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
+	e, err := a.svc.RedeliverEvent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if a.onRedeliver != nil {
+		a.onRedeliver()
+	}
+	a.writeJSON(w, r, http.StatusAccepted, e)
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeRaw(w, http.StatusOK, "application/json", []byte(`{"status":"ok"}`+"\n"))
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	problems := a.svc.Ready(r.Context())
+	checks := map[string]string{}
+	for name, err := range problems {
+		a.log.Warn("readiness check failed", "request_id", RequestID(r.Context()), "check", name, "error", err)
+		checks[name] = core.ErrorCode(err)
+	}
+	if len(problems) > 0 {
+		a.writeJSON(w, r, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": checks})
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+// notify takes a wallet's notification. Its answer is whatever the provider's ack says, or the
+// host's retry answer when the request could not be stored or decided.
+func (a *API) notify(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, notify.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeRaw(w, http.StatusRequestEntityTooLarge, "text/plain; charset=utf-8", []byte("too large"))
+			return
+		}
+		writeAck(w, host.RetryAck)
+		return
+	}
+	out := a.svc.HandleNotification(r.Context(), &host.RawNotification{
+		Account: r.PathValue("account"), Method: r.Method, Header: r.Header.Clone(), Query: r.URL.RawQuery,
+		Body: body, RemoteAddr: r.RemoteAddr,
+	})
+	a.log.Info("notification", "request_id", RequestID(r.Context()), "notification_id", out.ID, "account", r.PathValue("account"), "outcome", string(out.Status))
+	if a.onNotification != nil {
+		a.onNotification(out)
+	}
+	writeAck(w, out.Ack)
+}
+
+func writeAck(w http.ResponseWriter, ack core.Ack) {
+	status := ack.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	writeRaw(w, status, ack.ContentType, ack.Body)
+}
+
+func boolParam(r *http.Request, name string) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, core.Errorf(core.EINVALID, "%s must be true or false", name)
+	}
+	return b, nil
+}
+
+func limitParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > store.MaxPageSize {
+		return 0, core.Errorf(core.EINVALID, "limit must be between 1 and %d", store.MaxPageSize)
+	}
+	return n, nil
+}
+
+// jsonErrorText describes a JSON decoding error without echoing the body.
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return "field " + strconv.Quote(te.Field) + " must be " + te.Type.String()
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of JSON"
+	}
+	return err.Error()
+}
