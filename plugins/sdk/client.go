@@ -10,6 +10,9 @@ import (
 	"github.com/paymux/paymux/core"
 	pb "github.com/paymux/paymux/plugins/proto"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // DefaultCallTimeout bounds a call whose context carries no deadline, so that no call across
@@ -61,7 +64,7 @@ func (c *Client) Describe(ctx context.Context) (*core.Description, error) {
 	defer cancel()
 	res, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return nil, fromStatus("Describe", true, err)
+		return nil, fail("Describe", true, nil, err)
 	}
 	d := descriptionFromPB(res)
 	c.mu.Lock()
@@ -84,16 +87,18 @@ func (c *Client) description(ctx context.Context) (*core.Description, error) {
 func (c *Client) Configure(ctx context.Context, req *core.ConfigureRequest) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Account: req.Account, Settings: req.Settings})
-	return fromStatus("Configure", true, err)
+	in := &pb.ConfigureRequest{Account: req.Account, Settings: req.Settings}
+	_, err := c.rpc.Configure(ctx, in)
+	return fail("Configure", true, in, err)
 }
 
 func (c *Client) CreatePayment(ctx context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	res, err := c.rpc.CreatePayment(ctx, createToPB(req))
+	in := createToPB(req)
+	res, err := c.rpc.CreatePayment(ctx, in)
 	if err != nil {
-		return nil, fromStatus("CreatePayment", false, err)
+		return nil, fail("CreatePayment", false, in, err)
 	}
 	return createResultFromPB(res), nil
 }
@@ -101,9 +106,10 @@ func (c *Client) CreatePayment(ctx context.Context, req *core.CreatePaymentReque
 func (c *Client) VerifyClientResult(ctx context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	res, err := c.rpc.VerifyClientResult(ctx, clientResultReqToPB(req))
+	in := clientResultReqToPB(req)
+	res, err := c.rpc.VerifyClientResult(ctx, in)
 	if err != nil {
-		return nil, fromStatus("VerifyClientResult", true, err)
+		return nil, fail("VerifyClientResult", true, in, err)
 	}
 	return clientResultFromPB(res), nil
 }
@@ -111,9 +117,10 @@ func (c *Client) VerifyClientResult(ctx context.Context, req *core.ClientResultR
 func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	res, err := c.rpc.ParseNotification(ctx, notificationReqToPB(req))
+	in := notificationReqToPB(req)
+	res, err := c.rpc.ParseNotification(ctx, in)
 	if err != nil {
-		return nil, fromStatus("ParseNotification", true, err)
+		return nil, fail("ParseNotification", true, in, err)
 	}
 	return notificationResultFromPB(res), nil
 }
@@ -123,7 +130,7 @@ func (c *Client) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest
 	defer cancel()
 	res, err := c.rpc.QueryPayment(ctx, &pb.QueryPaymentRequest{Account: req.Account, OutTradeNo: req.OutTradeNo, ProviderRef: req.ProviderRef})
 	if err != nil {
-		return nil, fromStatus("QueryPayment", true, err)
+		return nil, fail("QueryPayment", true, nil, err)
 	}
 	return paymentStateFromPB(res), nil
 }
@@ -131,9 +138,10 @@ func (c *Client) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest
 func (c *Client) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	res, err := c.rpc.Refund(ctx, refundReqToPB(req))
+	in := refundReqToPB(req)
+	res, err := c.rpc.Refund(ctx, in)
 	if err != nil {
-		return nil, fromStatus("Refund", false, err)
+		return nil, fail("Refund", false, in, err)
 	}
 	return refundStateFromPB(res), nil
 }
@@ -143,7 +151,7 @@ func (c *Client) QueryRefund(ctx context.Context, req *core.QueryRefundRequest) 
 	defer cancel()
 	res, err := c.rpc.QueryRefund(ctx, &pb.QueryRefundRequest{Account: req.Account, OutTradeNo: req.OutTradeNo, OutRefundNo: req.OutRefundNo})
 	if err != nil {
-		return nil, fromStatus("QueryRefund", true, err)
+		return nil, fail("QueryRefund", true, nil, err)
 	}
 	return refundStateFromPB(res), nil
 }
@@ -157,7 +165,7 @@ func (c *Client) Close(ctx context.Context, req *core.ClosePaymentRequest) (*cor
 	}
 	res, err := c.rpc.Close(ctx, &pb.ClosePaymentRequest{Account: req.Account, OutTradeNo: req.OutTradeNo, ProviderRef: req.ProviderRef})
 	if err != nil {
-		return nil, fromStatus("Close", false, err)
+		return nil, fail("Close", false, nil, err)
 	}
 	return paymentStateFromPB(res), nil
 }
@@ -175,7 +183,7 @@ func (c *Client) FetchSettlement(ctx context.Context, req *core.SettlementReques
 	defer stop()
 	stream, err := c.rpc.FetchSettlement(ctx, settlementReqToPB(req))
 	if err != nil {
-		return fromStatus("FetchSettlement", true, err)
+		return fail("FetchSettlement", true, nil, err)
 	}
 	for {
 		batch, err := stream.Recv()
@@ -183,7 +191,7 @@ func (c *Client) FetchSettlement(ctx context.Context, req *core.SettlementReques
 			return nil
 		}
 		if err != nil {
-			return fromStatus("FetchSettlement", true, err)
+			return fail("FetchSettlement", true, nil, err)
 		}
 		for _, r := range batch.GetRecords() {
 			if err := yield(settlementRecordFromPB(r)); err != nil {
@@ -191,6 +199,18 @@ func (c *Client) FetchSettlement(ctx context.Context, req *core.SettlementReques
 			}
 		}
 	}
+}
+
+// fail turns a call's error into a *core.Error (fromStatus). A size refusal (ResourceExhausted)
+// is the request's fault when the request itself is over the limit: it was never sent.
+func fail(method string, safe bool, req proto.Message, err error) error {
+	if err == nil {
+		return nil
+	}
+	if req != nil && status.Code(err) == codes.ResourceExhausted && proto.Size(req) > MaxMessageSize {
+		return core.WrapError(core.EINVALID, err, "plugin call %s: the request exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
+	}
+	return fromStatus(method, safe, err)
 }
 
 func (c *Client) require(ctx context.Context, capability core.Capability) error {

@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/paymux/paymux/core"
 	pb "github.com/paymux/paymux/plugins/proto"
@@ -86,13 +85,9 @@ func fromStatus(method string, safe bool, err error) error {
 	case codes.Unavailable:
 		return core.WrapError(transient, err, "plugin is unavailable (%s)", method)
 	case codes.ResourceExhausted:
-		if strings.Contains(st.Message(), "trying to send message larger than max") {
-			return core.WrapError(core.EINVALID, err, "plugin call %s: request exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
-		}
-		if strings.Contains(st.Message(), "larger than max") {
-			return core.WrapError(core.EINTERNAL, err, "plugin call %s: message exceeds the %d MiB limit of the plugin boundary", method, MaxMessageSize>>20)
-		}
-		return core.WrapError(core.EINTERNAL, err, "plugin call %s: resource exhausted", method)
+		// Either side refuses a message over MaxMessageSize with this code; fail tells them
+		// apart by the size of the request.
+		return core.WrapError(core.EINTERNAL, err, "plugin call %s: the plugin's answer exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
 	case codes.Unimplemented:
 		return core.WrapError(core.EUNSUPPORTED, err, "the plugin does not implement %s", method)
 	default:
