@@ -111,17 +111,21 @@ func SetPins(data []byte, hashes map[string]string) ([]byte, error) {
 			if p.Style&yaml.FlowStyle != 0 {
 				return nil, fmt.Errorf("config: plugin %s is written in flow style without sha256; add \"sha256: %s\" by hand", name, h)
 			}
-			// Insert a line after the plugin's first key, with its indentation.
-			first := p.Content[0]
-			if first.Line >= len(lines) {
+			// Insert a line of its own: before the second key when there is one (so it
+			// follows "command:"), else before the first. A block mapping's keys start lines.
+			anchor := p.Content[0]
+			if len(p.Content) >= 4 {
+				anchor = p.Content[2]
+			}
+			if anchor.Line >= len(lines) {
 				return nil, fmt.Errorf("config: plugin %s: cannot place the sha256 line", name)
 			}
-			at := lines[first.Line] // start of the next line
-			indent := strings.Repeat(" ", first.Column-1)
-			edits = append(edits, edit{at, at, indent + "sha256: " + h + "\n"})
-			if at > 0 && data[at-1] != '\n' {
-				edits[len(edits)-1].text = "\n" + edits[len(edits)-1].text
+			at := lines[anchor.Line]
+			indent := strings.Repeat(" ", anchor.Column-1)
+			if !bytes.HasPrefix(data[at:], []byte(indent+anchor.Value)) {
+				return nil, fmt.Errorf("config: plugin %s: cannot place the sha256 line; add \"sha256: %s\" by hand", name, h)
 			}
+			edits = append(edits, edit{at, at, indent + "sha256: " + h + "\n"})
 		}
 	}
 	slices.SortFunc(edits, func(a, b edit) int { return b.off - a.off })
