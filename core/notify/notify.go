@@ -6,9 +6,10 @@ package notify
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"mime"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -54,7 +55,11 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 			charset = params["charset"]
 		}
 	}
-	fields := make(map[string]string, 24)
+	// All keys and values are unescaped into one buffer that becomes one string; the fields are
+	// substrings of it. That is three allocations for the whole body instead of two to four per
+	// field, which is most of the cost of decoding a notification.
+	buf := make([]byte, 0, len(body))
+	spans := make([]int, 0, 2*(bytes.Count(body, []byte{'&'})+1)) // end offsets: key, value, key, ...
 	for len(body) > 0 {
 		var pair []byte
 		pair, body, _ = bytes.Cut(body, []byte{'&'})
@@ -62,14 +67,23 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 			continue
 		}
 		k, v, _ := bytes.Cut(pair, []byte{'='})
-		key, err := url.QueryUnescape(string(k))
-		if err != nil {
+		var err error
+		start := len(buf)
+		if buf, err = appendUnescaped(buf, k); err != nil {
 			return nil, core.Errorf(core.EINVALID, "malformed form key: %v", err)
 		}
-		val, err := url.QueryUnescape(string(v))
-		if err != nil {
-			return nil, core.Errorf(core.EINVALID, "malformed value of %q: %v", printable(key), err)
+		spans = append(spans, len(buf))
+		if buf, err = appendUnescaped(buf, v); err != nil {
+			return nil, core.Errorf(core.EINVALID, "malformed value of %q: %v", printable(string(buf[start:spans[len(spans)-1]])), err)
 		}
+		spans = append(spans, len(buf))
+	}
+	all := string(buf)
+	fields := make(map[string]string, len(spans)/2)
+	start := 0
+	for i := 0; i < len(spans); i += 2 {
+		key, val := all[start:spans[i]], all[spans[i]:spans[i+1]]
+		start = spans[i+1]
 		if _, dup := fields[key]; dup {
 			return nil, core.Errorf(core.EINVALID, "field %q appears more than once", printable(key))
 		}
@@ -87,6 +101,41 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 		}
 	}
 	return fields, nil
+}
+
+// appendUnescaped appends the form-decoded s to buf: '+' is a space and %XX a byte, exactly as
+// url.QueryUnescape does.
+func appendUnescaped(buf, s []byte) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			buf = append(buf, ' ')
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				bad := s[i:min(i+3, len(s))]
+				return buf, fmt.Errorf("invalid URL escape %q", strings.ToValidUTF8(string(bad), "?"))
+			}
+			buf = append(buf, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf, nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 func isGBK(charset string) bool {
@@ -118,7 +167,11 @@ func fromGBK(in map[string]string) (map[string]string, error) {
 func printable(s string) string {
 	s = strings.ToValidUTF8(s, "?")
 	if len(s) > 40 {
-		s = s[:40] + "..."
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
@@ -137,13 +190,18 @@ func DedupeKey(account string, fields map[string]string) string {
 		}
 	}
 	slices.Sort(keys)
+	// Every string is length-prefixed, so that values containing separators (a form value may
+	// hold %00) cannot make two different field sets hash alike.
 	h := sha256.New()
-	h.Write([]byte(account))
+	var n [binary.MaxVarintLen64]byte
+	write := func(s string) {
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	write(account)
 	for _, k := range keys {
-		h.Write([]byte{0})
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(fields[k]))
+		write(k)
+		write(fields[k])
 	}
 	return account + ":sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
 }
