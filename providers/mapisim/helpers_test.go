@@ -36,12 +36,12 @@ func (c *fixedClock) Add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
-	sim   *Sim
-	gw    *httptest.Server
-	clock *fixedClock
-	merch signing.Signer // RSA2 with the test merchant key
-	md5   *signing.MD5Key
+	t                     *testing.T
+	sim                   *Sim
+	gw                    *httptest.Server
+	clock                 *fixedClock
+	merch                 signing.Signer // RSA2 with the test merchant key
+	md5                   *signing.MD5Key
 	alipayRSA, alipayRSA2 signing.Verifier
 
 	mu       sync.Mutex

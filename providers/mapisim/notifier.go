@@ -60,7 +60,6 @@ type deliveryLog struct {
 	busy    int // pending deliveries + processing async refunds
 	changed chan struct{}
 	sem     chan struct{}
-	onEvict func(d *Delivery)
 }
 
 func newDeliveryLog(max int) *deliveryLog {
