@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/signing"
+	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/plugins/sdk"
+)
+
+func init() {
+	register(&command{name: "config check", summary: "validate a config file, its keys and plugin pins without serving", run: runConfigCheck})
+}
+
+// unpinnedSHA256 is the placeholder config.example.yaml ships with until `paymux plugins pin` runs.
+var unpinnedSHA256 = strings.Repeat("0", 64)
+
+func runConfigCheck(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	withPlugins := fs.Bool("plugins", false, "also start each plugin, Configure its accounts and check region methods against Describe")
+	timeout := fs.Duration("timeout", 30*time.Second, "bound on the -plugins checks")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: paymux config check [-plugins] [-timeout D] FILE\n\n"+
+			"Prints one line per problem (file:line: key: message) and exits 0 only when there is none.\n\n")
+		fs.PrintDefaults()
+	}
+	// Accept flags after the file name too: "paymux config check paymux.yaml -plugins".
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) >= 1 {
+		if err := fs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		rest = append(rest[:1], fs.Args()...)
+	}
+	if len(rest) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	r := checkConfig(ctx, rest[0], *withPlugins)
+	r.print(os.Stdout)
+	if n := len(r.problems); n > 0 {
+		return fmt.Errorf("%s: %d problem(s)", rest[0], n)
+	}
+	return nil
+}
+
+// checkReport is what config check found: problems fail the check, warnings do not.
+type checkReport struct {
+	problems []*config.Problem
+	warnings []*config.Problem
+	summary  string
+}
+
+func (r *checkReport) print(w io.Writer) {
+	for _, p := range r.problems {
+		fmt.Fprintln(w, p)
+	}
+	for _, p := range r.warnings {
+		q := *p
+		q.Msg = "warning: " + q.Msg
+		fmt.Fprintln(w, &q)
+	}
+	if len(r.problems) == 0 && r.summary != "" {
+		fmt.Fprintln(w, r.summary)
+	}
+}
+
+// checkConfig runs every check that needs no network: the config itself, plugin pins, the
+// TLS pair, account key files; with withPlugins also the plugins' own view of accounts and
+// methods.
+func checkConfig(ctx context.Context, path string, withPlugins bool) *checkReport {
+	r := &checkReport{}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			r.problems = ps
+		} else {
+			r.problems = []*config.Problem{{File: path, Msg: err.Error()}}
+		}
+		return r
+	}
+	pinsOK := checkPins(cfg, r)
+	checkTLS(cfg, r)
+	for _, id := range checkSortedKeys(cfg.Accounts) {
+		checkAccountFiles(cfg, id, r)
+	}
+	if withPlugins {
+		if pinsOK {
+			checkPlugins(ctx, cfg, r)
+		} else {
+			r.problems = append(r.problems, &config.Problem{File: cfg.File(), Msg: "-plugins: not starting plugins whose binaries do not match their pins"})
+		}
+	}
+	r.summary = fmt.Sprintf("%s: ok (%d plugins, %d accounts, %d regions)", cfg.File(), len(cfg.Plugins), len(cfg.Accounts), len(cfg.Regions))
+	if withPlugins {
+		r.summary += "; plugins started, accounts configured, methods checked"
+	}
+	return r
+}
+
+// checkPins hashes each plugin binary and compares it with its pin.
+func checkPins(cfg *config.Config, r *checkReport) bool {
+	ok := true
+	for _, name := range checkSortedKeys(cfg.Plugins) {
+		p := cfg.Plugins[name]
+		key := "plugins." + name + ".sha256"
+		got, err := sdk.HashFile(p.Command)
+		switch {
+		case err != nil:
+			r.problems = append(r.problems, cfg.Problemf("plugins."+name+".command", "cannot read the plugin binary: %v", err))
+			ok = false
+		case p.SHA256 == unpinnedSHA256:
+			r.problems = append(r.problems, cfg.Problemf(key, "not pinned (placeholder); run `paymux plugins pin -config %s` (binary sha256 is %s)", cfg.File(), got))
+			ok = false
+		case got != p.SHA256:
+			r.problems = append(r.problems, cfg.Problemf(key, "binary %s has sha256 %s but the config pins %s; if you rebuilt it on purpose, run `paymux plugins pin`", p.Command, got, p.SHA256))
+			ok = false
+		}
+	}
+	return ok
+}
+
+func checkTLS(cfg *config.Config, r *checkReport) {
+	t := cfg.Server.TLS
+	if t == nil {
+		return
+	}
+	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		r.problems = append(r.problems, cfg.Problemf("server.tls", "cannot load the certificate and key: %v", err))
+	}
+}
+
+// keyCheckers load each known key-file setting the way the providers will, so that a wrong
+// file shows up here and not at the first payment.
+var keyCheckers = map[string]func(data []byte) (warning string, err error){
+	"private_key_file": func(data []byte) (string, error) {
+		k, err := signing.ParsePrivateKey(data)
+		if err != nil {
+			return "", err
+		}
+		return signing.KeyWarning(k.N.BitLen()), nil
+	},
+	"alipay_public_key_file": func(data []byte) (string, error) {
+		k, err := signing.ParsePublicKey(data)
+		if err != nil {
+			return "", err
+		}
+		return signing.KeyWarning(k.N.BitLen()), nil
+	},
+	"sftp_private_key_file": func(data []byte) (string, error) {
+		if _, err := ssh.ParsePrivateKey(data); err != nil {
+			var missing *ssh.PassphraseMissingError
+			if errors.As(err, &missing) {
+				return "", errors.New("the SSH key is passphrase-protected; paymux needs an unencrypted key file")
+			}
+			return "", fmt.Errorf("not an SSH private key: %w", checkSSHErr(err))
+		}
+		return "", nil
+	},
+	"sftp_known_hosts_file": func(data []byte) (string, error) {
+		f, err := os.CreateTemp("", "paymux-known-hosts-*")
+		if err != nil {
+			return "", err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if _, err := f.Write(data); err != nil {
+			return "", err
+		}
+		if _, err := knownhosts.New(f.Name()); err != nil {
+			return "", fmt.Errorf("not a known_hosts file: %w", err)
+		}
+		if len(strings.TrimSpace(string(data))) == 0 {
+			return "", errors.New("the known_hosts file is empty, so no SFTP host key can be trusted")
+		}
+		return "", nil
+	},
+}
+
+// sshErr keeps x/crypto/ssh's message but never echoes key bytes (it does not today; this
+// makes sure a future version cannot).
+func checkSSHErr(err error) error {
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return errors.New(msg)
+}
+
+// checkAccountFiles loads the key files an account's settings name.
+func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
+	settings := cfg.AccountSettings(id)
+	for _, name := range checkSortedKeys(settings) {
+		path := settings[name]
+		if !config.IsFileSetting(name) || path == "" {
+			continue
+		}
+		key := "accounts." + id + ".settings." + name
+		data, err := os.ReadFile(path)
+		if err != nil {
+			r.problems = append(r.problems, cfg.Problemf(key, "cannot read %s: %v", path, checkPathErr(err)))
+			continue
+		}
+		check, known := keyCheckers[name]
+		if !known {
+			continue
+		}
+		warning, err := check(data)
+		if err != nil {
+			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", path, checkErrText(err)))
+			continue
+		}
+		if warning != "" {
+			r.warnings = append(r.warnings, cfg.Problemf(key, "%s: %s", path, warning))
+		}
+	}
+}
+
+func checkPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkPlugins starts every plugin, configures its accounts and checks the regions' methods
+// against what the plugins describe. Plugins are stopped before it returns.
+func checkPlugins(ctx context.Context, cfg *config.Config, r *checkReport) {
+	runtimeDir, err := os.MkdirTemp("", "pmx-")
+	if err != nil {
+		r.problems = append(r.problems, &config.Problem{File: cfg.File(), Msg: err.Error()})
+		return
+	}
+	defer os.RemoveAll(runtimeDir)
+	descs := map[string]*core.Description{}
+	errs := map[string]error{}
+	for _, name := range checkSortedKeys(cfg.Plugins) {
+		p := cfg.Plugins[name]
+		d, err := describePlugin(ctx, cfg, name, p, filepath.Join(runtimeDir, "r"), r)
+		if err != nil {
+			errs[name] = err
+			r.problems = append(r.problems, cfg.Problemf("plugins."+name, "%v", err))
+			continue
+		}
+		descs[name] = d
+	}
+	err = config.ValidateMethods(cfg, func(plugin string) (*core.Description, error) {
+		if d, ok := descs[plugin]; ok {
+			return d, nil
+		}
+		return nil, errCheckNotStarted
+	})
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			// A plugin that failed to start is reported once above.
+			if !strings.HasSuffix(p.Msg, errCheckNotStarted.Error()) {
+				r.problems = append(r.problems, p)
+			}
+		}
+	}
+}
+
+var errCheckNotStarted = errors.New("describe: not started")
+
+// describePlugin launches one plugin, configures each account that uses it, and returns its
+// description.
+func describePlugin(ctx context.Context, cfg *config.Config, name string, p config.Plugin, runtimeDir string, r *checkReport) (*core.Description, error) {
+	pl, err := sdk.Launch(ctx, sdk.LaunchConfig{Name: name, Path: p.Command, SHA256: p.SHA256, Env: p.Env, RuntimeDir: runtimeDir, CallTimeout: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	defer pl.Kill()
+	prov := pl.Provider()
+	d, err := prov.Describe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("describe: %w", err)
+	}
+	for _, id := range checkSortedKeys(cfg.Accounts) {
+		if cfg.Accounts[id].Plugin != name {
+			continue
+		}
+		if err := prov.Configure(ctx, &core.ConfigureRequest{Account: id, Settings: cfg.AccountSettings(id)}); err != nil {
+			r.problems = append(r.problems, cfg.Problemf("accounts."+id+".settings", "plugin %s refused the settings: %s", name, checkErrText(err)))
+		}
+	}
+	return d, nil
+}
+
+func checkSortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// checkErrText is a core error's message without its code prefix, or any other error's text.
+func checkErrText(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
