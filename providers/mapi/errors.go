@@ -59,6 +59,7 @@ var errorKinds = map[string]string{
 	"NOT_ALLOW_CANCEL_REFUND":      core.EDECLINED,
 	"MERCHANT_BALANCE_NOT_ENOUGH":  core.EDECLINED,
 	"TRADE_STATUS_ERROR":           core.EDECLINED,
+	"TRADE_HAS_CLOSE":              core.EDECLINED,
 	// the same refund number was used before: the host queries to learn which one stands
 	"REPEATED_REFUNDMENT_REQUEST":              core.ECONFLICT,
 	"REPEATED_REFUNDMENT_REQUEST_TO_ONE_TRADE": core.ECONFLICT,

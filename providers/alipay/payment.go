@@ -1,0 +1,381 @@
+package alipay
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/providers/mapi"
+)
+
+// Service names of the two payment channels.
+const (
+	ServiceApp = "mobile.securitypay.pay"
+	ServiceH5  = "create_forex_trade_wap"
+)
+
+// Extras are the provider_extras a payment may carry; each is passed through as the parameter of
+// the same name after validation. Anything else is an EINVALID error naming it.
+var Extras = []string{
+	"trade_information", "refer_url", "split_fund_info",
+	"secondary_merchant_id", "secondary_merchant_name", "secondary_merchant_industry",
+}
+
+var (
+	reSecID   = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	reMCC     = regexp.MustCompile(`^[0-9]{4}$`)
+	reTradeNo = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
+)
+
+// CreatePayment builds the SDK order string (app) or the signed redirect URL (h5).
+func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	if req.Method != "" && req.Method != MethodID {
+		return nil, core.Errorf(core.EINVALID, "provider %s has no method %q", Name, req.Method)
+	}
+	params, err := a.orderParams(req)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Channel {
+	case core.ChannelApp:
+		if a.appSigner == nil {
+			return nil, core.Errorf(core.ECONFIG, "the app channel needs setting %s (the order string is RSA-signed)", mapi.SetPrivateKeyFile)
+		}
+		itb, err := a.itBPayFor(req.ExpiresAt, p.clock())
+		if err != nil {
+			return nil, err
+		}
+		params["service"] = ServiceApp
+		params["payment_type"] = "1"
+		params["it_b_pay"] = itb
+		params["seller_id"] = a.mapi.SellerID
+		params["partner"] = a.mapi.Partner
+		params["_input_charset"] = a.mapi.InputCharset
+		s, err := mapi.OrderString(params, a.appSigner)
+		if err != nil {
+			return nil, err
+		}
+		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionSDKOrderString, Value: s}}, nil
+	case core.ChannelH5:
+		params["service"] = ServiceH5
+		if req.ReturnURL != "" {
+			if err := checkURL("return_url", req.ReturnURL); err != nil {
+				return nil, err
+			}
+			params["return_url"] = req.ReturnURL
+		}
+		params["timeout_rule"] = a.timeoutRule
+		if a.h5AppPay {
+			params["app_pay"] = "Y"
+		}
+		u, err := a.client.RedirectURL(params)
+		if err != nil {
+			return nil, err
+		}
+		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionRedirectURL, Value: u}}, nil
+	}
+	return nil, core.Errorf(core.EINVALID, "channel %q is not offered (app or h5)", req.Channel)
+}
+
+// orderParams builds the parameters both channels share: order, amount, product, extras.
+func (a *account) orderParams(req *core.CreatePaymentRequest) (map[string]string, error) {
+	if !reTradeNo.MatchString(req.OutTradeNo) {
+		return nil, core.Errorf(core.EINVALID, "out_trade_no must be 1-64 letters, digits, '_' or '-'")
+	}
+	if err := checkText("subject", req.Subject, 256, true); err != nil {
+		return nil, err
+	}
+	if err := checkText("body", req.Description, 400, false); err != nil {
+		return nil, err
+	}
+	if err := checkURL("notify_url", req.NotifyURL); err != nil {
+		return nil, err
+	}
+	params := map[string]string{
+		"out_trade_no": req.OutTradeNo,
+		"subject":      req.Subject,
+		"body":         req.Description,
+		"notify_url":   req.NotifyURL,
+		"forex_biz":    "FP",
+		"product_code": a.productCode,
+	}
+	if err := a.priceParams(params, req.Amount); err != nil {
+		return nil, err
+	}
+	if err := a.extraParams(params, req.Extras, req.Amount); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+// priceParams sets total_fee or rmb_fee (exclusive) and currency: a CNY amount is priced with
+// rmb_fee and settles in the account's currency; any other amount must be in the settlement
+// currency and goes in total_fee.
+func (a *account) priceParams(params map[string]string, m core.Money) error {
+	if err := checkMoney(m); err != nil {
+		return err
+	}
+	params["currency"] = a.currency
+	switch m.Currency {
+	case "CNY":
+		params["rmb_fee"] = mapi.FormatAmount(m)
+	case a.currency:
+		params["total_fee"] = mapi.FormatAmount(m)
+	default:
+		return core.Errorf(core.EINVALID, "this account settles in %s: the amount must be in %s (total_fee) or CNY (rmb_fee), not %s", a.currency, a.currency, m.Currency)
+	}
+	return nil
+}
+
+// checkMoney applies the declared rules (the host checks them first; the provider does not
+// trust that).
+func checkMoney(m core.Money) error {
+	for _, r := range AmountRules() {
+		if r.Currency == m.Currency {
+			if err := m.Validate(); err != nil {
+				return err
+			}
+			return r.Check(m)
+		}
+	}
+	return core.Errorf(core.EINVALID, "currency %q is not accepted by %s", m.Currency, Name)
+}
+
+func (a *account) extraParams(params, extras map[string]string, amount core.Money) error {
+	var unknown []string
+	for k := range extras {
+		if !slices.Contains(Extras, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return core.Errorf(core.EINVALID, "unknown provider extras: %s (accepted: %s)", strings.Join(unknown, ", "), strings.Join(Extras, ", "))
+	}
+	for _, k := range Extras {
+		v := extras[k]
+		if v == "" {
+			continue
+		}
+		var err error
+		switch k {
+		case "trade_information":
+			err = checkTradeInformation(v)
+		case "refer_url":
+			err = checkURL(k, v)
+		case "split_fund_info":
+			err = a.checkSplitFund(v, amount)
+			if err == nil && a.singleQuote {
+				v = strings.ReplaceAll(v, `"`, `'`)
+			}
+		case "secondary_merchant_id":
+			if !reSecID.MatchString(v) {
+				err = core.Errorf(core.EINVALID, "secondary_merchant_id must be 1-64 letters, digits or '_'")
+			}
+		case "secondary_merchant_name":
+			err = checkText(k, v, 128, true)
+		case "secondary_merchant_industry":
+			if !reMCC.MatchString(v) {
+				err = core.Errorf(core.EINVALID, "secondary_merchant_industry must be a 4-digit MCC")
+			}
+		}
+		if err != nil {
+			return err
+		}
+		params[k] = v
+	}
+	return nil
+}
+
+// checkTradeInformation requires a JSON object of string values with business_type 1-5 (or
+// several joined by '|'), at most 6000 bytes.
+func checkTradeInformation(v string) error {
+	if len(v) > 6000 {
+		return core.Errorf(core.EINVALID, "trade_information is over 6000 bytes")
+	}
+	var obj map[string]string
+	if err := json.Unmarshal([]byte(v), &obj); err != nil {
+		return core.Errorf(core.EINVALID, "trade_information must be a JSON object of strings: %v", err)
+	}
+	bt := obj["business_type"]
+	if bt == "" {
+		return core.Errorf(core.EINVALID, "trade_information needs business_type")
+	}
+	for _, t := range strings.Split(bt, "|") {
+		if len(t) != 1 || t[0] < '1' || t[0] > '5' {
+			return core.Errorf(core.EINVALID, "trade_information business_type %q is not 1-5", bt)
+		}
+	}
+	if strings.Contains(v, `"&`) {
+		return core.Errorf(core.EINVALID, "trade_information must not contain '\"&' (it would break the order string)")
+	}
+	return nil
+}
+
+type splitEntry struct {
+	TransIn  string `json:"transIn"`
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+	Desc     string `json:"desc"`
+}
+
+// checkSplitFund requires a JSON array of 1-10 splits in the payment's pricing currency whose
+// amounts parse and do not exceed the payment.
+func (a *account) checkSplitFund(v string, amount core.Money) error {
+	var splits []splitEntry
+	if err := json.Unmarshal([]byte(v), &splits); err != nil {
+		return core.Errorf(core.EINVALID, "split_fund_info must be a JSON array of {transIn, amount, currency, desc}: %v", err)
+	}
+	if len(splits) == 0 || len(splits) > 10 {
+		return core.Errorf(core.EINVALID, "split_fund_info must have 1 to 10 entries, has %d", len(splits))
+	}
+	total := core.Money{Currency: amount.Currency}
+	for i, s := range splits {
+		if !strings.HasPrefix(s.TransIn, "2088") || len(s.TransIn) != 16 {
+			return core.Errorf(core.EINVALID, "split_fund_info[%d].transIn must be a 2088 partner id", i)
+		}
+		if s.Currency != amount.Currency {
+			return core.Errorf(core.EINVALID, "split_fund_info[%d].currency must be %s (the payment's pricing currency)", i, amount.Currency)
+		}
+		m, err := core.ParseMoney(s.Amount, s.Currency)
+		if err != nil || m.Value <= 0 {
+			return core.Errorf(core.EINVALID, "split_fund_info[%d].amount %q is not a positive amount in %s", i, s.Amount, s.Currency)
+		}
+		if total, err = total.Add(m); err != nil {
+			return err
+		}
+	}
+	if total.Value > amount.Value {
+		return core.Errorf(core.EINVALID, "split_fund_info splits %s, more than the payment's %s", total.Decimal(), amount.Decimal())
+	}
+	return nil
+}
+
+// itBPayFor turns the payment's expiry into a relative it_b_pay in whole minutes (rounded down,
+// at least 1m, at most 15d); no expiry means the account's setting.
+func (a *account) itBPayFor(expires, now time.Time) (string, error) {
+	if expires.IsZero() {
+		return a.itBPay, nil
+	}
+	d := expires.Sub(now)
+	if d < time.Minute {
+		return "", core.Errorf(core.EINVALID, "expires_at must be at least one minute ahead")
+	}
+	if d > 15*24*time.Hour {
+		return "", core.Errorf(core.EINVALID, "expires_at must be within 15 days (it_b_pay limit)")
+	}
+	return strconv.FormatInt(int64(d/time.Minute), 10) + "m", nil
+}
+
+// checkText rejects what the gateway cannot take in a value: invalid UTF-8, control characters,
+// `"` (breaks the order string) and, per the docs, Alipay key names inside values.
+func checkText(name, v string, max int, required bool) error {
+	if v == "" {
+		if required {
+			return core.Errorf(core.EINVALID, "%s is required", name)
+		}
+		return nil
+	}
+	if !utf8.ValidString(v) || len(v) > max {
+		return core.Errorf(core.EINVALID, "%s must be valid UTF-8 of at most %d bytes", name, max)
+	}
+	if strings.ContainsAny(v, "\"\r\n\t\x00") {
+		return core.Errorf(core.EINVALID, "%s must not contain double quotes or control characters", name)
+	}
+	for _, k := range []string{"out_trade_no=", "total_fee=", "seller_id=", "partner=", "sign="} {
+		if strings.Contains(v, k) {
+			return core.Errorf(core.EINVALID, "%s must not contain %q (Alipay intercepts such orders)", name, k)
+		}
+	}
+	return nil
+}
+
+// checkURL requires an absolute http(s) URL of at most 200 bytes without its own query (the
+// docs forbid custom parameters on notify_url and return_url).
+func checkURL(name, v string) error {
+	if v == "" {
+		return core.Errorf(core.EINVALID, "%s is required", name)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(v) > 200 || strings.ContainsAny(v, "\"") {
+		return core.Errorf(core.EINVALID, "%s must be an absolute http(s) URL of at most 200 bytes", name)
+	}
+	if u.RawQuery != "" && name != "refer_url" {
+		return core.Errorf(core.EINVALID, "%s must not carry a query string", name)
+	}
+	return nil
+}
+
+// VerifyClientResult checks the SDK's synchronous result: the signature of everything before
+// `&sign_type=` (Alipay's key), success="true", and that the echo is this order of this
+// partner for this amount. Even when verified it is a hint; the host waits for the notification
+// or a query.
+func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	status := req.Result["resultStatus"]
+	hint := mapi.ResultStatusHint(status)
+	res := &core.ClientResult{Status: hint, Message: req.Result["memo"]}
+	if status != "9000" {
+		if res.Message == "" {
+			res.Message = "resultStatus " + status
+		}
+		return res, nil
+	}
+	// The remaining checks decide Verified; the status stays a hint either way.
+	r, err := mapi.ParseSDKResult(req.Result["result"])
+	if err != nil {
+		res.Message = "result: " + core.ErrorMessage(err)
+		return res, nil
+	}
+	if err := r.Verify(a.mapi); err != nil {
+		res.Message = "result signature: " + core.ErrorMessage(err)
+		return res, nil
+	}
+	if msg := a.checkEcho(r.Fields, req); msg != "" {
+		res.Message = msg
+		return res, nil
+	}
+	res.Verified = true
+	return res, nil
+}
+
+func (a *account) checkEcho(f map[string]string, req *core.ClientResultRequest) string {
+	if f["success"] != "true" {
+		return `result does not say success="true"`
+	}
+	if f["out_trade_no"] != req.OutTradeNo {
+		return "result is for another order"
+	}
+	if f["partner"] != a.mapi.Partner {
+		return "result is for another partner"
+	}
+	if s := f["seller_id"]; s != "" && s != a.mapi.SellerID {
+		return "result is for another seller"
+	}
+	field := "total_fee"
+	if req.Amount.Currency == "CNY" {
+		field = "rmb_fee"
+	}
+	got, err := mapi.ParseAmount(f[field], req.Amount.Currency)
+	if err != nil || got != req.Amount {
+		return "result amount differs from the payment's " + req.Amount.String()
+	}
+	if c := f["currency"]; c != "" && c != a.currency {
+		return "result currency differs from the account's " + a.currency
+	}
+	return ""
+}

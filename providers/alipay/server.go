@@ -1,0 +1,201 @@
+package alipay
+
+import (
+	"context"
+	"strings"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/providers/mapi"
+)
+
+// Server-side services.
+const (
+	ServiceQuery       = "single_trade_query"
+	ServiceRefund      = "forex_refund"
+	ServiceRefundQuery = "alipay.acquire.refund.query"
+)
+
+// ParseNotification verifies a trade_status_sync or refund_status_sync notification (RSA, RSA2
+// or MD5 by its sign_type, plus notify_verify when the account says so) and maps it.
+func (p *Provider) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.client.ParseNotification(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Verified {
+		p.logger().Warn("notification rejected", "account", req.Account, "reason", res.RejectReason)
+	}
+	return res, nil
+}
+
+// QueryPayment asks single_trade_query (by trade_no when known, else out_trade_no).
+func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]string{"service": ServiceQuery}
+	switch {
+	case req.ProviderRef != "":
+		params["trade_no"] = req.ProviderRef
+	case req.OutTradeNo != "":
+		params["out_trade_no"] = req.OutTradeNo
+	default:
+		return nil, core.Errorf(core.EINVALID, "query needs out_trade_no or the provider reference")
+	}
+	r, err := a.client.Call(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	return paymentState(r.Fields)
+}
+
+// paymentState maps a trade. A TRADE_CLOSED trade that was paid (it has gmt_payment or a
+// refund_fee) was closed by full refund: the payment itself succeeded.
+func paymentState(f map[string]string) (*core.PaymentState, error) {
+	st := &core.PaymentState{ProviderRef: f["trade_no"], RawStatus: f["trade_status"]}
+	s, ok := mapi.PaymentStatus(st.RawStatus)
+	if !ok {
+		return nil, core.Errorf(core.EUNKNOWN, "single_trade_query: unknown trade_status %q; query later", st.RawStatus)
+	}
+	if s == core.PaymentClosed && (f["gmt_payment"] != "" || f["refund_fee"] != "") {
+		s = core.PaymentSucceeded
+	}
+	st.Status = s
+	if f["total_fee"] != "" && f["currency"] != "" {
+		m, err := mapi.ParseAmount(f["total_fee"], f["currency"])
+		if err != nil {
+			return nil, core.WrapError(core.EUNKNOWN, err, "single_trade_query: unreadable total_fee")
+		}
+		st.Amount = m
+	}
+	if t, err := mapi.ParseTime(f["gmt_payment"]); err == nil {
+		st.PaidAt = t
+	}
+	return st, nil
+}
+
+// Refund calls forex_refund with the host's refund number as out_return_no (the gateway's
+// idempotency key). A refund of a CNY-priced payment is return_rmb_amount; the currency
+// parameter is always the settlement currency. is_sync=Y answers with the result (succeeded);
+// is_sync=N only accepts it (processing) and the result comes by notification or query.
+func (p *Provider) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	if !reTradeNo.MatchString(req.OutRefundNo) || !reTradeNo.MatchString(req.OutTradeNo) {
+		return nil, core.Errorf(core.EINVALID, "out_trade_no and out_refund_no must be 1-64 letters, digits, '_' or '-'")
+	}
+	if err := checkMoney(req.Amount); err != nil {
+		return nil, err
+	}
+	if req.PaymentAmount.Currency != "" && req.PaymentAmount.Currency != req.Amount.Currency {
+		return nil, core.Errorf(core.EINVALID, "refund currency %s differs from the payment's %s", req.Amount.Currency, req.PaymentAmount.Currency)
+	}
+	params := map[string]string{
+		"service":       ServiceRefund,
+		"out_return_no": req.OutRefundNo,
+		"out_trade_no":  req.OutTradeNo,
+		"currency":      a.currency,
+		"gmt_return":    p.clock().In(mapi.Beijing).Format(mapi.LayoutCompact),
+		"reason":        strings.NewReplacer(`"`, "", "\n", " ", "\r", " ").Replace(req.Reason),
+		"product_code":  a.productCode,
+		"is_sync":       "N",
+	}
+	switch req.Amount.Currency {
+	case "CNY":
+		params["return_rmb_amount"] = mapi.FormatAmount(req.Amount)
+	case a.currency:
+		params["return_amount"] = mapi.FormatAmount(req.Amount)
+	default:
+		return nil, core.Errorf(core.EINVALID, "refund must be in %s or CNY, not %s", a.currency, req.Amount.Currency)
+	}
+	if a.refundSync {
+		params["is_sync"] = "Y"
+	}
+	if req.NotifyURL != "" {
+		if err := checkURL("notify_url", req.NotifyURL); err != nil {
+			return nil, err
+		}
+		params["notify_url"] = req.NotifyURL
+	}
+	if _, err := a.client.Call(ctx, params); err != nil {
+		return nil, err
+	}
+	st := &core.RefundState{Status: core.RefundProcessing, Amount: req.Amount, RawStatus: "ACCEPTED"}
+	if a.refundSync {
+		st.Status, st.RawStatus = core.RefundSucceeded, "SUCCESS"
+	}
+	return st, nil
+}
+
+// QueryRefund asks alipay.acquire.refund.query.
+func (p *Provider) QueryRefund(ctx context.Context, req *core.QueryRefundRequest) (*core.RefundState, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	if req.OutTradeNo == "" || req.OutRefundNo == "" {
+		return nil, core.Errorf(core.EINVALID, "refund query needs out_trade_no and out_refund_no")
+	}
+	r, err := a.client.Call(ctx, map[string]string{
+		"service": ServiceRefundQuery, "out_trade_no": req.OutTradeNo, "out_return_no": req.OutRefundNo,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return refundState(r.Fields)
+}
+
+func refundState(f map[string]string) (*core.RefundState, error) {
+	switch code := f["response_code"]; code {
+	case "SUCCESS", "":
+	default:
+		return nil, mapi.GatewayError(ServiceRefundQuery, code)
+	}
+	st := &core.RefundState{RawStatus: f["refund_result_code"], FailureCode: f["refund_error_code"]}
+	s, ok := mapi.RefundStatus(st.RawStatus)
+	if !ok {
+		return nil, core.Errorf(core.EUNKNOWN, "%s: unknown refund_result_code %q; query later", ServiceRefundQuery, st.RawStatus)
+	}
+	st.Status = s
+	if f["return_amount"] != "" && f["currency"] != "" {
+		m, err := mapi.ParseAmount(f["return_amount"], f["currency"])
+		if err != nil {
+			return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable return_amount", ServiceRefundQuery)
+		}
+		st.Amount = m
+	}
+	return st, nil
+}
+
+// FetchSettlement streams the account's forex_compare_file (or forex_liquidation_file) records.
+func (p *Provider) FetchSettlement(ctx context.Context, req *core.SettlementRequest, yield func(*core.SettlementRecord) error) error {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return err
+	}
+	service := mapi.ServiceCompareFile
+	if a.settlement == "liquidation" {
+		service = mapi.ServiceLiquidationFile
+	}
+	return a.client.FetchSettlement(ctx, service, req.From, req.To, func(r *core.SettlementRecord) error {
+		r.Wallet = "ALIPAYCN"
+		return yield(r)
+	})
+}
+
+// FetchRates returns today's forex_rate_file (CNY per unit of each currency). It is not part
+// of core.Provider: in-process callers (the CLI) use it directly.
+func (p *Provider) FetchRates(ctx context.Context, accountName string) ([]mapi.Rate, error) {
+	a, err := p.account(accountName)
+	if err != nil {
+		return nil, err
+	}
+	return a.client.FetchRates(ctx)
+}
