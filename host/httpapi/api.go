@@ -83,6 +83,9 @@ func (a *API) routes() {
 	authed := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, a.auth(h)) }
 	m.HandleFunc("GET /healthz", a.healthz)
 	m.HandleFunc("GET /readyz", a.readyz)
+	m.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		writeRaw(w, http.StatusOK, "application/yaml", host.OpenAPI)
+	})
 	m.HandleFunc("POST /notify/{account}", a.notify)
 
 	authed("POST /v1/payments", a.idempotent(a.createPayment))
