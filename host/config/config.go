@@ -252,7 +252,7 @@ func (c *Config) resolvePaths() {
 	}
 	for _, a := range c.Accounts {
 		for k, v := range a.Settings {
-			if IsFileSetting(k) && v.Value() != "" {
+			if IsFileSetting(k) && !IsInlineKey(v.Value()) {
 				a.Settings[k] = Secret{value: resolvePath(c.dir, v.Value()), set: true}
 			}
 		}
@@ -262,6 +262,26 @@ func (c *Config) resolvePaths() {
 // IsFileSetting reports whether an account setting names a file (its name ends in "_file"),
 // which Load resolves against the config file's directory.
 func IsFileSetting(name string) bool { return strings.HasSuffix(name, "_file") }
+
+// IsInlineKey reports whether a *_file setting holds the key itself rather than a path: the
+// providers accept a PEM block or Alipay's bare base64 one-liner in place of a file name (for
+// instance from "${ENV}"). Such values are left alone instead of being resolved as paths.
+func IsInlineKey(v string) bool {
+	if v == "" || strings.Contains(v, "-----BEGIN") || strings.ContainsAny(v, "\n") {
+		return true
+	}
+	// A bare base64 key is at least about 200 characters of the base64 alphabet (a 1024-bit
+	// public key is 216); a file name like that is implausible.
+	if len(v) < 200 {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/' || r == '=') {
+			return false
+		}
+	}
+	return true
+}
 
 // isPlainPath reports whether a SQLite DSN is a bare file path rather than a URI or ":memory:".
 func isPlainPath(dsn string) bool {

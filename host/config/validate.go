@@ -161,15 +161,44 @@ func (c *Config) validateRegion(ps *problems, code string, r Region) {
 	if len(r.Methods) == 0 {
 		ps.addf(path+".methods", "at least one method is required")
 	}
-	seen := map[string]int{}
+	// A method may be listed more than once to route currencies to different accounts: a
+	// payment goes to the first entry of its method whose currencies include its currency. An
+	// entry that can never be chosen is a mistake.
+	type coverage struct {
+		all   int // index of an earlier entry without a currency list, or -1
+		taken map[string]int
+	}
+	cover := map[string]*coverage{}
 	for i, m := range r.Methods {
 		mp := fmt.Sprintf("%s.methods[%d]", path, i)
 		if m.Method == "" {
 			ps.addf(mp+".method", "required")
-		} else if first, dup := seen[m.Method]; dup {
-			ps.addf(mp+".method", "method %q is already listed in this region (methods[%d]); a payment names region and method, so each method appears once", m.Method, first)
 		} else {
-			seen[m.Method] = i
+			cv := cover[m.Method]
+			if cv == nil {
+				cv = &coverage{all: -1, taken: map[string]int{}}
+				cover[m.Method] = cv
+			}
+			newCur := false
+			for _, cur := range m.Currencies {
+				if _, ok := cv.taken[cur]; !ok {
+					newCur = true
+				}
+			}
+			switch {
+			case cv.all >= 0:
+				ps.addf(mp+".method", "unreachable: methods[%d] already takes %s in every currency (a payment goes to the first entry that accepts its currency)", cv.all, m.Method)
+			case len(m.Currencies) > 0 && !newCur:
+				ps.addf(mp+".currencies", "unreachable: earlier entries already take %s in all these currencies", m.Method)
+			}
+			if len(m.Currencies) == 0 && cv.all < 0 {
+				cv.all = i
+			}
+			for _, cur := range m.Currencies {
+				if _, ok := cv.taken[cur]; !ok {
+					cv.taken[cur] = i
+				}
+			}
 		}
 		if _, ok := c.Accounts[m.Account]; m.Account == "" {
 			ps.addf(mp+".account", "required")

@@ -216,10 +216,17 @@ func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 			continue
 		}
 		key := "accounts." + id + ".settings." + name
-		data, err := os.ReadFile(path)
-		if err != nil {
-			r.problems = append(r.problems, cfg.Problemf(key, "cannot read %s: %v", path, checkPathErr(err)))
-			continue
+		var data []byte
+		label := path
+		if config.IsInlineKey(path) {
+			// The setting holds the key itself (e.g. from ${ENV}); never print it.
+			data, label = []byte(path), "(inline key)"
+		} else {
+			var err error
+			if data, err = os.ReadFile(path); err != nil {
+				r.problems = append(r.problems, cfg.Problemf(key, "cannot read %s: %v", path, checkPathErr(err)))
+				continue
+			}
 		}
 		check, known := keyCheckers[name]
 		if !known {
@@ -227,11 +234,11 @@ func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 		}
 		warning, err := check(data)
 		if err != nil {
-			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", path, checkErrText(err)))
+			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", label, checkErrText(err)))
 			continue
 		}
 		if warning != "" {
-			r.warnings = append(r.warnings, cfg.Problemf(key, "%s: %s", path, warning))
+			r.warnings = append(r.warnings, cfg.Problemf(key, "%s: %s", label, warning))
 		}
 	}
 }

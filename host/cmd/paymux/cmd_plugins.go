@@ -90,6 +90,10 @@ func pinPlugins(w io.Writer, file, binDir string, dryRun bool) error {
 // writeFileAtomic replaces file with data through a temporary file in the same directory, so
 // that a crash leaves the old or the new file, never half of one. The mode is kept.
 func writeFileAtomic(file string, data []byte) error {
+	// Edit the file a symlink points to rather than replacing the link.
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		file = real
+	}
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(file); err == nil {
 		mode = st.Mode().Perm()
