@@ -208,7 +208,7 @@ func fail(method string, safe bool, req proto.Message, err error) error {
 		return nil
 	}
 	if req != nil && status.Code(err) == codes.ResourceExhausted && proto.Size(req) > MaxMessageSize {
-		return core.WrapError(core.EINVALID, err, "plugin call %s: the request exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
+		return core.WrapError(core.EINVALID, &boundaryError{err: err}, "plugin call %s: the request exceeds the %d MiB message limit of the plugin boundary", method, MaxMessageSize>>20)
 	}
 	return fromStatus(method, safe, err)
 }

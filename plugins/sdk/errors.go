@@ -55,6 +55,21 @@ func toStatus(err error) error {
 	return st.Err()
 }
 
+// boundaryError marks a failure of the boundary itself (plugin gone, deadline, transport,
+// oversized message) as opposed to an error the provider returned.
+type boundaryError struct{ err error }
+
+func (e *boundaryError) Error() string { return e.err.Error() }
+func (e *boundaryError) Unwrap() error { return e.err }
+
+// IsBoundaryError reports whether err is a failure of the plugin boundary (the plugin process
+// died or hung, the transport failed, a message was too large) rather than an error the
+// provider itself returned. A supervisor retries only these, and only for calls safe to repeat.
+func IsBoundaryError(err error) bool {
+	var b *boundaryError
+	return errors.As(err, &b)
+}
+
 // fromStatus turns an error from a gRPC call into a *core.Error. A status with a pb.Error
 // detail gives back the provider's error exactly. Anything else is a failure of the boundary
 // itself; whether the call may have taken effect decides between EUNAVAILABLE (nothing
@@ -65,13 +80,16 @@ func fromStatus(method string, safe bool, err error) error {
 		return nil
 	}
 	st, ok := status.FromError(err)
+	if ok {
+		for _, d := range st.Details() {
+			if e, ok := d.(*pb.Error); ok {
+				return &core.Error{Code: e.GetCode(), Message: e.GetMessage(), ProviderCode: e.GetProviderCode()}
+			}
+		}
+	}
+	err = &boundaryError{err: err}
 	if !ok {
 		return core.WrapError(core.EINTERNAL, err, "plugin call %s failed", method)
-	}
-	for _, d := range st.Details() {
-		if e, ok := d.(*pb.Error); ok {
-			return &core.Error{Code: e.GetCode(), Message: e.GetMessage(), ProviderCode: e.GetProviderCode()}
-		}
 	}
 	transient := core.EUNKNOWN
 	if safe {
