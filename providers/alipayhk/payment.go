@@ -1,0 +1,239 @@
+package alipayhk
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/providers/mapi"
+)
+
+// Services of the HK product (alipayhk.md 6).
+const (
+	ServicePay         = "mobile.securitypay.pay"
+	ServiceQuery       = "single_trade_query"
+	ServiceRefund      = "forex_refund"
+	ServiceRefundQuery = "alipay.acquire.refund.query"
+)
+
+// allowedExtras are the optional order parameters a merchant may pass through provider_extras
+// (alipayhk.md 5.1). Everything else is refused: an unknown key in the order string may get the
+// order intercepted.
+var allowedExtras = map[string]bool{
+	"appenv": true, "trade_information": true, "refer_url": true,
+	"secondary_merchant_id": true, "secondary_merchant_name": true, "secondary_merchant_industry": true,
+}
+
+// CreatePayment builds the signed SDK order string for the method's wallet. Everything is checked
+// before anything is signed: HKD only, the HK amount limits, the app channel.
+func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	inst, ok := paymentInst[req.Method]
+	if !ok {
+		return nil, core.Errorf(core.EINVALID, "method %q is not offered by %s (want %s or %s)", req.Method, Name, MethodAlipayHK, MethodAlipay)
+	}
+	if req.Channel != "" && req.Channel != core.ChannelApp {
+		return nil, core.Errorf(core.EINVALID, "channel %q is not offered by %s: the AlipayHK SDK product is app only", req.Channel, Name)
+	}
+	if req.Amount.Currency != "HKD" {
+		return nil, core.Errorf(core.EINVALID, "%s accepts HKD only, not %q", Name, req.Amount.Currency)
+	}
+	rule := core.AmountRule{Currency: "HKD", Min: MinHKD, Max: MaxHKD}
+	if err := req.Amount.Validate(); err != nil {
+		return nil, err
+	}
+	if err := rule.Check(req.Amount); err != nil {
+		return nil, err
+	}
+	if err := checkRef("out_trade_no", req.OutTradeNo, 64); err != nil {
+		return nil, err
+	}
+	if req.NotifyURL == "" {
+		return nil, core.Errorf(core.EINVALID, "notify_url is required: the notification is the payment's proof")
+	}
+	subject := req.Subject
+	if subject == "" {
+		subject = req.OutTradeNo
+	}
+	if utf8.RuneCountInString(subject) > 256 {
+		return nil, core.Errorf(core.EINVALID, "subject is longer than 256 characters")
+	}
+	if utf8.RuneCountInString(req.Description) > 400 {
+		return nil, core.Errorf(core.EINVALID, "description is longer than 400 characters")
+	}
+	s := a.client.S
+	params := map[string]string{
+		"service":        ServicePay,
+		"partner":        s.Partner,
+		"seller_id":      s.SellerID,
+		"_input_charset": s.InputCharset,
+		"notify_url":     req.NotifyURL,
+		"return_url":     req.ReturnURL,
+		"out_trade_no":   req.OutTradeNo,
+		"subject":        subject,
+		"body":           req.Description,
+		"total_fee":      mapi.FormatAmount(req.Amount),
+		"currency":       "HKD",
+		"payment_type":   "1",
+		"forex_biz":      "FP",
+		"product_code":   a.hk.productCode,
+		"payment_inst":   inst,
+		"it_b_pay":       a.hk.itBPay,
+	}
+	if !req.ExpiresAt.IsZero() {
+		if params["it_b_pay"], err = itBPay(req.ExpiresAt.Sub(p.now())); err != nil {
+			return nil, err
+		}
+	}
+	for k, v := range req.Extras {
+		if !allowedExtras[k] {
+			return nil, core.Errorf(core.EINVALID, "provider extra %q is not an AlipayHK order parameter", k)
+		}
+		params[k] = v
+	}
+	order, err := mapi.OrderString(params, a.hk.orderSigner)
+	if err != nil {
+		return nil, err
+	}
+	return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionSDKOrderString, Value: order}}, nil
+}
+
+// checkRef checks a merchant reference: present, not too long, and free of characters that
+// would break the quoted order string or the form encoding's meaning.
+func checkRef(name, v string, maxLen int) error {
+	if v == "" {
+		return core.Errorf(core.EINVALID, "%s is required", name)
+	}
+	if len(v) > maxLen {
+		return core.Errorf(core.EINVALID, "%s is longer than %d characters", name, maxLen)
+	}
+	if strings.ContainsAny(v, "\"&= \t\r\n") {
+		return core.Errorf(core.EINVALID, "%s must not contain quotes, &, = or spaces", name)
+	}
+	return nil
+}
+
+// itBPay turns the time left until expiry into a relative it_b_pay (whole minutes, rounded up,
+// between 1m and the documented 15d).
+func itBPay(left time.Duration) (string, error) {
+	if left <= 0 {
+		return "", core.Errorf(core.EINVALID, "the payment's expiry is in the past")
+	}
+	if left > 15*24*time.Hour {
+		return "", core.Errorf(core.EINVALID, "the payment's expiry is more than 15 days away (the wallet's limit)")
+	}
+	mins := int64((left + time.Minute - 1) / time.Minute)
+	switch {
+	case mins%(24*60) == 0:
+		return strconv.FormatInt(mins/(24*60), 10) + "d", nil
+	case mins%60 == 0:
+		return strconv.FormatInt(mins/60, 10) + "h", nil
+	}
+	return strconv.FormatInt(mins, 10) + "m", nil
+}
+
+// VerifyClientResult checks the SDK's synchronous result: Alipay's signature over the echoed
+// order, and that the echo is this payment (out_trade_no, total_fee, HKD, the method's wallet).
+// It is a hint only; the notification or a query is the proof.
+func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	res := &core.ClientResult{Status: mapi.ResultStatusHint(req.Result["resultStatus"]), Message: req.Result["memo"]}
+	raw := req.Result["result"]
+	if raw == "" {
+		if res.Message == "" {
+			res.Message = "the SDK returned no signed result (resultStatus " + clip(req.Result["resultStatus"], 10) + ")"
+		}
+		return res, nil
+	}
+	r, err := mapi.ParseSDKResult(raw)
+	if err != nil {
+		res.Message = core.ErrorMessage(err)
+		return res, nil
+	}
+	if err := r.Verify(a.client.S); err != nil {
+		res.Message = "result signature: " + core.ErrorMessage(err)
+		return res, nil
+	}
+	f := r.Fields
+	switch {
+	case f["success"] != "true":
+		res.Message = "result does not say success=\"true\""
+	case f["out_trade_no"] != req.OutTradeNo:
+		res.Message = "result is for another out_trade_no"
+	case f["partner"] != "" && f["partner"] != a.client.S.Partner:
+		res.Message = "result is for another partner"
+	case req.Amount.Currency != "" && f["total_fee"] != mapi.FormatAmount(req.Amount):
+		res.Message = "result amount differs from the payment's"
+	case f["currency"] != "" && f["currency"] != "HKD":
+		res.Message = "result currency is not HKD"
+	case req.Method != "" && f["payment_inst"] != "" && f["payment_inst"] != paymentInst[req.Method]:
+		res.Message = "result is for another wallet than the method's"
+	default:
+		res.Verified = true
+		return res, nil
+	}
+	return res, nil
+}
+
+// ParseNotification verifies and maps a notification with the shared mapi code. Since 2019-12
+// the HK notification carries no payment_inst, so Wallet is usually empty: the wallet is known
+// from the payment's method or from reconciliation (the Issue column). A payment amount without
+// a currency field is HKD, the only currency of the product.
+func (p *Provider) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.client.ParseNotification(ctx, req)
+	if err != nil || !res.Verified {
+		return res, err
+	}
+	fillHKDAmounts(res, req)
+	return res, nil
+}
+
+// QueryPayment asks single_trade_query for the trade (by trade_no when known, which the gateway
+// prefers, and out_trade_no).
+func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
+	a, err := p.account(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	if req.OutTradeNo == "" && req.ProviderRef == "" {
+		return nil, core.Errorf(core.EINVALID, "out_trade_no or the trade number is required")
+	}
+	params := map[string]string{"service": ServiceQuery, "out_trade_no": req.OutTradeNo, "trade_no": req.ProviderRef}
+	r, err := a.client.Call(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	st := &core.PaymentState{ProviderRef: r.Fields["trade_no"], RawStatus: r.Fields["trade_status"]}
+	var ok bool
+	if st.Status, ok = mapi.PaymentStatus(st.RawStatus); !ok {
+		return nil, &core.Error{Code: core.EUNKNOWN, Message: ServiceQuery + ": unknown trade_status; query later", ProviderCode: clip(st.RawStatus, 40)}
+	}
+	if fee := r.Fields["total_fee"]; fee != "" {
+		cur := r.Fields["currency"]
+		if cur == "" {
+			cur = "HKD"
+		}
+		if st.Amount, err = mapi.ParseAmount(fee, cur); err != nil {
+			return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable total_fee", ServiceQuery)
+		}
+	}
+	if st.Status == core.PaymentSucceeded {
+		if st.PaidAt, err = mapi.ParseTime(r.Fields["gmt_payment"]); err != nil {
+			st.PaidAt = time.Time{}
+		}
+	}
+	return st, nil
+}
