@@ -175,7 +175,7 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 	if err != nil {
 		return nil, gwErr("ILLEGAL_SIGN_TYPE", "%v", err)
 	}
-	if err := v.Verify(signing.CanonicalA(p), os.Sign); err != nil {
+	if !s.orderSignatureOK(v, orderString, p, os.Sign) {
 		return nil, gwErr("ILLEGAL_SIGN", "order string signature does not verify with the merchant key")
 	}
 	for _, f := range s.cfg.RequiredOrderFields {
@@ -206,6 +206,26 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 		}
 	}
 	return c, nil
+}
+
+// orderSignatureOK checks the order-string signature over the text OrderStringMode names.
+func (s *Sim) orderSignatureOK(v signing.Verifier, raw string, p map[string]string, sig string) bool {
+	sorted := func() bool { return v.Verify(signing.CanonicalA(p), sig) == nil }
+	literal := func() bool {
+		i := strings.Index(raw, `&sign=`)
+		j := strings.Index(raw, `&sign_type=`)
+		if j >= 0 && (i < 0 || j < i) {
+			i = j
+		}
+		return i > 0 && v.Verify(raw[:i], sig) == nil
+	}
+	switch s.cfg.OrderStringMode {
+	case "literal":
+		return literal()
+	case "either":
+		return sorted() || literal()
+	}
+	return sorted()
 }
 
 func checkConstants(p map[string]string) error {

@@ -289,8 +289,10 @@ func (h *reconFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	return bytes.NewReader(f.data), nil
 }
 
-func (h *reconFS) Filewrite(*sftp.Request) (io.WriterAt, error) { return nil, sftp.ErrSSHFxPermissionDenied }
-func (h *reconFS) Filecmd(*sftp.Request) error                  { return sftp.ErrSSHFxPermissionDenied }
+func (h *reconFS) Filewrite(*sftp.Request) (io.WriterAt, error) {
+	return nil, sftp.ErrSSHFxPermissionDenied
+}
+func (h *reconFS) Filecmd(*sftp.Request) error { return sftp.ErrSSHFxPermissionDenied }
 
 type listerAt []os.FileInfo
 

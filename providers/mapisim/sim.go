@@ -90,6 +90,10 @@ type Config struct {
 	// RequiredOrderFields are the parameters an order string must carry besides service,
 	// partner, sign and sign_type and one of total_fee/rmb_fee. nil means DefaultRequiredOrderFields.
 	RequiredOrderFields []string
+	// OrderStringMode says which text the order-string signature must cover: "sorted" (default:
+	// the Format A canonical string, as the documents prescribe), "literal" (the text before
+	// &sign= as sent; the server probably checks that, UNCONFIRMED) or "either".
+	OrderStringMode string
 	// GmtReturnLayouts are the accepted gmt_return layouts per flavour; nil means both
 	// "20060102150405" and "2006-01-02 15:04:05" for every flavour (the documents conflict).
 	GmtReturnLayouts map[string][]string
@@ -98,8 +102,10 @@ type Config struct {
 }
 
 // DefaultRequiredOrderFields are checked in mobile.securitypay.pay order strings (alipay-crossborder.md §4.2, Y and Y*).
+// notify_url is not among them: the HK page lists it as optional and the documents' own
+// example (alipay-crossborder.md §4.6) has none; an order without it is paid but not notified.
 var DefaultRequiredOrderFields = []string{
-	"_input_charset", "notify_url", "out_trade_no", "subject", "payment_type",
+	"_input_charset", "out_trade_no", "subject", "payment_type",
 	"seller_id", "currency", "forex_biz", "product_code",
 }
 
