@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"maps"
 	"net/url"
 	"os"
@@ -24,6 +25,18 @@ func BenchmarkDecodeForm(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeFormPaired pairs DecodeForm with the obvious decoder built on
+// url.QueryUnescape (referenceDecode, also the fuzz oracle), the way DecodeForm was first written.
+func BenchmarkDecodeFormPaired(b *testing.B) {
+	body, _ := golden(b, "notify-utf8")
+	benchpair.Run(b, "net-url", func() error { _, err := DecodeForm(body, formCT); return err }, func() error {
+		if _, ok := referenceDecode(body); !ok {
+			return errors.New("reference decode failed")
+		}
+		return nil
+	})
 }
 
 // BenchmarkNotificationVerify is the whole intake check of an RSA2 notification: decode the body,

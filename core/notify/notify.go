@@ -46,7 +46,7 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 		return nil, core.Errorf(core.EINVALID, "notification body is %d bytes, over the %d limit", len(body), MaxBodyBytes)
 	}
 	charset := ""
-	if contentType != "" {
+	if contentType != "" && contentType != "application/x-www-form-urlencoded" {
 		mt, params, err := mime.ParseMediaType(contentType)
 		if err == nil {
 			if mt != "application/x-www-form-urlencoded" {
@@ -61,12 +61,19 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 	buf := make([]byte, 0, len(body))
 	spans := make([]int, 0, 2*(bytes.Count(body, []byte{'&'})+1)) // end offsets: key, value, key, ...
 	for len(body) > 0 {
-		var pair []byte
-		pair, body, _ = bytes.Cut(body, []byte{'&'})
+		pair := body
+		if i := bytes.IndexByte(body, '&'); i >= 0 {
+			pair, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
 		if len(pair) == 0 {
 			continue
 		}
-		k, v, _ := bytes.Cut(pair, []byte{'='})
+		k, v := pair, pair[len(pair):]
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			k, v = pair[:i], pair[i+1:]
+		}
 		var err error
 		start := len(buf)
 		if buf, err = appendUnescaped(buf, k); err != nil {
@@ -95,33 +102,45 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 	if isGBK(charset) {
 		return fromGBK(fields)
 	}
-	for k, v := range fields {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, core.Errorf(core.EINVALID, "field %q is not valid UTF-8", printable(k))
+	// One pass over the whole text: it is valid and no field boundary splits a character, or
+	// some field is invalid and the slow loop names it.
+	valid := utf8.ValidString(all)
+	for _, end := range spans {
+		if !valid {
+			break
+		}
+		valid = end == len(all) || utf8.RuneStart(all[end])
+	}
+	if !valid {
+		for k, v := range fields {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil, core.Errorf(core.EINVALID, "field %q is not valid UTF-8", printable(k))
+			}
 		}
 	}
 	return fields, nil
 }
 
 // appendUnescaped appends the form-decoded s to buf: '+' is a space and %XX a byte, exactly as
-// url.QueryUnescape does.
+// url.QueryUnescape does. Runs of plain bytes are copied whole.
 func appendUnescaped(buf, s []byte) ([]byte, error) {
+	run := 0 // start of the plain bytes not yet copied
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		switch s[i] {
 		case '+':
-			buf = append(buf, ' ')
+			buf = append(append(buf, s[run:i]...), ' ')
+			run = i + 1
 		case '%':
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 				bad := s[i:min(i+3, len(s))]
 				return buf, fmt.Errorf("invalid URL escape %q", strings.ToValidUTF8(string(bad), "?"))
 			}
-			buf = append(buf, unhex(s[i+1])<<4|unhex(s[i+2]))
+			buf = append(append(buf, s[run:i]...), unhex(s[i+1])<<4|unhex(s[i+2]))
 			i += 2
-		default:
-			buf = append(buf, c)
+			run = i + 1
 		}
 	}
-	return buf, nil
+	return append(buf, s[run:]...), nil
 }
 
 func isHex(c byte) bool {

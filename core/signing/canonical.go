@@ -11,35 +11,38 @@ import (
 // excluded reports whether a parameter is left out of every canonical string.
 func excluded(k, v string) bool { return v == "" || k == "sign" || k == "sign_type" }
 
-// sortedKeys returns the keys that take part in signing, sorted by byte value.
-func sortedKeys(params map[string]string) []string {
-	keys := make([]string, 0, len(params))
+// pair is one parameter that takes part in signing.
+type pair struct{ k, v string }
+
+// signedPairs returns the parameters that take part in signing, sorted by key byte value, and
+// the total length of their keys and values. Carrying the values along saves a map lookup per
+// key later (a fifth of the cost of a 15-field canonical string).
+func signedPairs(params map[string]string) ([]pair, int) {
+	pairs := make([]pair, 0, len(params))
+	n := 0
 	for k, v := range params {
 		if !excluded(k, v) {
-			keys = append(keys, k)
+			pairs = append(pairs, pair{k, v})
+			n += len(k) + len(v)
 		}
 	}
-	slices.Sort(keys)
-	return keys
+	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	return pairs, n
 }
 
 // CanonicalA is the pre-sign string of the SDK order string (mobile.securitypay.pay): keys
 // sorted, `key="value"` joined by `&`, values raw, without sign, sign_type and empty values.
 func CanonicalA(params map[string]string) string {
-	keys := sortedKeys(params)
-	n := 0
-	for _, k := range keys {
-		n += len(k) + len(params[k]) + 4
-	}
+	pairs, n := signedPairs(params)
 	var b strings.Builder
-	b.Grow(n)
-	for i, k := range keys {
+	b.Grow(n + 4*len(pairs))
+	for i, p := range pairs {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(k)
+		b.WriteString(p.k)
 		b.WriteString(`="`)
-		b.WriteString(params[k])
+		b.WriteString(p.v)
 		b.WriteByte('"')
 	}
 	return b.String()
@@ -49,20 +52,16 @@ func CanonicalA(params map[string]string) string {
 // keys sorted, `k=v` joined by `&`, values raw (never URL-encoded), without sign, sign_type and
 // empty values.
 func CanonicalB(params map[string]string) string {
-	keys := sortedKeys(params)
-	n := 0
-	for _, k := range keys {
-		n += len(k) + len(params[k]) + 2
-	}
+	pairs, n := signedPairs(params)
 	var b strings.Builder
-	b.Grow(n)
-	for i, k := range keys {
+	b.Grow(n + 2*len(pairs))
+	for i, p := range pairs {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(k)
+		b.WriteString(p.k)
 		b.WriteByte('=')
-		b.WriteString(params[k])
+		b.WriteString(p.v)
 	}
 	return b.String()
 }

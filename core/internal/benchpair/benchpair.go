@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 // Run benchmarks op against ref and reports, besides the usual figures (which cover both):
 //   - op-ns/op and <refName>-ns/op, the per-iteration time of each side;
-//   - op/<refName>, the paired ratio to quote;
+//   - op/<refName>, the paired ratio of the totals (the figure benchmarking.md quotes);
+//   - op/<refName>-p50, the median of the per-iteration ratios, which a preemption that hits
+//     only one side of one iteration cannot move (quote it when the machine is busy);
 //   - op-allocs/op, the allocations of op alone (measured once, before the timed loop).
 func Run(b *testing.B, refName string, op, ref func() error) {
 	b.Helper()
@@ -29,25 +32,30 @@ func Run(b *testing.B, refName string, op, ref func() error) {
 		b.Fatalf("op: %v", opErr)
 	}
 	var opT, refT time.Duration
+	var ratios []float64
 	n := 0
 	for b.Loop() {
 		var err1, err2 error
+		var o, r time.Duration
 		if n&1 == 0 {
 			t0 := time.Now()
 			err1 = op()
 			t1 := time.Now()
 			err2 = ref()
 			t2 := time.Now()
-			opT += t1.Sub(t0)
-			refT += t2.Sub(t1)
+			o, r = t1.Sub(t0), t2.Sub(t1)
 		} else {
 			t0 := time.Now()
 			err2 = ref()
 			t1 := time.Now()
 			err1 = op()
 			t2 := time.Now()
-			refT += t1.Sub(t0)
-			opT += t2.Sub(t1)
+			r, o = t1.Sub(t0), t2.Sub(t1)
+		}
+		opT += o
+		refT += r
+		if r > 0 {
+			ratios = append(ratios, float64(o)/float64(r))
 		}
 		if err1 != nil || err2 != nil {
 			b.Fatalf("op: %v, ref: %v", err1, err2)
@@ -60,6 +68,10 @@ func Run(b *testing.B, refName string, op, ref func() error) {
 	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
 	b.ReportMetric(float64(refT.Nanoseconds())/float64(n), refName+"-ns/op")
 	b.ReportMetric(float64(opT)/float64(refT), "op/"+refName)
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "op/"+refName+"-p50")
+	}
 	b.ReportMetric(allocs, "op-allocs/op")
 }
 
