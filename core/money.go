@@ -154,6 +154,9 @@ type AmountRule struct {
 
 // Check reports whether m is within the rule (whose currency must match m's).
 func (r AmountRule) Check(m Money) error {
+	if !ValidCurrency(m.Currency) {
+		return Errorf(EINVALID, "unknown currency %q", m.Currency)
+	}
 	if m.Currency != r.Currency {
 		return Errorf(EINVALID, "currency %s is not %s", m.Currency, r.Currency)
 	}

@@ -269,6 +269,10 @@ func TestAmountRule(t *testing.T) {
 			t.Errorf("Check(%+v) = %v", tc.m, err)
 		}
 	}
+	// An unknown currency is an error, not a panic in the message formatting.
+	if err := (AmountRule{Currency: "usd", Max: 5}).Check(Money{10, "usd"}); ErrorCode(err) != EINVALID {
+		t.Errorf("unknown currency: %v", err)
+	}
 	if err := (AmountRule{Currency: "JPY"}).Check(Money{math.MaxInt64, "JPY"}); err != nil {
 		t.Errorf("no limits: %v", err)
 	}

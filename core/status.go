@@ -81,6 +81,10 @@ func CheckRefund(paid, committed, amount Money) error {
 	if amount.Currency != paid.Currency || committed.Currency != paid.Currency {
 		return Errorf(EINVALID, "refund currency %s differs from the payment's %s", amount.Currency, paid.Currency)
 	}
+	// A negative committed total would let refunds exceed the payment; it can only be a bug.
+	if committed.Value < 0 {
+		return Errorf(EINTERNAL, "refunded total of the payment is negative (%d)", committed.Value)
+	}
 	total, err := committed.Add(amount)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/paymux/paymux/core"
@@ -122,7 +123,8 @@ func (v *rsaVerifier) Type() SignType { return v.t }
 func (v *rsaVerifier) Verify(content, sig string) error {
 	raw, err := decodeBase64(sig)
 	if err != nil {
-		return core.WrapError(core.EUNAUTHORIZED, err, "signature is not valid base64")
+		// Still ErrBadSignature for errors.Is: callers tell "reject" from "broken" by it.
+		return fmt.Errorf("%w (not valid base64)", ErrBadSignature)
 	}
 	if err := rsa.VerifyPKCS1v15(v.pub, v.h, digest(v.h, content), raw); err != nil {
 		return ErrBadSignature

@@ -260,6 +260,9 @@ func TestVerifyErrors(t *testing.T) {
 			if code := core.ErrorCode(err); code != core.EUNAUTHORIZED {
 				t.Errorf("%s: Verify(%q) code = %s, want %s", kind, sig, code, core.EUNAUTHORIZED)
 			}
+			if !errors.Is(err, ErrBadSignature) {
+				t.Errorf("%s: Verify(%q) = %v, not ErrBadSignature", kind, sig, err)
+			}
 		}
 	}
 	// RSA and RSA2 signatures are not interchangeable.
