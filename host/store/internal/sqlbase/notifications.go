@@ -1,0 +1,117 @@
+package sqlbase
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+const notificationCols = `seq, id, account, method, header, query, body, remote_addr, received_at, status,
+dedupe_key, reason, payment_id, refund_id, updated_at`
+
+func scanNotification(r Rows) (*store.Notification, int64, error) {
+	var (
+		n              store.Notification
+		seq            int64
+		header, status string
+	)
+	err := r.Scan(&seq, &n.ID, &n.Account, &n.Method, &header, &n.Query, &n.Body, &n.RemoteAddr,
+		tm(&n.ReceivedAt), &status, &n.DedupeKey, &n.Reason, &n.PaymentID, &n.RefundID, tm(&n.UpdatedAt))
+	if err != nil {
+		return nil, 0, err
+	}
+	n.Status = store.NotificationStatus(status)
+	if header != "" && header != "{}" {
+		if err := json.Unmarshal([]byte(header), &n.Header); err != nil {
+			return nil, 0, fmt.Errorf("notification %s header: %w", n.ID, err)
+		}
+	}
+	return &n, seq, nil
+}
+
+func dedupeConflict(n *store.Notification) func(string) string {
+	return func(c string) string {
+		if c == "notifications_id_key" {
+			return fmt.Sprintf("notification %s already exists", n.ID)
+		}
+		return fmt.Sprintf("notification with dedupe key %q was already applied for account %s", n.DedupeKey, n.Account)
+	}
+}
+
+// InsertNotification implements store.Queries.
+func (q Queries) InsertNotification(ctx context.Context, n *store.Notification) error {
+	if n.ID == "" || n.Account == "" {
+		return core.Errorf(core.EINVALID, "store: notification needs id and account")
+	}
+	header := "{}"
+	if len(n.Header) > 0 {
+		b, err := json.Marshal(n.Header)
+		if err != nil {
+			return core.WrapError(core.EINVALID, err, "store: notification header")
+		}
+		header = string(b)
+	}
+	if n.Status == "" {
+		n.Status = store.NotificationReceived
+	}
+	if n.ReceivedAt.IsZero() {
+		n.ReceivedAt = Now()
+	}
+	n.ReceivedAt = norm(n.ReceivedAt)
+	n.UpdatedAt = n.ReceivedAt
+	body := n.Body
+	if body == nil {
+		body = []byte{}
+	}
+	d := q.D
+	_, err := q.C.Exec(ctx, d.Q(`INSERT INTO notifications (id, account, method, header, query, body, remote_addr,
+received_at, status, dedupe_key, reason, payment_id, refund_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		n.ID, n.Account, n.Method, header, n.Query, body, n.RemoteAddr, d.T(n.ReceivedAt), string(n.Status),
+		n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt))
+	return d.classify(err, "insert notification "+n.ID, dedupeConflict(n), "")
+}
+
+// GetNotification implements store.Queries.
+func (q Queries) GetNotification(ctx context.Context, id string) (*store.Notification, error) {
+	return one(ctx, q.C, q.D.Q("SELECT "+notificationCols+" FROM notifications WHERE id = ?"), []any{id},
+		scanNotification, "get notification "+id, "notification "+id+" not found")
+}
+
+// FindNotificationByDedupeKey implements store.Queries.
+func (q Queries) FindNotificationByDedupeKey(ctx context.Context, account, dedupeKey string) (*store.Notification, error) {
+	return one(ctx, q.C, q.D.Q("SELECT "+notificationCols+` FROM notifications WHERE account = ? AND dedupe_key = ?
+AND status IN ('processed', 'unmatched', 'flagged') AND dedupe_key <> ''`), []any{account, dedupeKey},
+		scanNotification, "find notification by dedupe key",
+		fmt.Sprintf("no applied notification with dedupe key %q for account %s", dedupeKey, account))
+}
+
+// UpdateNotification implements store.Queries.
+func (q Queries) UpdateNotification(ctx context.Context, n *store.Notification) error {
+	n.UpdatedAt = Now()
+	d := q.D
+	c, err := q.C.Exec(ctx, d.Q(`UPDATE notifications SET status = ?, dedupe_key = ?, reason = ?, payment_id = ?,
+refund_id = ?, updated_at = ? WHERE id = ?`),
+		string(n.Status), n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), n.ID)
+	if err != nil {
+		return d.classify(err, "update notification "+n.ID, dedupeConflict(n), "")
+	}
+	if c == 0 {
+		return core.Errorf(core.ENOTFOUND, "notification %s not found", n.ID)
+	}
+	return nil
+}
+
+// ListNotifications implements store.Queries.
+func (q Queries) ListNotifications(ctx context.Context, f store.NotificationFilter) ([]*store.Notification, string, error) {
+	var w where
+	if f.Account != "" {
+		w.add("account = ?", f.Account)
+	}
+	if f.Status != "" {
+		w.add("status = ?", string(f.Status))
+	}
+	return page(ctx, q.C, q.D, notificationCols, "notifications", &w, f.Cursor, f.Limit, scanNotification)
+}

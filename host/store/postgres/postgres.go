@@ -1,0 +1,183 @@
+// Package postgres is the store for more than one host: PostgreSQL through pgx (pgxpool).
+// Unique constraints carry idempotency and dedupe across hosts, SELECT ... FOR UPDATE
+// serialises changes to one payment, and the janitor's and the outbox's claims use FOR UPDATE
+// SKIP LOCKED with a lease, so several hosts share the work without handing one item to two of
+// them. Migrations run at Open under a transaction-scoped advisory lock, so hosts that start
+// together apply them once.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/store/internal/sqlbase"
+	"github.com/paymux/paymux/host/store/migrations"
+)
+
+func init() {
+	store.Register("postgres", func(ctx context.Context, dsn string) (store.Store, error) { return Open(ctx, dsn) })
+}
+
+// Store is a store.Store on a PostgreSQL database (in the schema the DSN's search_path names).
+type Store struct {
+	sqlbase.Queries
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+var dialect = &sqlbase.Dialect{
+	Name:       "postgres",
+	Dollar:     true,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	Constraint: func(err error) string {
+		var e *pgconn.PgError
+		if errors.As(err, &e) && e.Code == "23505" {
+			if e.ConstraintName != "" {
+				return e.ConstraintName
+			}
+			return "unique"
+		}
+		return ""
+	},
+	ForeignKey: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "23503"
+	},
+}
+
+// migrationLock serialises migrations per schema: two hosts starting on one database wait
+// for each other, while tests in separate schemas do not.
+const migrationLock = `SELECT pg_advisory_xact_lock(hashtext('paymux.migrations.' || current_schema()))`
+
+// Open connects to the database at dsn (a postgres:// URL or key=value string; pool settings
+// such as pool_max_conns are accepted) and applies pending migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password: say what is wrong without echoing it.
+		return nil, core.Errorf(core.ECONFIG, "postgres store: malformed DSN")
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig is Open with a parsed pool configuration.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, core.WrapError(core.EINTERNAL, err, "postgres store: connect")
+	}
+	s := &Store{pool: pool, Queries: sqlbase.Queries{C: pgConn{pool}, D: dialect}}
+	if err := s.inTx(ctx, func(c sqlbase.Conn) error {
+		_, err := sqlbase.Migrate(ctx, c, dialect, migrations.Postgres, migrationLock)
+		return err
+	}); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	return s, nil
+}
+
+// pgConn adapts a pool, connection or transaction to sqlbase.Conn.
+type pgConn struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	}
+}
+
+func (c pgConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (c pgConn) Query(ctx context.Context, query string, args ...any) (sqlbase.Rows, error) {
+	return c.q.Query(ctx, query, args...)
+}
+
+type tx struct{ sqlbase.Queries }
+
+// InTx implements store.Store. A serialisation failure or deadlock (which READ COMMITTED with
+// row locks can still meet when two transactions lock in different orders) is retried up to
+// three times.
+func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = s.inTx(ctx, func(c sqlbase.Conn) error {
+			return fn(tx{sqlbase.Queries{C: c, D: dialect}})
+		})
+		if !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(sqlbase.Conn) error) error {
+	t, err := s.pool.Begin(ctx)
+	if err != nil {
+		return core.WrapError(core.EINTERNAL, err, "store: begin transaction")
+	}
+	done := false
+	defer func() {
+		if !done {
+			// Rollback with its own deadline: ctx may be the reason we are rolling back.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = t.Rollback(rctx)
+			cancel()
+		}
+	}()
+	if err := fn(pgConn{t}); err != nil {
+		return err
+	}
+	done = true
+	if err := t.Commit(ctx); err != nil {
+		return core.WrapError(core.EINTERNAL, err, "store: commit")
+	}
+	return nil
+}
+
+// ClaimDuePayments implements store.Store.
+func (s *Store) ClaimDuePayments(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Payment, error) {
+	return s.Queries.ClaimDuePayments(ctx, now, limit, lease)
+}
+
+// ClaimDueRefunds implements store.Store.
+func (s *Store) ClaimDueRefunds(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Refund, error) {
+	return s.Queries.ClaimDueRefunds(ctx, now, limit, lease)
+}
+
+// ClaimDueEvents implements store.Store.
+func (s *Store) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Event, error) {
+	return s.Queries.ClaimDueEvents(ctx, now, limit, lease)
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return core.WrapError(core.EINTERNAL, err, "store: postgres unavailable")
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}

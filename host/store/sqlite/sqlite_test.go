@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/store/storetest"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "paymux.db"))
+	})
+}
+
+// TestShared opens one file twice, as two processes would: each has its own writer, so
+// their IMMEDIATE transactions meet in SQLite's file lock and busy_timeout.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "paymux.db")
+		return open(t, path), open(t, path)
+	})
+}
+
+func TestPragmas(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "paymux.db"))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "10000"},
+	} {
+		var got string
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("writer PRAGMA %s = %s, want %s", tc.pragma, got, tc.want)
+		}
+	}
+	// The reader pool cannot write.
+	if _, err := s.reader.ExecContext(ctx, "DELETE FROM payments"); err == nil {
+		t.Error("the reader pool accepted a write")
+	}
+}
+
+func TestMigrationsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paymux.db")
+	a := open(t, path)
+	b := open(t, path) // reopening applies nothing
+	var n int
+	if err := b.reader.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("schema_migrations has %d rows, want 1", n)
+	}
+	// A database from a newer paymux is refused.
+	if _, err := a.writer.ExecContext(context.Background(), "INSERT INTO schema_migrations VALUES (999, 'future', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, dsn := range []string{"", ":memory:", "/tmp/x.db?mode=memory"} {
+		_, err := Open(context.Background(), dsn)
+		if core.ErrorCode(err) != core.ECONFIG {
+			t.Errorf("Open(%q) = %v, want a config error", dsn, err)
+		}
+	}
+	s, err := store.Open(context.Background(), "sqlite", "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := store.Open(context.Background(), "oracle", "x"); core.ErrorCode(err) != core.ECONFIG {
+		t.Errorf("unknown driver: %v", err)
+	}
+}

@@ -1,0 +1,248 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+func testNotificationRoundTrip(t *testing.T, s store.Store) {
+	c := ctx(t)
+	n := &store.Notification{
+		ID:         "ntf_roundtrip",
+		Account:    "acct-1",
+		Method:     http.MethodPost,
+		Header:     http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=GBK"}, "X-Multi": {"a", "b"}},
+		Query:      "a=1&b=%20",
+		Body:       []byte("notify_id=abc&total_fee=0.01&subject=\xb2\xe8\x00end"),
+		RemoteAddr: "127.0.0.1:55555",
+		ReceivedAt: base,
+	}
+	must(t, s.InsertNotification(c, n))
+	want := *n
+	want.Status = store.NotificationReceived
+	want.ReceivedAt, want.UpdatedAt = us(base), us(base)
+	got, err := s.GetNotification(c, n.ID)
+	must(t, err)
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("GetNotification:\n got %+v\nwant %+v", got, &want)
+	}
+	got.Status = store.NotificationProcessed
+	got.DedupeKey = "acct-1:abc"
+	got.Reason = "ok"
+	got.PaymentID = "pay_1"
+	got.RefundID = "rf_1"
+	must(t, s.UpdateNotification(c, got))
+	g2, err := s.GetNotification(c, n.ID)
+	must(t, err)
+	if !reflect.DeepEqual(g2, got) {
+		t.Fatalf("after UpdateNotification:\n got %+v\nwant %+v", g2, got)
+	}
+	wantCode(t, s.InsertNotification(c, &store.Notification{ID: n.ID, Account: "acct-1"}), core.ECONFLICT)
+	wantCode(t, s.UpdateNotification(c, &store.Notification{ID: "ntf_missing", Status: store.NotificationError}), core.ENOTFOUND)
+	_, err = s.GetNotification(c, "ntf_missing")
+	wantCode(t, err, core.ENOTFOUND)
+	must(t, s.InsertNotification(c, &store.Notification{ID: "ntf_empty", Account: "acct-1"}))
+	g3, err := s.GetNotification(c, "ntf_empty")
+	must(t, err)
+	if len(g3.Body) != 0 || g3.Header != nil || g3.ReceivedAt.IsZero() || g3.Status != store.NotificationReceived {
+		t.Errorf("empty notification: %+v", g3)
+	}
+}
+
+func testNotificationDedupe(t *testing.T, s store.Store) {
+	c := ctx(t)
+	insert := func() *store.Notification {
+		n := &store.Notification{ID: uniq("ntf_"), Account: "acct-1", Body: []byte("x")}
+		must(t, s.InsertNotification(c, n))
+		return n
+	}
+	first := insert()
+	first.Status, first.DedupeKey = store.NotificationProcessed, "acct-1:n1"
+	must(t, s.UpdateNotification(c, first))
+
+	// Every effective status takes the key; others do not.
+	for _, st := range []store.NotificationStatus{store.NotificationProcessed, store.NotificationUnmatched, store.NotificationFlagged} {
+		second := insert()
+		second.Status, second.DedupeKey = st, "acct-1:n1"
+		err := s.UpdateNotification(c, second)
+		wantCode(t, err, core.ECONFLICT)
+		if !strings.Contains(core.ErrorMessage(err), "acct-1:n1") {
+			t.Errorf("dedupe conflict message %q does not name the key", core.ErrorMessage(err))
+		}
+	}
+	for _, st := range []store.NotificationStatus{store.NotificationDuplicate, store.NotificationRejected, store.NotificationError, store.NotificationReceived} {
+		other := insert()
+		other.Status, other.DedupeKey = st, "acct-1:n1"
+		must(t, s.UpdateNotification(c, other))
+	}
+	// Another account may use the same key.
+	o := &store.Notification{ID: uniq("ntf_"), Account: "acct-2", Status: store.NotificationProcessed, DedupeKey: "acct-1:n1"}
+	must(t, s.InsertNotification(c, o))
+	// An empty key is never unique.
+	for range 2 {
+		e := insert()
+		e.Status = store.NotificationUnmatched
+		must(t, s.UpdateNotification(c, e))
+	}
+	// Inserting straight into an effective status with a taken key also conflicts.
+	wantCode(t, s.InsertNotification(c, &store.Notification{ID: uniq("ntf_"), Account: "acct-1",
+		Status: store.NotificationFlagged, DedupeKey: "acct-1:n1"}), core.ECONFLICT)
+
+	f, err := s.FindNotificationByDedupeKey(c, "acct-1", "acct-1:n1")
+	must(t, err)
+	if f.ID != first.ID {
+		t.Errorf("FindNotificationByDedupeKey = %s, want %s", f.ID, first.ID)
+	}
+	_, err = s.FindNotificationByDedupeKey(c, "acct-1", "acct-1:none")
+	wantCode(t, err, core.ENOTFOUND)
+}
+
+func testNotificationList(t *testing.T, s store.Store) {
+	c := ctx(t)
+	var unmatched []string
+	for i := 0; i < 9; i++ {
+		n := &store.Notification{ID: uniq("ntf_"), Account: "acct-1"}
+		if i%3 == 0 {
+			n.Status = store.NotificationUnmatched
+			unmatched = append([]string{n.ID}, unmatched...)
+		}
+		must(t, s.InsertNotification(c, n))
+	}
+	var got []string
+	cursor := ""
+	for {
+		ns, next, err := s.ListNotifications(c, store.NotificationFilter{Status: store.NotificationUnmatched, Limit: 2, Cursor: cursor})
+		must(t, err)
+		for _, n := range ns {
+			got = append(got, n.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if !reflect.DeepEqual(got, unmatched) {
+		t.Fatalf("unmatched pages = %v, want %v", got, unmatched)
+	}
+	ns, _, err := s.ListNotifications(c, store.NotificationFilter{Account: "acct-1"})
+	must(t, err)
+	if len(ns) != 9 {
+		t.Errorf("all: %d", len(ns))
+	}
+	ns, _, err = s.ListNotifications(c, store.NotificationFilter{Account: "acct-9"})
+	must(t, err)
+	if len(ns) != 0 {
+		t.Errorf("other account: %d", len(ns))
+	}
+}
+
+// testNotificationIntakeTx runs the intake recipe the host uses: store the raw request, then in
+// one transaction take the dedupe key, apply the transition and write the event. A duplicate
+// rolls back before any effect and is then recorded as duplicate.
+func testNotificationIntakeTx(t *testing.T, s store.Store) {
+	c := ctx(t)
+	p := newPayment("acct-1", 500)
+	must(t, s.InsertPayment(c, p))
+	for i := 0; i < 2; i++ {
+		n := &store.Notification{ID: uniq("ntf_"), Account: "acct-1", Body: []byte("notify_id=n1")}
+		must(t, s.InsertNotification(c, n))
+		err := applyNotification(c, s, n, p.OutTradeNo, "acct-1:n1")
+		if i == 0 {
+			must(t, err)
+			continue
+		}
+		wantCode(t, err, core.ECONFLICT)
+		n.Status, n.DedupeKey = store.NotificationDuplicate, "acct-1:n1"
+		must(t, s.UpdateNotification(c, n))
+	}
+	evs, _, err := s.ListEvents(c, store.EventFilter{PaymentID: p.ID})
+	must(t, err)
+	if len(evs) != 1 || evs[0].Type != store.EventPaymentSucceeded {
+		t.Fatalf("events after a notification and its duplicate: %d", len(evs))
+	}
+	got, err := s.GetPayment(c, p.ID)
+	must(t, err)
+	if got.Status != core.PaymentSucceeded || got.ProviderRef != "trade-1" {
+		t.Errorf("payment after intake: %+v", got)
+	}
+	ns, _, err := s.ListNotifications(c, store.NotificationFilter{Status: store.NotificationDuplicate})
+	must(t, err)
+	if len(ns) != 1 {
+		t.Errorf("duplicates recorded: %d", len(ns))
+	}
+}
+
+// applyNotification is the host's notification transaction, as the tests and benchmarks run it.
+func applyNotification(c context.Context, s store.Store, n *store.Notification, outTradeNo, dedupeKey string) error {
+	return s.InTx(c, func(tx store.Tx) error {
+		p, err := tx.LockPaymentByOutTradeNo(c, n.Account, outTradeNo)
+		if err != nil {
+			return err
+		}
+		n.Status, n.DedupeKey, n.PaymentID = store.NotificationProcessed, dedupeKey, p.ID
+		if err := tx.UpdateNotification(c, n); err != nil {
+			return err
+		}
+		if err := core.PaymentTransition(p.Status, core.PaymentSucceeded); err != nil {
+			return err
+		}
+		p.Status, p.ProviderRef, p.PaidAt = core.PaymentSucceeded, "trade-1", base
+		if err := tx.UpdatePayment(c, p); err != nil {
+			return err
+		}
+		payload, _ := json.Marshal(map[string]any{"payment_id": p.ID, "amount": p.Amount})
+		return tx.InsertEvent(c, &store.Event{ID: store.NewID("evt_"), Type: store.EventPaymentSucceeded,
+			Account: p.Account, PaymentID: p.ID, Payload: payload})
+	})
+}
+
+// testDedupeRaceShared delivers one notification 20 times at once through two stores: exactly
+// one delivery has an effect.
+func testDedupeRaceShared(t *testing.T, a, b store.Store) {
+	c := ctx(t)
+	p := newPayment("acct-1", 500)
+	must(t, a.InsertPayment(c, p))
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nt := &store.Notification{ID: uniq("ntf_"), Account: "acct-1", Body: []byte("notify_id=race")}
+			if err := s.InsertNotification(c, nt); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = applyNotification(c, s, nt, p.OutTradeNo, "acct-1:race")
+		}()
+	}
+	wg.Wait()
+	applied := 0
+	for _, err := range errs {
+		switch core.ErrorCode(err) {
+		case "":
+			applied++
+		case core.ECONFLICT: // the dedupe key, or succeeded -> succeeded
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	evs, _, err := a.ListEvents(c, store.EventFilter{PaymentID: p.ID})
+	must(t, err)
+	if applied != 1 || len(evs) != 1 {
+		t.Fatalf("%d deliveries applied, %d events; want 1 and 1", applied, len(evs))
+	}
+}
