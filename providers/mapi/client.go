@@ -44,6 +44,8 @@ func NewHTTPClient() *http.Client {
 type Client struct {
 	S    *Settings
 	HTTP *http.Client
+
+	confirmed confirmedSet // notifications notify_verify confirmed, see ParseNotification
 }
 
 // NewClient returns a client for the account; hc nil means a fresh NewHTTPClient.

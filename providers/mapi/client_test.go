@@ -173,8 +173,12 @@ func TestParseNotification(t *testing.T) {
 	s.NotifyVerify = true
 	c := NewClient(s, nil)
 	md5, _ := signing.NewMD5(raw[SetMD5Key])
-	body := func(signer signing.Signer, mutate func(url.Values)) []byte {
-		fields := map[string]string{"notify_type": NotifyTrade, "notify_id": "nid-1", "notify_time": "2026-11-22 10:00:00",
+	body := func(signer signing.Signer, mutate func(url.Values), nid ...string) []byte {
+		id := "nid-1"
+		if len(nid) > 0 {
+			id = nid[0]
+		}
+		fields := map[string]string{"notify_type": NotifyTrade, "notify_id": id, "notify_time": "2026-11-22 10:00:00",
 			"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": "TRADE_FINISHED", "total_fee": "10.00", "currency": "USD", "subject": "咖啡"}
 		sig, _ := signer.Sign(signing.CanonicalB(fields))
 		v := url.Values{}
@@ -202,8 +206,9 @@ func TestParseNotification(t *testing.T) {
 		{"tampered", body(gatewaySigner(t, signing.RSA2), func(v url.Values) { v.Set("total_fee", "0.01") }), "true", false, false},
 		{"added field", body(gatewaySigner(t, signing.RSA2), func(v url.Values) { v.Set("extra", "x") }), "true", false, false},
 		{"no sign", body(md5, func(v url.Values) { v.Del("sign") }), "true", false, false},
-		{"notify_verify false", body(md5, nil), "false", false, false},
-		{"notify_verify down", body(md5, nil), "", false, true},
+		{"notify_verify false", body(md5, nil, "nid-2"), "false", false, false},
+		{"notify_verify down", body(md5, nil, "nid-3"), "", false, true},
+		{"confirmed copy", body(md5, nil), "false", true, false},
 		{"garbage", []byte("%zz=1"), "true", false, false},
 	} {
 		verifyAnswer = tc.answer

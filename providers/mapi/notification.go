@@ -2,7 +2,10 @@ package mapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
+	"sync"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/core/notify"
@@ -62,13 +65,19 @@ func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRe
 		return res, nil
 	}
 	if c.S.NotifyVerify {
-		ok, err := c.NotifyVerify(ctx, fields["notify_id"])
-		if err != nil {
-			return nil, core.WrapError(core.EUNAVAILABLE, err, "notify_verify could not be asked")
-		}
-		if !ok {
-			res.RejectReason = "notify_verify did not confirm notify_id"
-			return res, nil
+		// notify_id confirms once per delivery: a copy of a notification this process already
+		// confirmed (the same signed fields) is not asked again, or re-parsing it would fail.
+		key := confirmedKey(fields)
+		if !c.confirmed.has(key) {
+			ok, err := c.NotifyVerify(ctx, fields["notify_id"])
+			if err != nil {
+				return nil, core.WrapError(core.EUNAVAILABLE, err, "notify_verify could not be asked")
+			}
+			if !ok {
+				res.RejectReason = "notify_verify did not confirm notify_id"
+				return res, nil
+			}
+			c.confirmed.add(key)
 		}
 	}
 	events, err := NotificationEvents(fields)
@@ -165,3 +174,42 @@ func ParseAmount(s, currency string) (core.Money, error) {
 // FormatAmount formats m as the gateway wants it: the currency's decimals (2, or 0 for JPY and
 // KRW).
 func FormatAmount(m core.Money) string { return m.Decimal() }
+
+// confirmedKey identifies a signed notification: its notify_id and a hash of what was signed.
+func confirmedKey(fields map[string]string) string {
+	h := sha256.Sum256([]byte(signing.CanonicalB(fields) + "\x00" + fields["sign"]))
+	return fields["notify_id"] + ":" + hex.EncodeToString(h[:16])
+}
+
+// confirmedSet remembers the last confirmedMax confirmed notifications (FIFO).
+type confirmedSet struct {
+	mu    sync.Mutex
+	keys  map[string]struct{}
+	order []string
+}
+
+const confirmedMax = 4096
+
+func (s *confirmedSet) has(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.keys[k]
+	return ok
+}
+
+func (s *confirmedSet) add(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]struct{}{}
+	}
+	if _, ok := s.keys[k]; ok {
+		return
+	}
+	if len(s.order) >= confirmedMax {
+		delete(s.keys, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.keys[k] = struct{}{}
+	s.order = append(s.order, k)
+}
