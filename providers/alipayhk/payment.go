@@ -202,7 +202,7 @@ func (p *Provider) ParseNotification(ctx context.Context, req *core.Notification
 }
 
 // QueryPayment asks single_trade_query for the trade (by trade_no when known, which the gateway
-// prefers, and out_trade_no).
+// prefers, and out_trade_no) and maps it with the shared mapi.TradeState.
 func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
@@ -216,24 +216,6 @@ func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentReque
 	if err != nil {
 		return nil, err
 	}
-	st := &core.PaymentState{ProviderRef: r.Fields["trade_no"], RawStatus: r.Fields["trade_status"]}
-	var ok bool
-	if st.Status, ok = mapi.PaymentStatus(st.RawStatus); !ok {
-		return nil, &core.Error{Code: core.EUNKNOWN, Message: ServiceQuery + ": unknown trade_status; query later", ProviderCode: clip(st.RawStatus, 40)}
-	}
-	if fee := r.Fields["total_fee"]; fee != "" {
-		cur := r.Fields["currency"]
-		if cur == "" {
-			cur = "HKD"
-		}
-		if st.Amount, err = mapi.ParseAmount(fee, cur); err != nil {
-			return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable total_fee", ServiceQuery)
-		}
-	}
-	if st.Status == core.PaymentSucceeded {
-		if st.PaidAt, err = mapi.ParseTime(r.Fields["gmt_payment"]); err != nil {
-			st.PaidAt = time.Time{}
-		}
-	}
-	return st, nil
+	// HK answers are HKD; a paid trade closed by a full refund still reads as paid.
+	return mapi.TradeState(r.Fields, "HKD")
 }
