@@ -91,7 +91,7 @@ func (s *Sim) createWap(params map[string]string) (string, error) {
 // createForexTradeWap answers the browser: 302 to the cashier, or the HTML error page the real
 // gateway shows (HTTP 200, message in <div class="Todo">).
 func (s *Sim) createForexTradeWap(w http.ResponseWriter, r *http.Request, params map[string]string) {
-	if handled, _ := s.gatewayFaultFor(w, r, params); handled {
+	if s.gatewayFault(w, r, params["partner"], params["service"]) {
 		return
 	}
 	token, err := s.createWap(params)

@@ -128,44 +128,42 @@ func contains2(kinds []FaultKind, k FaultKind) bool {
 }
 
 // gatewayFault applies gateway faults for a request; it reports whether the request was
-// answered (or dropped) by a fault, and whether the response must carry a wrong signature.
-func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, service string) (handled, wrongSign bool) {
+// answered (or dropped) by a fault. wrong_sign faults are taken when the response is signed.
+func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, service string) (handled bool) {
 	s.mu.Lock()
-	fs := s.takeLocked(partner, service, FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign)
+	fs := s.takeLocked(partner, service, FaultLatency, FaultStatus, FaultHang, FaultDrop)
 	s.mu.Unlock()
 	for _, f := range fs {
 		switch f.Kind {
 		case FaultLatency:
 			if !s.sleep(r.Context(), f.Delay) {
-				return true, false
+				return true
 			}
-		case FaultWrongSign:
-			wrongSign = true
 		case FaultStatus:
 			st := f.Status
 			if st == 0 {
 				st = http.StatusServiceUnavailable
 			}
 			http.Error(w, http.StatusText(st), st)
-			return true, false
+			return true
 		case FaultHang:
 			select {
 			case <-r.Context().Done():
 			case <-s.ctx.Done():
 			}
-			return true, false
+			return true
 		case FaultDrop:
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
-					return true, false
+					return true
 				}
 			}
 			// HTTP/2 or a recorder: abort the handler, which resets the stream.
 			panic(http.ErrAbortHandler)
 		}
 	}
-	return false, wrongSign
+	return false
 }
 
 func (s *Sim) sleep(ctx context.Context, d time.Duration) bool {

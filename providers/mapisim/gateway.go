@@ -118,7 +118,7 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.createForexTradeWap(w, r, params)
 		return
 	}
-	if handled, _ := s.gatewayFaultFor(w, r, params); handled {
+	if s.gatewayFault(w, r, params["partner"], service) {
 		return
 	}
 	if service == "notify_verify" {
@@ -147,11 +147,6 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeXML(w, req, resp)
 	}
-}
-
-// gatewayFaultFor applies faults before any processing; wrong_sign is handled at signing time.
-func (s *Sim) gatewayFaultFor(w http.ResponseWriter, r *http.Request, params map[string]string) (bool, bool) {
-	return s.gatewayFault(w, r, params["partner"], params["service"])
 }
 
 // authenticate runs the gateway checks in order and returns the error code of the first that

@@ -19,7 +19,7 @@ func (e *env) refund(partner string, p map[string]string) (envelope, string) {
 }
 
 func TestForexRefundRules(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{TimeScale: 1}) // the unpaid order must not reach its it_b_pay expiry
 	e.paid(globalPID, "R1", "10.00", "USD")
 	e.paid(hkPID, "RH1", "100.00", "HKD")
 	if _, err := e.sim.OpenOrderString(t.Context(), e.orderString(e.orderParams(globalPID, "UNPAID", "1.00", "USD"), signing.RSA)); err != nil {
