@@ -99,6 +99,12 @@ func checkConfig(ctx context.Context, path string, withPlugins bool) *checkRepor
 		}
 		return r
 	}
+	checkLoaded(ctx, cfg, withPlugins, r)
+	return r
+}
+
+// checkLoaded runs the checks after Load; problems end up in file order.
+func checkLoaded(ctx context.Context, cfg *config.Config, withPlugins bool, r *checkReport) {
 	pinsOK := checkPins(cfg, r)
 	checkTLS(cfg, r)
 	for _, id := range checkSortedKeys(cfg.Accounts) {
@@ -111,11 +117,13 @@ func checkConfig(ctx context.Context, path string, withPlugins bool) *checkRepor
 			r.problems = append(r.problems, &config.Problem{File: cfg.File(), Msg: "-plugins: not starting plugins whose binaries do not match their pins"})
 		}
 	}
+	byLine := func(a, b *config.Problem) int { return a.Line - b.Line }
+	slices.SortStableFunc(r.problems, byLine)
+	slices.SortStableFunc(r.warnings, byLine)
 	r.summary = fmt.Sprintf("%s: ok (%d plugins, %d accounts, %d regions)", cfg.File(), len(cfg.Plugins), len(cfg.Accounts), len(cfg.Regions))
 	if withPlugins {
 		r.summary += "; plugins started, accounts configured, methods checked"
 	}
-	return r
 }
 
 // checkPins hashes each plugin binary and compares it with its pin.
@@ -152,22 +160,22 @@ func checkTLS(cfg *config.Config, r *checkReport) {
 
 // keyCheckers load each known key-file setting the way the providers will, so that a wrong
 // file shows up here and not at the first payment.
-var keyCheckers = map[string]func(data []byte) (warning string, err error){
-	"private_key_file": func(data []byte) (string, error) {
+var keyCheckers = map[string]func(path string, data []byte) (warning string, err error){
+	"private_key_file": func(_ string, data []byte) (string, error) {
 		k, err := signing.ParsePrivateKey(data)
 		if err != nil {
 			return "", err
 		}
 		return signing.KeyWarning(k.N.BitLen()), nil
 	},
-	"alipay_public_key_file": func(data []byte) (string, error) {
+	"alipay_public_key_file": func(_ string, data []byte) (string, error) {
 		k, err := signing.ParsePublicKey(data)
 		if err != nil {
 			return "", err
 		}
 		return signing.KeyWarning(k.N.BitLen()), nil
 	},
-	"sftp_private_key_file": func(data []byte) (string, error) {
+	"sftp_private_key_file": func(_ string, data []byte) (string, error) {
 		if _, err := ssh.ParsePrivateKey(data); err != nil {
 			var missing *ssh.PassphraseMissingError
 			if errors.As(err, &missing) {
@@ -177,27 +185,18 @@ var keyCheckers = map[string]func(data []byte) (warning string, err error){
 		}
 		return "", nil
 	},
-	"sftp_known_hosts_file": func(data []byte) (string, error) {
-		f, err := os.CreateTemp("", "paymux-known-hosts-*")
-		if err != nil {
-			return "", err
-		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		if _, err := f.Write(data); err != nil {
-			return "", err
-		}
-		if _, err := knownhosts.New(f.Name()); err != nil {
-			return "", fmt.Errorf("not a known_hosts file: %w", err)
-		}
+	"sftp_known_hosts_file": func(path string, data []byte) (string, error) {
 		if len(strings.TrimSpace(string(data))) == 0 {
 			return "", errors.New("the known_hosts file is empty, so no SFTP host key can be trusted")
+		}
+		if _, err := knownhosts.New(path); err != nil {
+			return "", fmt.Errorf("not a known_hosts file: %w", err)
 		}
 		return "", nil
 	},
 }
 
-// sshErr keeps x/crypto/ssh's message but never echoes key bytes (it does not today; this
+// checkSSHErr keeps x/crypto/ssh's message but never echoes key bytes (it does not today; this
 // makes sure a future version cannot).
 func checkSSHErr(err error) error {
 	msg := err.Error()
@@ -232,7 +231,7 @@ func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 		if !known {
 			continue
 		}
-		warning, err := check(data)
+		warning, err := check(path, data)
 		if err != nil {
 			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", label, checkErrText(err)))
 			continue
