@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/paymux/paymux/core"
 )
@@ -88,6 +89,7 @@ func TestDecodeFormCases(t *testing.T) {
 		{"empty value kept", "a=&b=2", formCT, map[string]string{"a": "", "b": "2"}},
 		{"'=' inside a value", "a=x=y", formCT, map[string]string{"a": "x=y"}},
 		{"escaped key", "out%5Ftrade%5Fno=1", formCT, map[string]string{"out_trade_no": "1"}},
+		{"lower- and upper-case hex", "a=%c3%A9%e4%B8%ad%2f%2F", formCT, map[string]string{"a": "é中//"}},
 		{"semicolon is not a separator", "a=1;b=2", formCT, map[string]string{"a": "1;b=2"}},
 		{"unparsable content type is ignored", "a=1", "text/plain; charset", map[string]string{"a": "1"}},
 		{"unknown charset treated as UTF-8", "a=%C3%A9", formCT + "; charset=latin1", map[string]string{"a": "é"}},
@@ -123,6 +125,7 @@ func TestDecodeFormErrors(t *testing.T) {
 		{"truncated escape", []byte("a=1%2"), formCT, "malformed value"},
 		{"duplicate key", []byte("total_fee=1.00&total_fee=100.00"), formCT, "more than once"},
 		{"duplicate key after unescaping", []byte("a_b=1&a%5Fb=2"), formCT, "more than once"},
+		{"long duplicate key is shortened", []byte(strings.Repeat("中", 20) + "=1&" + strings.Repeat("中", 20) + "=2"), formCT, strings.Repeat("中", 13) + "..."},
 		{"GBK bytes without a charset", gbkNoField, formCT, "not valid UTF-8"},
 		{"invalid UTF-8 in a key", []byte("%FF=1"), formCT, "not valid UTF-8"},
 	}
@@ -134,6 +137,9 @@ func TestDecodeFormErrors(t *testing.T) {
 			}
 			if core.ErrorCode(err) != core.EINVALID {
 				t.Errorf("code = %s, want %s", core.ErrorCode(err), core.EINVALID)
+			}
+			if !utf8.ValidString(err.Error()) {
+				t.Errorf("error message is not valid UTF-8: %q", err)
 			}
 			if !strings.Contains(err.Error(), tt.message) {
 				t.Errorf("error %q does not mention %q", err, tt.message)
