@@ -56,8 +56,9 @@ func DecodeForm(body []byte, contentType string) (map[string]string, error) {
 		}
 	}
 	// All keys and values are unescaped into one buffer that becomes one string; the fields are
-	// substrings of it. That is three allocations for the whole body instead of two to four per
-	// field, which is most of the cost of decoding a notification.
+	// substrings of it. That is a fixed handful of allocations for the whole body instead of two
+	// to four per field (see docs/performance.md). Any field kept alive keeps that one string,
+	// at most MaxBodyBytes, alive with it.
 	buf := make([]byte, 0, len(body))
 	spans := make([]int, 0, 2*(bytes.Count(body, []byte{'&'})+1)) // end offsets: key, value, key, ...
 	for len(body) > 0 {
