@@ -33,7 +33,12 @@ type env struct {
 
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
-	sim := mapisim.New(mapisim.Config{TimeScale: 100000})
+	return newEnvCfg(t, mapisim.Config{TimeScale: 100000}, extra...)
+}
+
+func newEnvCfg(t *testing.T, cfg mapisim.Config, extra ...string) *env {
+	t.Helper()
+	sim := mapisim.New(cfg)
 	t.Cleanup(sim.Close)
 	if err := sim.AddPartner(mapisim.Partner{ID: testPartner, Flavour: mapisim.FlavourHK, SignType: "RSA2",
 		MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, MD5Key: mapisim.TestMD5Key, FeeBasisPoints: 180}); err != nil {
