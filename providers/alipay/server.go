@@ -51,32 +51,7 @@ func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentReque
 	if err != nil {
 		return nil, err
 	}
-	return paymentState(r.Fields)
-}
-
-// paymentState maps a trade. A TRADE_CLOSED trade that was paid (it has gmt_payment or a
-// refund_fee) was closed by full refund: the payment itself succeeded.
-func paymentState(f map[string]string) (*core.PaymentState, error) {
-	st := &core.PaymentState{ProviderRef: f["trade_no"], RawStatus: f["trade_status"]}
-	s, ok := mapi.PaymentStatus(st.RawStatus)
-	if !ok {
-		return nil, core.Errorf(core.EUNKNOWN, "single_trade_query: unknown trade_status %q; query later", st.RawStatus)
-	}
-	if s == core.PaymentClosed && (f["gmt_payment"] != "" || f["refund_fee"] != "") {
-		s = core.PaymentSucceeded
-	}
-	st.Status = s
-	if f["total_fee"] != "" && f["currency"] != "" {
-		m, err := mapi.ParseAmount(f["total_fee"], f["currency"])
-		if err != nil {
-			return nil, core.WrapError(core.EUNKNOWN, err, "single_trade_query: unreadable total_fee")
-		}
-		st.Amount = m
-	}
-	if t, err := mapi.ParseTime(f["gmt_payment"]); err == nil {
-		st.PaidAt = t
-	}
-	return st, nil
+	return mapi.TradeState(r.Fields, a.currency)
 }
 
 // Refund calls forex_refund with the host's refund number as out_return_no (the gateway's
