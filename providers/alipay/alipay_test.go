@@ -185,16 +185,22 @@ func TestAppPricing(t *testing.T) {
 		t.Error("rmb_fee and total_fee are exclusive")
 	}
 	for name, mutate := range map[string]func(r *core.CreatePaymentRequest){
-		"other currency":   func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 100, Currency: "EUR"} },
-		"over max":         func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 100_000_001, Currency: "USD"} },
-		"zero":             func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 0, Currency: "USD"} },
-		"unknown extra":    func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"hb_fq_param": "x", "zz": "y"} },
-		"bad trade info":   func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"trade_information": `{"business_type":"9"}`} },
-		"trade info json":  func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"trade_information": `not json`} },
-		"bad refer":        func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"refer_url": "merchant.example"} },
-		"bad mcc":          func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"secondary_merchant_industry": "54"} },
-		"split too much":   func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"split_fund_info": `[{"transIn":"2088101122136242","amount":"20.00","currency":"USD","desc":"fee"}]`} },
-		"split currency":   func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"split_fund_info": `[{"transIn":"2088101122136242","amount":"1.00","currency":"EUR"}]`} },
+		"other currency": func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 100, Currency: "EUR"} },
+		"over max":       func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 100_000_001, Currency: "USD"} },
+		"zero":           func(r *core.CreatePaymentRequest) { r.Amount = core.Money{Value: 0, Currency: "USD"} },
+		"unknown extra":  func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"hb_fq_param": "x", "zz": "y"} },
+		"bad trade info": func(r *core.CreatePaymentRequest) {
+			r.Extras = map[string]string{"trade_information": `{"business_type":"9"}`}
+		},
+		"trade info json": func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"trade_information": `not json`} },
+		"bad refer":       func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"refer_url": "merchant.example"} },
+		"bad mcc":         func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"secondary_merchant_industry": "54"} },
+		"split too much": func(r *core.CreatePaymentRequest) {
+			r.Extras = map[string]string{"split_fund_info": `[{"transIn":"2088101122136242","amount":"20.00","currency":"USD","desc":"fee"}]`}
+		},
+		"split currency": func(r *core.CreatePaymentRequest) {
+			r.Extras = map[string]string{"split_fund_info": `[{"transIn":"2088101122136242","amount":"1.00","currency":"EUR"}]`}
+		},
 		"quote in subject": func(r *core.CreatePaymentRequest) { r.Subject = `the "best"` },
 		"key in subject":   func(r *core.CreatePaymentRequest) { r.Subject = "total_fee=0.01" },
 		"no subject":       func(r *core.CreatePaymentRequest) { r.Subject = "" },
