@@ -69,3 +69,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSetPins edits arbitrary config files: SetPins must not panic, and when it succeeds the
+// file must read back with the new hashes (SetPins checks this itself; the fuzzer makes sure
+// the check and the offset arithmetic hold on odd input: tabs, CRLF, multi-byte characters).
+func FuzzSetPins(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		f.Add(b)
+	}
+	f.Add([]byte("plugins:\r\n  a:\r\n    command: x\r\n    sha256: 'é'\r\n"))
+	f.Add([]byte("plugins:\n  é:\n    command: ü\n    sha256: \"é\\\"x\"\n  b:\n    command: y\n"))
+	hash := strings.Repeat("ab", 32)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pins, err := ReadPins(data, "/")
+		if err != nil || len(pins) == 0 {
+			return
+		}
+		hashes := map[string]string{}
+		for _, p := range pins {
+			hashes[p.Name] = hash
+		}
+		out, err := SetPins(data, hashes)
+		if err != nil {
+			return
+		}
+		again, err := ReadPins(out, "/")
+		if err != nil {
+			t.Fatalf("pinned output does not read back: %v", err)
+		}
+		for _, p := range again {
+			if p.SHA256 != hash {
+				t.Fatalf("plugin %s has %q after pinning", p.Name, p.SHA256)
+			}
+		}
+	})
+}
