@@ -36,6 +36,20 @@ func TestExampleLoads(t *testing.T) {
 	if len(hk) != 2 || hk[0].Method != "alipayhk" || hk[1].Method != "alipay" || hk[0].Account != "alipayhk-main" {
 		t.Errorf("HK methods: %+v", hk)
 	}
+	if !MatchAPIKey(c.Server.APIKeys, "demo-api-key-DO-NOT-USE-IN-PRODUCTION") {
+		t.Error("the demo API key (default of ${PAYMUX_API_KEY}) does not match")
+	}
+	// With the environment set, the references take it.
+	t.Setenv("PAYMUX_API_KEY", "deployment-key-0123456789")
+	t.Setenv("PAYMUX_WEBHOOK_SECRET", "deployment-webhook-secret")
+	c2, err := Load(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !MatchAPIKey(c2.Server.APIKeys, "deployment-key-0123456789") || MatchAPIKey(c2.Server.APIKeys, "demo-api-key-DO-NOT-USE-IN-PRODUCTION") ||
+		c2.Webhooks.Secret.Value() != "deployment-webhook-secret" {
+		t.Error("environment not used by the example's references")
+	}
 	if c.Store.Driver != "sqlite" || c.Plugins["alipay"].SHA256 != strings.Repeat("0", 64) {
 		t.Error("example store or pin placeholder changed")
 	}

@@ -263,7 +263,7 @@ func checkPlugins(ctx context.Context, cfg *config.Config, r *checkReport) {
 	errs := map[string]error{}
 	for _, name := range checkSortedKeys(cfg.Plugins) {
 		p := cfg.Plugins[name]
-		d, err := describePlugin(ctx, cfg, name, p, filepath.Join(runtimeDir, "r"), r)
+		d, err := checkDescribePlugin(ctx, cfg, name, p, filepath.Join(runtimeDir, "r"), r)
 		if err != nil {
 			errs[name] = err
 			r.problems = append(r.problems, cfg.Problemf("plugins."+name, "%v", err))
@@ -290,9 +290,9 @@ func checkPlugins(ctx context.Context, cfg *config.Config, r *checkReport) {
 
 var errCheckNotStarted = errors.New("describe: not started")
 
-// describePlugin launches one plugin, configures each account that uses it, and returns its
+// checkDescribePlugin launches one plugin, configures each account that uses it, and returns its
 // description.
-func describePlugin(ctx context.Context, cfg *config.Config, name string, p config.Plugin, runtimeDir string, r *checkReport) (*core.Description, error) {
+func checkDescribePlugin(ctx context.Context, cfg *config.Config, name string, p config.Plugin, runtimeDir string, r *checkReport) (*core.Description, error) {
 	pl, err := sdk.Launch(ctx, sdk.LaunchConfig{Name: name, Path: p.Command, SHA256: p.SHA256, Env: p.Env, RuntimeDir: runtimeDir, CallTimeout: 10 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)

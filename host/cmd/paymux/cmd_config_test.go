@@ -16,7 +16,7 @@ import (
 	"github.com/paymux/paymux/host/config"
 )
 
-func keysDir() string {
+func checkKeysDir() string {
 	d, _ := filepath.Abs("../../../providers/mapisim/testkeys")
 	return d
 }
@@ -26,7 +26,7 @@ func keysDir() string {
 func writeCheckFixture(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	keys := keysDir()
+	keys := checkKeysDir()
 	os.WriteFile(filepath.Join(dir, "pa"), []byte("binary A"), 0o755)
 	os.WriteFile(filepath.Join(dir, "pb"), []byte("binary B"), 0o755)
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
@@ -40,7 +40,7 @@ func writeCheckFixture(t *testing.T) string {
   public_url: http://127.0.0.1:8080
   api_keys: [0123456789abcdef0123]
 plugins:
-  a: {command: pa, sha256: ` + hexSHA([]byte("binary A")) + `}
+  a: {command: pa, sha256: ` + pinHexSHA([]byte("binary A")) + `}
   b: {command: pb, sha256: ` + strings.Repeat("1", 64) + `}
   c: {command: pc, sha256: ` + strings.Repeat("0", 64) + `}
 accounts:
@@ -78,9 +78,9 @@ func TestConfigCheck(t *testing.T) {
 	}
 	joined := strings.Join(got, "\n")
 	for _, frag := range []string{
-		path + ":6: plugins.b.sha256: binary " + dir + "/pb has sha256 " + hexSHA([]byte("binary B")) + " but the config pins " + strings.Repeat("1", 64),
+		path + ":6: plugins.b.sha256: binary " + dir + "/pb has sha256 " + pinHexSHA([]byte("binary B")) + " but the config pins " + strings.Repeat("1", 64),
 		path + ":7: plugins.c.command: cannot read the plugin binary: open " + dir + "/pc: no such file or directory",
-		path + ":22: accounts.swapped.settings.private_key_file: " + keysDir() + "/test-alipay-public-DO-NOT-USE.pem: expected a private key but found PEM type \"PUBLIC KEY\"",
+		path + ":22: accounts.swapped.settings.private_key_file: " + checkKeysDir() + "/test-alipay-public-DO-NOT-USE.pem: expected a private key but found PEM type \"PUBLIC KEY\"",
 		path + ":23: accounts.swapped.settings.alipay_public_key_file: cannot read " + dir + "/missing.pem: no such file or directory",
 		path + ":24: accounts.swapped.settings.sftp_known_hosts_file: " + dir + "/known_hosts: not a known_hosts file: knownhosts: " + dir + "/known_hosts:1: illegal base64 data",
 	} {
@@ -106,12 +106,12 @@ func TestConfigCheck(t *testing.T) {
 	// Unpinned placeholder: say so, with the hash to pin.
 	os.WriteFile(filepath.Join(dir, "pc"), []byte("binary C"), 0o755)
 	r = checkConfig(context.Background(), path, false)
-	if s := problemsText(r); !strings.Contains(s, path+":7: plugins.c.sha256: not pinned (placeholder); run `paymux plugins pin -config "+path+"` (binary sha256 is "+hexSHA([]byte("binary C"))+")") {
+	if s := checkProblemsText(r); !strings.Contains(s, path+":7: plugins.c.sha256: not pinned (placeholder); run `paymux plugins pin -config "+path+"` (binary sha256 is "+pinHexSHA([]byte("binary C"))+")") {
 		t.Errorf("unpinned:\n%s", s)
 	}
 	// -plugins refuses to start anything while pins are wrong.
 	r = checkConfig(context.Background(), path, true)
-	if s := problemsText(r); !strings.Contains(s, "-plugins: not starting plugins") {
+	if s := checkProblemsText(r); !strings.Contains(s, "-plugins: not starting plugins") {
 		t.Errorf("-plugins with bad pins:\n%s", s)
 	}
 }
@@ -121,7 +121,7 @@ func TestConfigCheckLoadErrors(t *testing.T) {
 	path := filepath.Join(dir, "c.yaml")
 	os.WriteFile(path, []byte("server:\n  listn: x\n"), 0o600)
 	r := checkConfig(context.Background(), path, false)
-	if s := problemsText(r); !strings.Contains(s, path+`:2: unknown key "listn" in server (did you mean "listen"?)`) {
+	if s := checkProblemsText(r); !strings.Contains(s, path+`:2: unknown key "listn" in server (did you mean "listen"?)`) {
 		t.Errorf("got %s", s)
 	}
 	r = checkConfig(context.Background(), filepath.Join(dir, "missing.yaml"), false)
@@ -136,7 +136,7 @@ func TestConfigCheckLoadErrors(t *testing.T) {
 	}
 }
 
-func problemsText(r *checkReport) string {
+func checkProblemsText(r *checkReport) string {
 	var s []string
 	for _, p := range r.problems {
 		s = append(s, p.String())
@@ -144,9 +144,9 @@ func problemsText(r *checkReport) string {
 	return strings.Join(s, "\n")
 }
 
-// pluginBinaries returns the alipay and alipayhk plugin binaries: from $PAYMUX_BIN, or built
+// checkPluginBinaries returns the alipay and alipayhk plugin binaries: from $PAYMUX_BIN, or built
 // into a temporary directory.
-func pluginBinaries(t *testing.T) string {
+func checkPluginBinaries(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("PAYMUX_BIN"); dir != "" {
 		return dir
@@ -167,7 +167,7 @@ func pluginBinaries(t *testing.T) string {
 // TestConfigCheckExampleWithPlugins runs the whole check, plugins included, on
 // config.example.yaml with its binaries pinned: the example must be correct as shipped.
 func TestConfigCheckExampleWithPlugins(t *testing.T) {
-	bin := pluginBinaries(t)
+	bin := checkPluginBinaries(t)
 	cfg, err := config.Load("../../../config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	pins := map[string]string{}
 	for name, p := range cfg.Plugins {
 		p.Command = filepath.Join(bin, filepath.Base(p.Command))
-		p.SHA256 = hexSHA(mustRead(t, p.Command))
+		p.SHA256 = pinHexSHA(checkMustRead(t, p.Command))
 		cfg.Plugins[name] = p
 		pins[name] = p.SHA256
 	}
@@ -184,7 +184,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	r := &checkReport{}
 	checkLoaded(ctx, cfg, true, r)
 	if len(r.problems) > 0 || len(r.warnings) > 0 {
-		t.Fatalf("config.example.yaml has problems:\n%s\nwarnings: %v", problemsText(r), r.warnings)
+		t.Fatalf("config.example.yaml has problems:\n%s\nwarnings: %v", checkProblemsText(r), r.warnings)
 	}
 	if !strings.Contains(r.summary, "plugins started") {
 		t.Errorf("summary %q", r.summary)
@@ -198,7 +198,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	acct.Settings["currency"] = config.NewSecret("XYZ")
 	r = &checkReport{}
 	checkLoaded(ctx, cfg, true, r)
-	s := problemsText(r)
+	s := checkProblemsText(r)
 	for _, frag := range []string{
 		`regions.HK.methods[0].method: plugin alipayhk (account alipayhk-main) has no method "wechat" (it offers: alipayhk, alipay)`,
 		`accounts.alipay-global-sgd.settings: plugin alipay refused the settings: setting currency "XYZ" is not a cross-border settlement currency`,
@@ -209,7 +209,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func checkMustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

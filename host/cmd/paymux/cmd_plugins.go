@@ -84,12 +84,12 @@ func pinPlugins(w io.Writer, file, binDir string, dryRun bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return writeFileAtomic(file, out)
+	return pinWriteFileAtomic(file, out)
 }
 
-// writeFileAtomic replaces file with data through a temporary file in the same directory, so
+// pinWriteFileAtomic replaces file with data through a temporary file in the same directory, so
 // that a crash leaves the old or the new file, never half of one. The mode is kept.
-func writeFileAtomic(file string, data []byte) error {
+func pinWriteFileAtomic(file string, data []byte) error {
 	// Edit the file a symlink points to rather than replacing the link.
 	if real, err := filepath.EvalSymlinks(file); err == nil {
 		file = real

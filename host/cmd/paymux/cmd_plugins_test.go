@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func hexSHA(b []byte) string {
+func pinHexSHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
@@ -43,7 +43,7 @@ plugins:
 	if got, _ := os.ReadFile(cfgPath); string(got) != src {
 		t.Fatal("dry run wrote the file")
 	}
-	ha, hb := hexSHA([]byte("binary A")), hexSHA([]byte("binary B"))
+	ha, hb := pinHexSHA([]byte("binary A")), pinHexSHA([]byte("binary B"))
 	wantOut := "a: " + zeros + " -> " + ha + " (updated)\nb: (none) -> " + hb + " (updated)\n"
 	if out.String() != wantOut {
 		t.Errorf("dry-run output\n%s\nwant\n%s", out.String(), wantOut)
@@ -76,7 +76,7 @@ plugins:
 		t.Fatal(err)
 	}
 	got, _ = os.ReadFile(cfgPath)
-	if !strings.Contains(string(got), hexSHA([]byte("rebuilt A"))) || !strings.Contains(string(got), "command: bin/pa") {
+	if !strings.Contains(string(got), pinHexSHA([]byte("rebuilt A"))) || !strings.Contains(string(got), "command: bin/pa") {
 		t.Errorf("-bin: %s", got)
 	}
 
