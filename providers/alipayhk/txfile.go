@@ -83,12 +83,13 @@ func ReadTransactionFile(r io.Reader, yield func(*core.SettlementRecord) error) 
 			return tr.errorf("header has no %s column", c)
 		}
 	}
+	cols := txColumns(idx)
 	row := first
 	if isHeader {
 		row, err = tr.next()
 	}
 	for ; err == nil; row, err = tr.next() {
-		rec, err := txRecord(row, idx)
+		rec, err := txRecord(row, &cols)
 		if err != nil {
 			return tr.wrap(err)
 		}
@@ -105,10 +106,23 @@ func ReadTransactionFile(r io.Reader, yield func(*core.SettlementRecord) error) 
 	return err
 }
 
+// txCols are the positions of the columns a record needs (-1: absent), looked up once per file.
+type txCols struct {
+	ref, txID, amount, fee, currency, payTime, settleTime, issue, typ, status, orig int
+}
+
+func txColumns(idx map[string]int) txCols {
+	return txCols{
+		ref: idx[colPartnerTxID], txID: idx[colTxID], amount: idx[colAmount], fee: idx[colFee],
+		currency: idx[colCurrency], payTime: idx[colPaymentTime], settleTime: idx[colSettleTime],
+		issue: idx[colIssue], typ: idx[colType], status: idx[colStatus], orig: idx[colOrigPartner],
+	}
+}
+
 // txRecord maps one row; a row with every field empty gives nil.
-func txRecord(row []string, idx map[string]int) (*core.SettlementRecord, error) {
-	get := func(c string) string {
-		if i := idx[c]; i >= 0 && i < len(row) {
+func txRecord(row []string, c *txCols) (*core.SettlementRecord, error) {
+	get := func(i int) string {
+		if i >= 0 && i < len(row) {
 			return row[i]
 		}
 		return ""
@@ -117,16 +131,16 @@ func txRecord(row []string, idx map[string]int) (*core.SettlementRecord, error) 
 		return nil, nil
 	}
 	rec := &core.SettlementRecord{
-		Reference:   get(colPartnerTxID),
-		ProviderRef: get(colTxID),
-		OrigRef:     get(colOrigPartner),
-		Status:      get(colStatus),
-		Wallet:      strings.ToUpper(get(colIssue)),
+		Reference:   get(c.ref),
+		ProviderRef: get(c.txID),
+		OrigRef:     get(c.orig),
+		Status:      get(c.status),
+		Wallet:      strings.ToUpper(get(c.issue)),
 	}
 	if rec.Reference == "" {
 		return nil, fmt.Errorf("empty %s", colPartnerTxID)
 	}
-	switch t := strings.ToUpper(get(colType)); t {
+	switch t := strings.ToUpper(get(c.typ)); t {
 	case "P":
 		rec.Kind = core.EventPayment
 	case "R":
@@ -134,18 +148,18 @@ func txRecord(row []string, idx map[string]int) (*core.SettlementRecord, error) 
 	default:
 		return nil, fmt.Errorf("%s %q is neither P nor R", colType, printable(t))
 	}
-	cur := strings.ToUpper(get(colCurrency))
+	cur := strings.ToUpper(get(c.currency))
 	var err error
-	if rec.Amount, err = fileMoney(get(colAmount), cur, true); err != nil {
+	if rec.Amount, err = fileMoney(get(c.amount), cur, true); err != nil {
 		return nil, fmt.Errorf("%s: %w", colAmount, err)
 	}
-	if rec.Fee, err = fileMoney(get(colFee), cur, false); err != nil {
+	if rec.Fee, err = fileMoney(get(c.fee), cur, false); err != nil {
 		return nil, fmt.Errorf("%s: %w", colFee, err)
 	}
-	if rec.OccurredAt, err = fileTime(get(colPaymentTime)); err != nil {
+	if rec.OccurredAt, err = fileTime(get(c.payTime)); err != nil {
 		return nil, fmt.Errorf("%s: %w", colPaymentTime, err)
 	}
-	if rec.SettledAt, err = fileTime(get(colSettleTime)); err != nil {
+	if rec.SettledAt, err = fileTime(get(c.settleTime)); err != nil {
 		return nil, fmt.Errorf("%s: %w", colSettleTime, err)
 	}
 	return rec, nil

@@ -1,0 +1,157 @@
+package alipayhk_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/signing"
+	"github.com/paymux/paymux/providers/alipayhk"
+	"github.com/paymux/paymux/providers/mapisim"
+)
+
+// paired times op and ref back to back in every iteration, alternating which goes first, and
+// reports both and their ratio (shared/design/benchmarking.md; core's benchpair is internal to
+// core, so this is its small twin for providers). It returns op's mean time per iteration.
+func paired(b *testing.B, refName string, op, ref func() error) time.Duration {
+	b.Helper()
+	var opT, refT time.Duration
+	var ratios []float64
+	n := 0
+	for b.Loop() {
+		first, second := op, ref
+		if n&1 == 1 {
+			first, second = ref, op
+		}
+		t0 := time.Now()
+		err1 := first()
+		t1 := time.Now()
+		err2 := second()
+		t2 := time.Now()
+		o, r := t1.Sub(t0), t2.Sub(t1)
+		if n&1 == 1 {
+			o, r = r, o
+		}
+		if err1 != nil || err2 != nil {
+			b.Fatalf("%v, %v", err1, err2)
+		}
+		opT += o
+		refT += r
+		if r > 0 {
+			ratios = append(ratios, float64(o)/float64(r))
+		}
+		n++
+	}
+	if n == 0 || refT == 0 {
+		return 0
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
+	b.ReportMetric(float64(refT.Nanoseconds())/float64(n), refName+"-ns/op")
+	b.ReportMetric(float64(opT)/float64(refT), "op/"+refName)
+	b.ReportMetric(ratios[len(ratios)/2], "op/"+refName+"-p50")
+	return opT / time.Duration(n)
+}
+
+// BenchmarkCreatePayment is the whole create path of one AlipayHK payment with an RSA2-2048
+// account (checks, parameters, Format A, signature, assembly), paired with a bare
+// rsa.SignPKCS1v15 (SHA-256 over 400 bytes, hash included) with the same key.
+func BenchmarkCreatePayment(b *testing.B) {
+	p := alipayhk.New()
+	err := p.Configure(context.Background(), &core.ConfigureRequest{Account: "a", Settings: map[string]string{
+		"partner": testPartner, "gateway_url": "https://intlmapi.alipay.com/gateway.do", "sign_type": "RSA2",
+		"private_key_file":       string(mapisim.TestMerchantPrivateKeyPEM),
+		"alipay_public_key_file": string(mapisim.TestAlipayPublicKeyPEM),
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := signing.ParsePrivateKey(mapisim.TestMerchantPrivateKeyPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := []byte(strings.Repeat("paymux-benchmark-reference-message-0123456789/", 9)[:400])
+	ref := func() error {
+		d := sha256.Sum256(msg)
+		_, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+		return err
+	}
+	req := &core.CreatePaymentRequest{Account: "a", OutTradeNo: "HK20261120000001", Method: "alipayhk", Channel: core.ChannelApp,
+		Amount: hkd(123_45), Subject: "Order HK20261120000001", Description: "2 items",
+		NotifyURL: "https://merchant.example/notify/a", ExpiresAt: time.Now().Add(time.Hour)}
+	op := func() error { _, err := p.CreatePayment(context.Background(), req); return err }
+	b.ReportAllocs()
+	_ = paired(b, "rsa-sign", op, ref)
+}
+
+// benchFile builds an n-row transaction file; gbk encodes it as GBK with Chinese remarks.
+func benchFile(b *testing.B, n int, gbk bool) []byte {
+	var sb strings.Builder
+	sb.WriteString("Partner_transaction_id,Transaction_id,Amount,Fee,,Settlement,Currency,Payment_time,Settlement_time,Issue,Product,Type,Status,Remarks,original_partner_transaction_ID\r\n")
+	for i := 0; i < n; i++ {
+		remark := ""
+		if gbk && i%4 == 0 {
+			remark = "測試訂單"
+		}
+		fmt.Fprintf(&sb, "HK2026112%07d     ,20261120220013%014d,%d.%02d,1.80,,98.20,HKD,2026-11-20 10:15:02,2026-11-21 09:12:40,ALIPAYHK,Cross_wap,P,L,%s,\r\n",
+			i, i, 100+i%900, i%100, remark)
+	}
+	if !gbk {
+		return []byte(sb.String())
+	}
+	out, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(sb.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkReadTransactionFile measures the reader's throughput (op-MB/s, op-rows/s: the
+// reader's own time) on a 2,000-row file, paired with a bare encoding/csv pass over the same
+// bytes (the floor any CSV reader pays).
+func BenchmarkReadTransactionFile(b *testing.B) {
+	const rows = 2000
+	for _, enc := range []string{"utf8", "gbk"} {
+		data := benchFile(b, rows, enc == "gbk")
+		b.Run(enc, func(b *testing.B) {
+			op := func() error {
+				n := 0
+				err := alipayhk.ReadTransactionFile(bytes.NewReader(data), func(*core.SettlementRecord) error { n++; return nil })
+				if err == nil && n != rows {
+					err = fmt.Errorf("%d rows", n)
+				}
+				return err
+			}
+			ref := func() error {
+				r := csv.NewReader(bytes.NewReader(data))
+				r.ReuseRecord = true
+				r.FieldsPerRecord = -1
+				for {
+					if _, err := r.Read(); err == io.EOF {
+						return nil
+					} else if err != nil {
+						return err
+					}
+				}
+			}
+			per := paired(b, "csv", op, ref)
+			if per > 0 {
+				b.ReportMetric(float64(len(data))/per.Seconds()/1e6, "op-MB/s")
+				b.ReportMetric(float64(rows)/per.Seconds(), "op-rows/s")
+			}
+		})
+	}
+}
