@@ -171,7 +171,7 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 		res.Message = "result is for another out_trade_no"
 	case f["partner"] != "" && f["partner"] != a.client.S.Partner:
 		res.Message = "result is for another partner"
-	case req.Amount.Currency != "" && f["total_fee"] != mapi.FormatAmount(req.Amount):
+	case req.Amount.Currency != "" && (req.Amount.Currency != "HKD" || f["total_fee"] != mapi.FormatAmount(req.Amount)):
 		res.Message = "result amount differs from the payment's"
 	case f["currency"] != "" && f["currency"] != "HKD":
 		res.Message = "result currency is not HKD"

@@ -244,9 +244,10 @@ func TestPaymentLifecycle(t *testing.T) {
 			}
 			// The same result does not prove another amount, order or wallet.
 			other := map[string]core.ClientResultRequest{
-				"amount": {Account: "hk1", OutTradeNo: out, Method: method, Amount: hkd(99_00)},
-				"order":  {Account: "hk1", OutTradeNo: "other", Method: method, Amount: hkd(100_00)},
-				"wallet": {Account: "hk1", OutTradeNo: out, Method: map[string]string{"alipay": "alipayhk", "alipayhk": "alipay"}[method], Amount: hkd(100_00)},
+				"amount":         {Account: "hk1", OutTradeNo: out, Method: method, Amount: hkd(99_00)},
+				"order":          {Account: "hk1", OutTradeNo: "other", Method: method, Amount: hkd(100_00)},
+				"bogus currency": {Account: "hk1", OutTradeNo: out, Method: method, Amount: core.Money{Value: 100_00, Currency: "XXX"}},
+				"wallet":         {Account: "hk1", OutTradeNo: out, Method: map[string]string{"alipay": "alipayhk", "alipayhk": "alipay"}[method], Amount: hkd(100_00)},
 			}
 			for name, req := range other {
 				req.Result = map[string]string{"resultStatus": "9000", "result": sdk.Result}
