@@ -146,6 +146,9 @@ var SettlementCurrencies = []string{
 	"RUB", "SEK", "SGD", "THB", "USD",
 }
 
+// amountRules is AmountRules computed once, for the per-payment check.
+var amountRules = AmountRules()
+
 // AmountRules returns one rule per accepted currency (the settlement currencies and CNY, which
 // is priced with rmb_fee): 0.01 to 1,000,000.00, or 1 to 1,000,000 for currencies without
 // decimals (JPY, KRW).

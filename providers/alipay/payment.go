@@ -141,7 +141,7 @@ func (a *account) priceParams(params map[string]string, m core.Money) error {
 // checkMoney applies the declared rules (the host checks them first; the provider does not
 // trust that).
 func checkMoney(m core.Money) error {
-	for _, r := range AmountRules() {
+	for _, r := range amountRules {
 		if r.Currency == m.Currency {
 			if err := m.Validate(); err != nil {
 				return err
