@@ -121,17 +121,17 @@ func copyDelivery(d *Delivery) Delivery {
 func (s *Sim) WaitIdle(ctx context.Context) error {
 	l := s.deliveries
 	for {
-		l.mu.Lock()
-		busy, ch := l.busy, l.changed
-		l.mu.Unlock()
-		if busy == 0 {
-			return nil
-		}
 		s.mu.Lock()
 		closed := s.closed
 		s.mu.Unlock()
 		if closed {
 			return ErrClosed
+		}
+		l.mu.Lock()
+		busy, ch := l.busy, l.changed
+		l.mu.Unlock()
+		if busy == 0 {
+			return nil
 		}
 		select {
 		case <-ch:

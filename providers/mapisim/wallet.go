@@ -56,6 +56,9 @@ func (s *Sim) PayOrderString(ctx context.Context, orderString string) (SDKResult
 		return SDKResult{}, err
 	}
 	o, err := s.openOrder(c, "app")
+	if errors.Is(err, ErrClosed) {
+		return SDKResult{}, err
+	}
 	if err != nil {
 		return failed(err), nil
 	}
