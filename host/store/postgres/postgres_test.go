@@ -17,7 +17,7 @@ import (
 // testSchema creates a fresh schema named after a random id in the database of
 // PAYMUX_TEST_POSTGRES_DSN (or skips) and drops it when t ends. It returns a pool config whose
 // connections use that schema.
-func testSchema(t *testing.T) *pgxpool.Config {
+func testSchema(t testing.TB) *pgxpool.Config {
 	t.Helper()
 	dsn := os.Getenv("PAYMUX_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -56,7 +56,7 @@ func testSchema(t *testing.T) *pgxpool.Config {
 	return cfg
 }
 
-func open(t *testing.T, cfg *pgxpool.Config) *Store {
+func open(t testing.TB, cfg *pgxpool.Config) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -118,4 +118,11 @@ func TestOpenErrors(t *testing.T) {
 	if core.ErrorCode(err) != core.ECONFIG || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("malformed DSN: %v", err)
 	}
+}
+
+// BenchmarkStore measures against PAYMUX_TEST_POSTGRES_DSN; the fdatasync reference runs on
+// the local disk, which is the server's only when the server is local.
+func BenchmarkStore(b *testing.B) {
+	s := open(b, testSchema(b))
+	storetest.Bench(b, s, b.TempDir())
 }

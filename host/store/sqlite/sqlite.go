@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host/store"
@@ -32,7 +31,19 @@ type Store struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	group  *committer
 }
+
+// Options tune a store. The zero value is the default.
+type Options struct {
+	// MaxBatch is how many waiting transactions one durable commit may carry (group commit,
+	// see group.go). 0 means DefaultMaxBatch; 1 turns grouping off (one commit per
+	// transaction).
+	MaxBatch int
+}
+
+// DefaultMaxBatch is the default Options.MaxBatch.
+const DefaultMaxBatch = 256
 
 var _ store.Store = (*Store)(nil)
 
@@ -82,6 +93,11 @@ func constraint(err error) string {
 // Open opens (creating if needed) the SQLite database at path and applies pending migrations.
 // A "sqlite:" or "file:" prefix is accepted and dropped; the path must not contain '?'.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenOptions(ctx, path, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error) {
 	path = strings.TrimPrefix(strings.TrimPrefix(path, "sqlite:"), "file:")
 	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, core.Errorf(core.ECONFIG, "sqlite store: need a file path without '?' or '#', got %q", path)
@@ -110,6 +126,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
 	s.reader = reader
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	s.group = newCommitter(writer, opts.MaxBatch)
 	s.Queries = sqlbase.Queries{
 		C: sqlbase.Route{Read: sqlbase.SQLConn{DB: reader}, Write: sqlbase.SQLConn{DB: writer}},
 		D: dialect,
@@ -129,14 +149,19 @@ func (s *Store) migrate(ctx context.Context) error {
 // tx is one SQLite transaction.
 type tx struct{ sqlbase.Queries }
 
-// InTx implements store.Store. Transactions run on the one writer connection, so fn must not
-// call methods of s itself (that would wait for the connection fn holds).
+// InTx implements store.Store. Transactions run on the one writer connection, grouped with
+// other waiting transactions into one durable commit (see group.go): fn runs on the
+// committer's goroutine, must be quick (no network calls while it holds the writer), and must
+// not call methods of s itself (that would wait for the writer fn holds). Statements in fn run
+// under the store's batch deadline rather than ctx, because cancelling one SQLite statement
+// can roll back the whole shared transaction; ctx still stops fn from starting.
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.inTx(ctx, func(c sqlbase.Conn) error {
+	return s.group.do(ctx, func(c sqlbase.Conn) error {
 		return fn(tx{sqlbase.Queries{C: c, D: dialect}})
 	})
 }
 
+// inTx runs fn in a transaction of its own, outside the committer (for migrations).
 func (s *Store) inTx(ctx context.Context, fn func(sqlbase.Conn) error) (err error) {
 	t, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -158,23 +183,10 @@ func (s *Store) inTx(ctx context.Context, fn func(sqlbase.Conn) error) (err erro
 	return nil
 }
 
-// ClaimDuePayments implements store.Store.
-func (s *Store) ClaimDuePayments(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Payment, error) {
-	return s.writeQueries().ClaimDuePayments(ctx, now, limit, lease)
-}
-
-// ClaimDueRefunds implements store.Store.
-func (s *Store) ClaimDueRefunds(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Refund, error) {
-	return s.writeQueries().ClaimDueRefunds(ctx, now, limit, lease)
-}
-
-// ClaimDueEvents implements store.Store.
-func (s *Store) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Event, error) {
-	return s.writeQueries().ClaimDueEvents(ctx, now, limit, lease)
-}
-
-func (s *Store) writeQueries() sqlbase.Queries {
-	return sqlbase.Queries{C: sqlbase.SQLConn{DB: s.writer}, D: dialect}
+// CommitStats returns how many durable commits the store has made and how many transactions
+// they carried: their ratio is the group commit's batching factor (for metrics).
+func (s *Store) CommitStats() (commits, txs int64) {
+	return s.group.commits.Load(), s.group.txs.Load()
 }
 
 // Ping implements store.Store: both pools must answer.
@@ -188,7 +200,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements store.Store.
+// Close implements store.Store. Transactions already submitted finish first.
 func (s *Store) Close() error {
+	s.group.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }

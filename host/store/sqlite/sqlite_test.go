@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +105,21 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := store.Open(context.Background(), "oracle", "x"); core.ErrorCode(err) != core.ECONFIG {
 		t.Errorf("unknown driver: %v", err)
 	}
+}
+
+// BenchmarkStore measures on a file next to the module (not /tmp, which may be tmpfs and
+// never sync), so that the figures include the disk's real durable commit.
+func BenchmarkStore(b *testing.B) {
+	dir, err := os.MkdirTemp(".", "bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.Bench(b, s, dir)
 }
