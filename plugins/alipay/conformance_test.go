@@ -71,8 +71,11 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 				}
 				return map[string]string{"resultStatus": r.ResultStatus, "result": r.Result, "memo": r.Memo}, nil
 			case core.ActionRedirectURL:
-				_, err := f.sim.PayH5(ctx, a.Value)
-				return nil, err
+				r, err := f.sim.PayH5(ctx, a.Value)
+				if err != nil {
+					return nil, err
+				}
+				return r.Params, nil // the signed return to return_url: the h5 client result
 			}
 			return nil, fmt.Errorf("unexpected action %q", a.Type)
 		},

@@ -52,7 +52,8 @@ type Harness struct {
 	// minor units (refunds split it in three).
 	Amount core.Money
 	// Pay completes a payment as the buyer, given the NextAction CreatePayment returned, and
-	// returns the wallet's synchronous client result when the channel has one (nil otherwise).
+	// returns the wallet's synchronous client result when the channel has one (the SDK's
+	// resultStatus/result/memo for an app, the signed return parameters for h5), else nil.
 	// After Pay returns, the wallet posts its notification to the request's notify_url.
 	Pay func(ctx context.Context, action core.NextAction) (map[string]string, error)
 	// Fault switches on a gateway fault for the account's server calls and returns the function

@@ -317,7 +317,8 @@ func checkURL(name, v string) error {
 	return nil
 }
 
-// VerifyClientResult checks the SDK's synchronous result: the signature of everything before
+// VerifyClientResult checks the app SDK's synchronous result (or, for h5, the parameters of the
+// return to return_url: see verifyReturn): the signature of everything before
 // `&sign_type=` (Alipay's key), success="true", and that the echo is this order of this
 // partner for this amount. Even when verified it is a hint; the host waits for the notification
 // or a query.
@@ -325,6 +326,9 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 	a, err := p.account(req.Account)
 	if err != nil {
 		return nil, err
+	}
+	if req.Result["resultStatus"] == "" && req.Result["sign"] != "" {
+		return a.verifyReturn(req), nil
 	}
 	status := req.Result["resultStatus"]
 	hint := mapi.ResultStatusHint(status)
@@ -378,4 +382,43 @@ func (a *account) checkEcho(f map[string]string, req *core.ClientResultRequest) 
 		return "result currency differs from the account's " + a.currency
 	}
 	return ""
+}
+
+// verifyReturn checks the parameters of the h5 return to return_url (alipay-h5.md §7): Format B
+// over every received field (no whitelist: rmb_fee must be included), with the '+' that query
+// decoding turns into ' ' restored in the signature, then the echo. No notify_verify: the return
+// carries no notify_id. A verified return is still a hint (it has no nonce and can be replayed).
+func (a *account) verifyReturn(req *core.ClientResultRequest) *core.ClientResult {
+	f := req.Result
+	res := &core.ClientResult{Status: core.PaymentPending}
+	if st, ok := mapi.PaymentStatus(f["trade_status"]); ok {
+		res.Status = st
+	}
+	fields := make(map[string]string, len(f))
+	for k, v := range f {
+		fields[k] = v
+	}
+	fields["sign"] = strings.ReplaceAll(f["sign"], " ", "+")
+	if reason := mapi.VerifyFields(a.mapi, fields); reason != "" {
+		res.Message = "return: " + reason
+		return res
+	}
+	switch {
+	case f["out_trade_no"] != req.OutTradeNo:
+		res.Message = "return is for another order"
+	case f["currency"] != "" && f["currency"] != a.currency:
+		res.Message = "return currency differs from the account's " + a.currency
+	case req.Amount.Currency == "CNY" && f["rmb_fee"] != "" && f["rmb_fee"] != mapi.FormatAmount(req.Amount):
+		res.Message = "return rmb_fee differs from the payment's " + req.Amount.String()
+	case req.Amount.Currency != "CNY" && !sameAmount(f["total_fee"], req.Amount):
+		res.Message = "return total_fee differs from the payment's " + req.Amount.String()
+	default:
+		res.Verified = true
+	}
+	return res
+}
+
+func sameAmount(s string, m core.Money) bool {
+	got, err := mapi.ParseAmount(s, m.Currency)
+	return err == nil && got == m
 }

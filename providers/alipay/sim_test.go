@@ -237,3 +237,35 @@ func TestNotificationRejections(t *testing.T) {
 		t.Errorf("unconfigured account: %v", err)
 	}
 }
+
+// TestH5Return: the signed return to return_url verifies as a client result, also when query
+// decoding turned the signature's '+' into spaces; a changed amount does not.
+func TestH5Return(t *testing.T) {
+	e := newSimEnv(t, nil)
+	ctx := context.Background()
+	amount := core.Money{Value: 4321, Currency: "USD"}
+	res, err := e.p.CreatePayment(ctx, &core.CreatePaymentRequest{Account: "acct", OutTradeNo: "h5-1", Method: MethodID, Channel: core.ChannelH5,
+		Amount: amount, Subject: "Tea", NotifyURL: e.notify, ReturnURL: "https://merchant.example/return"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret, err := e.sim.PayH5(ctx, res.Action.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaced := map[string]string{}
+	for k, v := range ret.Params {
+		spaced[k] = v
+	}
+	spaced["sign"] = strings.ReplaceAll(ret.Params["sign"], "+", " ")
+	for name, params := range map[string]map[string]string{"as sent": ret.Params, "plus as space": spaced} {
+		cr, err := e.p.VerifyClientResult(ctx, &core.ClientResultRequest{Account: "acct", OutTradeNo: "h5-1", Amount: amount, Result: params})
+		if err != nil || !cr.Verified || cr.Status != core.PaymentSucceeded {
+			t.Errorf("%s: %+v, %v", name, cr, err)
+		}
+	}
+	cr, _ := e.p.VerifyClientResult(ctx, &core.ClientResultRequest{Account: "acct", OutTradeNo: "h5-1", Amount: core.Money{Value: 4320, Currency: "USD"}, Result: ret.Params})
+	if cr.Verified {
+		t.Error("return verified against another amount")
+	}
+}
