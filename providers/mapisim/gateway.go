@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/paymux/paymux/core/notify"
 	"github.com/paymux/paymux/core/signing"
 )
@@ -169,7 +171,7 @@ func (s *Sim) authenticate(r *http.Request, params map[string]string) (*gwReques
 	if code != "" {
 		return nil, code
 	}
-	if params["sign"] == "" || v.Verify(signing.CanonicalB(params), params["sign"]) != nil {
+	if params["sign"] == "" || v.Verify(signedContent(params), params["sign"]) != nil {
 		return nil, "ILLEGAL_SIGN"
 	}
 	return &gwRequest{params: params, partner: ps, signType: params["sign_type"], r: r}, ""
@@ -195,6 +197,19 @@ func (s *Sim) verifierFor(ps *partnerState, signType string) (signing.Verifier, 
 		return nil, "ILLEGAL_SIGN_TYPE"
 	}
 	return v, ""
+}
+
+// signedContent is the Format B string in the request's charset: a GBK request was signed over
+// GBK bytes, while DecodeForm has turned its values into UTF-8.
+func signedContent(params map[string]string) string {
+	c := signing.CanonicalB(params)
+	switch strings.ToLower(params["_input_charset"]) {
+	case "gbk", "gb2312":
+		if g, err := simplifiedchinese.GBK.NewEncoder().String(c); err == nil {
+			return g
+		}
+	}
+	return c
 }
 
 func codeOf(err error) string {

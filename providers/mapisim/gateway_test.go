@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/paymux/paymux/core/signing"
 )
 
@@ -314,4 +316,24 @@ func TestControlAPI(t *testing.T) {
 func jsonString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return `"` + r.Replace(s) + `"`
+}
+
+// A GBK request is signed over GBK bytes; the gateway decodes it and verifies over the same bytes.
+func TestGBKRequest(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.paid(globalPID, "G1", "1.00", "USD")
+	gbk := func(s string) string { g, _ := simplifiedchinese.GBK.NewEncoder().String(s); return g }
+	p := map[string]string{"service": "single_trade_query", "partner": globalPID, "_input_charset": "gbk", "out_trade_no": "G1", "memo": "测试"}
+	sig, _ := e.md5.Sign(gbk(signing.CanonicalB(p)))
+	body := "partner=" + globalPID + "&service=single_trade_query&out_trade_no=G1&memo=" + url.QueryEscape(gbk("测试")) +
+		"&sign_type=MD5&sign=" + sig
+	resp, err := http.Post(e.gw.URL+"/gateway.do?_input_charset=gbk", "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if env, _ := parseEnvelope(t, string(b)); env.IsSuccess != "T" {
+		t.Fatalf("GBK request: %s", b)
+	}
 }
