@@ -59,13 +59,14 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 			Service string    `json:"service"`
 			Delay   string    `json:"delay"` // Go duration, e.g. "200ms"
 			Status  int       `json:"status"`
+			Code    string    `json:"code"`
 			Count   int       `json:"count"`
 		}
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON fault: " + err.Error()})
 			return
 		}
-		f := Fault{Kind: in.Kind, Partner: in.Partner, Service: in.Service, Status: in.Status, Count: in.Count}
+		f := Fault{Kind: in.Kind, Partner: in.Partner, Service: in.Service, Status: in.Status, Code: in.Code, Count: in.Count}
 		if in.Delay != "" {
 			d, err := time.ParseDuration(in.Delay)
 			if err != nil {
@@ -99,6 +100,14 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such order"})
 			return
 		}
+		writeJSON(w, http.StatusOK, o)
+	})
+	mux.HandleFunc("POST /sim/orders/{partner}/{out_trade_no}/expire", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ExpireOrder(r.PathValue("partner"), r.PathValue("out_trade_no")) {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": "no such unpaid order"})
+			return
+		}
+		o, _ := s.Order(r.PathValue("partner"), r.PathValue("out_trade_no"))
 		writeJSON(w, http.StatusOK, o)
 	})
 	mux.HandleFunc("GET /sim/partners", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Partners()) })

@@ -19,6 +19,8 @@ const (
 	FaultWrongSign  FaultKind = "wrong_sign"   // G, N, W: the signature is corrupted
 	FaultDuplicate  FaultKind = "duplicate"    // N: every attempt is posted twice
 	FaultOutOfOrder FaultKind = "out_of_order" // N: the first attempt is held back Delay (default 500 ms real) so later ones overtake it
+	FaultError      FaultKind = "error"        // G: answer the XML error envelope with Code (default SYSTEM_EXCEPTION)
+	FaultRefundFail FaultKind = "refund_fail"  // forex_refund: the refund fails with Code (default MERCHANT_BALANCE_NOT_ENOUGH): sync at once, async with REFUND_FAIL
 )
 
 // Fault is one injected misbehaviour, scoped to a partner and a service.
@@ -34,6 +36,8 @@ type Fault struct {
 	Delay time.Duration `json:"delay,omitempty"`
 	// Status for status faults (default 503).
 	Status int `json:"status,omitempty"`
+	// Code for error and refund_fail faults.
+	Code string `json:"code,omitempty"`
 	// Count is how many times the fault fires before it disappears; 0 means until removed.
 	Count int `json:"count,omitempty"`
 }
@@ -54,7 +58,7 @@ type FaultInfo struct {
 // SetFault installs a fault and returns its id.
 func (s *Sim) SetFault(f Fault) (int64, error) {
 	switch f.Kind {
-	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder:
+	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder, FaultError, FaultRefundFail:
 	default:
 		return 0, gwErr("ILLEGAL_ARGUMENT", "unknown fault kind %q", f.Kind)
 	}
@@ -131,7 +135,7 @@ func contains2(kinds []FaultKind, k FaultKind) bool {
 // answered (or dropped) by a fault. wrong_sign faults are taken when the response is signed.
 func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, service string) (handled bool) {
 	s.mu.Lock()
-	fs := s.takeLocked(partner, service, FaultLatency, FaultStatus, FaultHang, FaultDrop)
+	fs := s.takeLocked(partner, service, FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultError)
 	s.mu.Unlock()
 	for _, f := range fs {
 		switch f.Kind {
@@ -139,6 +143,13 @@ func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, serv
 			if !s.sleep(r.Context(), f.Delay) {
 				return true
 			}
+		case FaultError:
+			code := f.Code
+			if code == "" {
+				code = "SYSTEM_EXCEPTION"
+			}
+			writeXMLError(w, code)
+			return true
 		case FaultStatus:
 			st := f.Status
 			if st == 0 {

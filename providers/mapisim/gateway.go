@@ -174,6 +174,9 @@ func (s *Sim) authenticate(r *http.Request, params map[string]string) (*gwReques
 	if params["sign"] == "" || v.Verify(signedContent(params), params["sign"]) != nil {
 		return nil, "ILLEGAL_SIGN"
 	}
+	if params["_input_charset"] == "" { // required by every signed service (alipay-crossborder.md §8, §9)
+		return nil, "ILLEGAL_ARGUMENT"
+	}
 	return &gwRequest{params: params, partner: ps, signType: params["sign_type"], r: r}, ""
 }
 

@@ -337,3 +337,45 @@ func TestGBKRequest(t *testing.T) {
 		t.Fatalf("GBK request: %s", b)
 	}
 }
+
+func TestErrorFaultAndMissingCharset(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.paid(globalPID, "EF", "1.00", "USD")
+	q := map[string]string{"service": "single_trade_query", "partner": globalPID, "_input_charset": "utf-8", "out_trade_no": "EF"}
+	e.sim.SetFault(Fault{Kind: FaultError, Service: "single_trade_query", Count: 1})
+	if _, body := e.call(q, signing.RSA2); !strings.Contains(body, "<error>SYSTEM_EXCEPTION</error>") {
+		t.Fatalf("error fault: %s", body)
+	}
+	if _, body := e.call(q, signing.RSA2); !strings.Contains(body, "<is_success>T</is_success>") {
+		t.Fatalf("after the fault: %s", body)
+	}
+	delete(q, "_input_charset")
+	if _, body := e.call(q, signing.RSA2); !strings.Contains(body, "<error>ILLEGAL_ARGUMENT</error>") {
+		t.Fatalf("missing _input_charset: %s", body)
+	}
+}
+
+func TestExpireOrderControl(t *testing.T) {
+	e := newEnv(t, Config{TimeScale: 1})
+	if _, err := e.sim.OpenOrderString(context.Background(), e.orderString(e.orderParams(globalPID, "X1", "1.00", "USD"), signing.RSA)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.gw.URL+"/sim/orders/"+globalPID+"/X1/expire", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	if o, _ := e.sim.Order(globalPID, "X1"); o.Status != StatusTradeClosed {
+		t.Fatalf("%+v", o)
+	}
+	if e.sim.ExpireOrder(globalPID, "X1") {
+		t.Fatal("a closed order expired twice")
+	}
+	e.waitIdle()
+	if n := e.got(); len(n) != 1 || n[0]["trade_status"] != "TRADE_CLOSED" {
+		t.Fatalf("%v", n)
+	}
+}

@@ -103,6 +103,13 @@ func (s *Sim) forexRefund(req *gwRequest) gwResponse {
 	if amount > o.Amount-o.Refunded {
 		return gwResponse{errCode: "RETURN_AMOUNT_EXCEED"}
 	}
+	var failCode string
+	for _, f := range s.takeLocked(ps.ID, "forex_refund", FaultRefundFail) {
+		failCode = f.Code
+		if failCode == "" {
+			failCode = "MERCHANT_BALANCE_NOT_ENOUGH"
+		}
+	}
 	r := &Refund{Partner: ps.ID, OutTradeNo: o.OutTradeNo, OutReturnNo: p["out_return_no"], TradeNo: o.TradeNo,
 		Amount: amount, Currency: o.Currency, Status: RefundProcessing, Sync: sync, NotifyURL: p["notify_url"],
 		Reason: p["reason"], Fingerprint: fingerprint, Created: now}
@@ -111,9 +118,14 @@ func (s *Sim) forexRefund(req *gwRequest) gwResponse {
 	o.Refunded += amount // reserved while processing, so concurrent refunds cannot exceed the total
 	ps.lastRefund = now
 	if sync {
+		if failCode != "" {
+			s.completeRefundLocked(r, o, RefundFailed, failCode)
+			return gwResponse{errCode: failCode}
+		}
 		s.completeRefundLocked(r, o, RefundSuccess, "")
 		return gwResponse{ok: true}
 	}
+	r.PlannedFail = failCode
 	s.deliveries.addBusy(1)
 	k := orderKey{ps.ID, r.OutReturnNo}
 	s.afterLocked(s.cfg.AsyncRefundDelay, func() { s.finishAsyncRefund(k) })
@@ -146,7 +158,11 @@ func (s *Sim) finishAsyncRefund(k orderKey) {
 		s.mu.Unlock()
 		return
 	}
-	s.completeRefundLocked(r, o, RefundSuccess, "")
+	if r.PlannedFail != "" {
+		s.completeRefundLocked(r, o, RefundFailed, r.PlannedFail)
+	} else {
+		s.completeRefundLocked(r, o, RefundSuccess, "")
+	}
 	snap := *r
 	s.mu.Unlock()
 	if snap.NotifyURL == "" {

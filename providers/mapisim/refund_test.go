@@ -134,3 +134,37 @@ func TestRefundMinInterval(t *testing.T) {
 		t.Fatalf("refund after 3 s: %q", c)
 	}
 }
+
+func TestRefundFailFault(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.paid(globalPID, "RF", "10.00", "USD")
+	e.sim.SetFault(Fault{Kind: FaultRefundFail, Count: 1})
+	env, body := e.refund(globalPID, map[string]string{"out_trade_no": "RF", "out_return_no": "S1", "return_amount": "4.00", "currency": "USD", "is_sync": "Y"})
+	if env.Error != "MERCHANT_BALANCE_NOT_ENOUGH" {
+		t.Fatalf("sync failure: %s", body)
+	}
+	if env, _ := e.refund(globalPID, map[string]string{"out_trade_no": "RF", "out_return_no": "S1", "return_amount": "4.00", "currency": "USD", "is_sync": "Y"}); env.Error != "MERCHANT_BALANCE_NOT_ENOUGH" {
+		t.Fatal("a retried failed refund must give the same answer")
+	}
+	e.sim.SetFault(Fault{Kind: FaultRefundFail, Code: "REFUNDMENT_VALID_DATE_EXCEED", Count: 1})
+	if env, body := e.refund(globalPID, map[string]string{"out_trade_no": "RF", "out_return_no": "A1", "return_amount": "10.00", "currency": "USD", "notify_url": e.notifyURL()}); env.IsSuccess != "T" {
+		t.Fatalf("async acceptance: %s", body)
+	}
+	e.waitIdle()
+	var rn map[string]string
+	for _, n := range e.got() {
+		if n["notify_type"] == "refund_status_sync" {
+			rn = n
+		}
+	}
+	if rn["refund_status"] != "REFUND_FAIL" || rn["error_code"] != "REFUNDMENT_VALID_DATE_EXCEED" || e.verifyFields(rn) != nil {
+		t.Fatalf("REFUND_FAIL notification: %v", rn)
+	}
+	// Failed refunds give the amount back: the whole order is still refundable.
+	if env, body := e.refund(globalPID, map[string]string{"out_trade_no": "RF", "out_return_no": "OK1", "return_amount": "10.00", "currency": "USD", "is_sync": "Y"}); env.IsSuccess != "T" {
+		t.Fatalf("after failures: %s", body)
+	}
+	if r, _ := e.sim.Refund(globalPID, "A1"); r.Status != RefundFailed {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -177,6 +177,7 @@ type Refund struct {
 	NotifyURL   string    `json:"notify_url,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
 	Fingerprint string    `json:"fingerprint"`
+	PlannedFail string    `json:"planned_fail,omitempty"` // refund_fail fault: the async outcome
 	Created     time.Time `json:"created"`
 	Done        time.Time `json:"done,omitzero"`
 }

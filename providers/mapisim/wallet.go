@@ -190,6 +190,19 @@ func (s *Sim) scheduleExpiryLocked(o *Order) {
 	s.afterLocked(d, func() { s.expire(k) })
 }
 
+// ExpireOrder closes an unpaid order now, as if its it_b_pay had run out (TRADE_CLOSED, with a
+// notification when the trade exists). It reports whether there was an unpaid order.
+func (s *Sim) ExpireOrder(partner, outTradeNo string) bool {
+	s.mu.Lock()
+	o, ok := s.orders[orderKey{partner, outTradeNo}]
+	ok = ok && o.Status == StatusWaitBuyerPay
+	s.mu.Unlock()
+	if ok {
+		s.expire(orderKey{partner, outTradeNo})
+	}
+	return ok
+}
+
 // expire closes an unpaid order whose it_b_pay ran out and notifies TRADE_CLOSED (when the
 // trade exists, i.e. has a trade_no).
 func (s *Sim) expire(k orderKey) {
