@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +24,17 @@ const partner = "2088101122136241"
 type simFixture struct {
 	sim      *mapisim.Sim
 	settings map[string]string
+	offset   atomic.Int64 // the simulator's clock is real time plus offset (ns)
 }
 
 func newSim(t *testing.T, signType string) *simFixture {
 	t.Helper()
-	sim := mapisim.New(mapisim.Config{Seed: 1, TimeScale: 1000, AsyncRefundDelay: time.Second})
+	f := &simFixture{}
+	// Payments happen five days ago in simulated time, so that their day's files exist once
+	// SettlementWindow moves the clock on.
+	f.offset.Store(int64(-5 * 24 * time.Hour))
+	sim := mapisim.New(mapisim.Config{Seed: 1, TimeScale: 1000, AsyncRefundDelay: time.Second,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) }})
 	t.Cleanup(sim.Close)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
@@ -44,11 +51,13 @@ func newSim(t *testing.T, signType string) *simFixture {
 	if err := os.WriteFile(pub, sim.AlipayPublicKeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &simFixture{sim: sim, settings: map[string]string{
+	f.sim = sim
+	f.settings = map[string]string{
 		"partner": partner, "gateway_url": srv.URL + "/gateway.do", "sign_type": signType,
 		"private_key_file": priv, "alipay_public_key_file": pub, "md5_key": mapisim.TestMD5Key,
 		"notify_verify": "true", "currency": "USD", "timeout": "2s",
-	}}
+	}
+	return f
 }
 
 func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.Harness {
@@ -78,6 +87,11 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 				return r.Params, nil // the signed return to return_url: the h5 client result
 			}
 			return nil, fmt.Errorf("unexpected action %q", a.Type)
+		},
+		SettlementWindow: func(context.Context) (time.Time, time.Time) {
+			day := time.Now().Add(time.Duration(f.offset.Load()))
+			f.offset.Store(int64(-2 * 24 * time.Hour))
+			return day.AddDate(0, 0, -1), day.AddDate(0, 0, 1)
 		},
 		Fault: func(kind conformance.FaultKind) func() {
 			fk := map[conformance.FaultKind]mapisim.FaultKind{conformance.FaultServerError: mapisim.FaultStatus, conformance.FaultHang: mapisim.FaultHang}[kind]

@@ -10,15 +10,17 @@
 // simulator's notifications reach the kit, which hands them to ParseNotification and answers
 // with the provider's ack. Scenarios: describe, create, pay + notify, duplicate notify,
 // tampered notify, client result, query, partial refunds up to the amount and one beyond,
-// unknown outcomes under gateway faults, and money rules.
+// unknown outcomes under gateway faults, money rules, and settlement streaming.
 package conformance
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,6 +64,11 @@ type Harness struct {
 	// Tamper changes a notification body so that its signature no longer verifies; nil means
 	// the kit's default for form bodies (it changes an amount field, else the last value).
 	Tamper func(body []byte) []byte
+	// SettlementWindow is called after the payment scenarios and returns the days (inclusive)
+	// whose settlement records must contain every payment and refund the kit completed; a
+	// harness moves its simulator's clock past those days first. Nil: the kit reads the last
+	// three days and requires no particular records.
+	SettlementWindow func(ctx context.Context) (from, to time.Time)
 	// Timeout bounds each scenario; 0 means 60 s.
 	Timeout time.Duration
 	// NotifyWait bounds the wait for one notification; 0 means 20 s.
@@ -86,7 +93,7 @@ func Run(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatalf("conformance: Configure: %v", err)
 	}
-	k := &kit{h: h, sink: newSink(t, h)}
+	k := &kit{h: h, sink: newSink(t, h), paidNos: map[string]core.Money{}, refunded: map[string]core.Money{}}
 	k.prefix = fmt.Sprintf("cf%d", time.Now().UnixNano()%1e12)
 
 	scenarios := []struct {
@@ -99,6 +106,7 @@ func Run(t *testing.T, h Harness) {
 		{"PayNotifyQuery", k.payNotifyQuery},
 		{"PartialRefunds", k.partialRefunds},
 		{"UnknownOutcomes", k.unknownOutcomes},
+		{"Settlement", k.settlement},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -110,6 +118,10 @@ func Run(t *testing.T, h Harness) {
 }
 
 type kit struct {
+	mu       sync.Mutex
+	paidNos  map[string]core.Money // out_trade_no -> amount of every payment the kit completed
+	refunded map[string]core.Money // out_refund_no -> amount of every refund that succeeded
+
 	h      Harness
 	sink   *sink
 	prefix string
@@ -282,5 +294,64 @@ func (k *kit) create(t *testing.T, ctx context.Context) {
 	bad.Account = k.h.Account + "-not-configured"
 	if _, err := k.h.Provider.CreatePayment(ctx, bad); core.ErrorCode(err) != core.ECONFIG {
 		t.Errorf("CreatePayment for an unconfigured account: got %v, want %s", err, core.ECONFIG)
+	}
+}
+
+// settlement checks that a provider declaring settlement streams records for past days without
+// error, each complete and of a known kind (records of today's payments appear only once the
+// gateway publishes the day, so none are required).
+func (k *kit) settlement(t *testing.T, ctx context.Context) {
+	d := k.description(t, ctx)
+	if !d.Has(core.CapSettlement) {
+		t.Skip("no settlement capability")
+	}
+	f, ok := k.h.Provider.(core.SettlementFetcher)
+	if !ok {
+		t.Fatal("declares settlement but is not a core.SettlementFetcher")
+	}
+	now := time.Now()
+	req := &core.SettlementRequest{Account: k.h.Account, From: now.AddDate(0, 0, -3), To: now.AddDate(0, 0, -1)}
+	k.mu.Lock()
+	wantPaid, wantRefunds := maps.Clone(k.paidNos), maps.Clone(k.refunded)
+	k.mu.Unlock()
+	if k.h.SettlementWindow != nil {
+		req.From, req.To = k.h.SettlementWindow(ctx)
+	} else {
+		wantPaid, wantRefunds = nil, nil
+	}
+	n := 0
+	err := f.FetchSettlement(ctx, req, func(r *core.SettlementRecord) error {
+		n++
+		if r.Reference == "" || (r.Kind != core.EventPayment && r.Kind != core.EventRefund) || r.Amount.Validate() != nil {
+			t.Errorf("incomplete settlement record %+v", r)
+		}
+		want := wantPaid
+		if r.Kind == core.EventRefund {
+			want = wantRefunds
+		}
+		if m, ok := want[r.Reference]; ok {
+			if m.Currency == r.Amount.Currency && m != r.Amount {
+				t.Errorf("settlement record %s: amount %s, want %s", r.Reference, r.Amount, m)
+			}
+			delete(want, r.Reference)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("FetchSettlement %s..%s: %v", req.From.Format(time.DateOnly), req.To.Format(time.DateOnly), err)
+	}
+	for no := range wantPaid {
+		t.Errorf("payment %s is missing from the settlement records", no)
+	}
+	for no := range wantRefunds {
+		t.Errorf("refund %s is missing from the settlement records", no)
+	}
+	t.Logf("%d settlement records", n)
+	stop := core.Errorf(core.EINVALID, "stop")
+	if n > 0 {
+		err = f.FetchSettlement(ctx, req, func(*core.SettlementRecord) error { return stop })
+		if core.ErrorCode(err) != core.EINVALID {
+			t.Errorf("an error from yield must stop the fetch and come back: got %v", err)
+		}
 	}
 }

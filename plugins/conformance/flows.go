@@ -40,6 +40,9 @@ func (k *kit) pay(t *testing.T, ctx context.Context) *paid {
 		t.Fatalf("no verified payment notification for %s within %s (%d notifications seen)", req.OutTradeNo, k.h.NotifyWait, k.sink.count())
 	}
 	p.note = rec
+	k.mu.Lock()
+	k.paidNos[req.OutTradeNo] = req.Amount
+	k.mu.Unlock()
 	for _, e := range rec.res.Events {
 		if e.OutTradeNo == req.OutTradeNo {
 			p.event = e
@@ -191,7 +194,13 @@ func (k *kit) refund(t *testing.T, ctx context.Context, p *paid, no string, amou
 	if err != nil {
 		return nil, err
 	}
-	return k.waitRefund(t, ctx, p, no, st)
+	st, err = k.waitRefund(t, ctx, p, no, st)
+	if err == nil && st.Status == core.RefundSucceeded {
+		k.mu.Lock()
+		k.refunded[no] = amount
+		k.mu.Unlock()
+	}
+	return st, err
 }
 
 func (k *kit) waitRefund(t *testing.T, ctx context.Context, p *paid, no string, st *core.RefundState) (*core.RefundState, error) {

@@ -3,6 +3,9 @@ package alipay
 import (
 	"context"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -292,5 +295,44 @@ func golden(t *testing.T, name, got string) {
 	}
 	if strings.TrimSuffix(string(want), "\n") != got {
 		t.Errorf("%s differs:\n got %s\nwant %s", name, got, want)
+	}
+}
+
+// TestRefundParameters pins what forex_refund sends: gmt_return in Beijing time, the amount
+// field by pricing, the settlement currency, is_sync by setting, a reason without quotes.
+func TestRefundParameters(t *testing.T) {
+	var got url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		got = r.PostForm
+		fmt.Fprint(w, `<?xml version="1.0" encoding="utf-8"?><alipay><is_success>T</is_success></alipay>`)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		sync   string
+		amount core.Money
+		field  string
+		value  string
+		status core.RefundStatus
+	}{
+		{"true", core.Money{Value: 550, Currency: "USD"}, "return_amount", "5.50", core.RefundSucceeded},
+		{"false", core.Money{Value: 1000, Currency: "CNY"}, "return_rmb_amount", "10.00", core.RefundProcessing},
+	} {
+		s := baseSettings(t, srv.URL+"/gateway.do")
+		s["refund_is_sync"] = tc.sync
+		p := configured(t, s)
+		st, err := p.Refund(context.Background(), &core.RefundRequest{Account: "acct", OutTradeNo: "order-1001", OutRefundNo: "refund-1",
+			Amount: tc.amount, Reason: "damaged \"box\"\n", NotifyURL: "https://merchant.example/notify/acct"})
+		if err != nil || st.Status != tc.status {
+			t.Fatalf("refund: %+v, %v", st, err)
+		}
+		want := map[string]string{"service": ServiceRefund, "gmt_return": "20261122100000", "currency": "USD", tc.field: tc.value,
+			"is_sync": map[string]string{"true": "Y", "false": "N"}[tc.sync], "reason": "damaged box ", "out_return_no": "refund-1",
+			"product_code": "NEW_WAP_OVERSEAS_SELLER", "partner": testPartner, "sign_type": "RSA2", "notify_url": "https://merchant.example/notify/acct"}
+		for k, v := range want {
+			if got.Get(k) != v {
+				t.Errorf("sync=%s: %s = %q, want %q", tc.sync, k, got.Get(k), v)
+			}
+		}
 	}
 }
