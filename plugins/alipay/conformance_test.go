@@ -94,7 +94,11 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 			return day.AddDate(0, 0, -1), day.AddDate(0, 0, 1)
 		},
 		Fault: func(kind conformance.FaultKind) func() {
-			fk := map[conformance.FaultKind]mapisim.FaultKind{conformance.FaultServerError: mapisim.FaultStatus, conformance.FaultHang: mapisim.FaultHang}[kind]
+			fk, ok := map[conformance.FaultKind]mapisim.FaultKind{conformance.FaultServerError: mapisim.FaultStatus,
+				conformance.FaultHang: mapisim.FaultHang, conformance.FaultSystemError: mapisim.FaultError}[kind]
+			if !ok {
+				return nil
+			}
 			id, err := f.sim.SetFault(mapisim.Fault{Kind: fk, Partner: partner, Status: 502})
 			if err != nil {
 				panic(err)

@@ -37,6 +37,9 @@ const (
 	// FaultHang makes the gateway accept the call and never answer (the provider must give up
 	// at its deadline).
 	FaultHang FaultKind = "hang"
+	// FaultSystemError makes the gateway answer with its own "internal error, outcome unknown"
+	// code (SYSTEM_EXCEPTION on mapi).
+	FaultSystemError FaultKind = "system_error"
 )
 
 // Harness is what a provider's test gives Run.
@@ -59,7 +62,8 @@ type Harness struct {
 	// After Pay returns, the wallet posts its notification to the request's notify_url.
 	Pay func(ctx context.Context, action core.NextAction) (map[string]string, error)
 	// Fault switches on a gateway fault for the account's server calls and returns the function
-	// that switches it off. Nil skips the unknown-outcome scenarios.
+	// that switches it off, or nil when the harness cannot inject that kind (that case is
+	// skipped). A nil Fault skips the unknown-outcome scenarios.
 	Fault func(kind FaultKind) (undo func())
 	// Tamper changes a notification body so that its signature no longer verifies; nil means
 	// the kit's default for form bodies (it changes an amount field, else the last value).

@@ -269,3 +269,43 @@ func TestH5Return(t *testing.T) {
 		t.Error("return verified against another amount")
 	}
 }
+
+// TestRefundFailures: a refund the gateway fails is a decline carrying the code (is_sync=Y),
+// or a REFUND_FAIL notification and a FAILED query (is_sync=N).
+func TestRefundFailures(t *testing.T) {
+	for _, sync := range []string{"true", "false"} {
+		t.Run("sync="+sync, func(t *testing.T) {
+			e := newSimEnv(t, map[string]string{"refund_is_sync": sync})
+			ctx := context.Background()
+			amount := core.Money{Value: 3000, Currency: "USD"}
+			e.payApp(t, "fail-1", amount)
+			if _, err := e.sim.SetFault(mapisim.Fault{Kind: mapisim.FaultRefundFail, Partner: testPartner, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := e.p.Refund(ctx, &core.RefundRequest{Account: "acct", OutTradeNo: "fail-1", OutRefundNo: "fail-1-r1",
+				Amount: core.Money{Value: 1000, Currency: "USD"}, PaymentAmount: amount, NotifyURL: e.notify})
+			if sync == "true" {
+				if core.ErrorCode(err) != core.EDECLINED || core.ProviderCode(err) != "MERCHANT_BALANCE_NOT_ENOUGH" {
+					t.Fatalf("sync failed refund: %+v, %v", st, err)
+				}
+				return
+			}
+			if err != nil || st.Status != core.RefundProcessing {
+				t.Fatalf("async refund: %+v, %v", st, err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := e.sim.WaitIdle(wctx); err != nil {
+				t.Fatal(err)
+			}
+			evs := e.events(core.EventRefund)
+			if len(evs) != 1 || evs[0].RefundStatus != core.RefundFailed || evs[0].FailureCode != "MERCHANT_BALANCE_NOT_ENOUGH" {
+				t.Fatalf("refund events: %+v", evs)
+			}
+			q, err := e.p.QueryRefund(ctx, &core.QueryRefundRequest{Account: "acct", OutTradeNo: "fail-1", OutRefundNo: "fail-1-r1"})
+			if err != nil || q.Status != core.RefundFailed || q.FailureCode != "MERCHANT_BALANCE_NOT_ENOUGH" {
+				t.Errorf("QueryRefund: %+v, %v", q, err)
+			}
+		})
+	}
+}
