@@ -96,10 +96,10 @@ func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRe
 // refund_status_sync (or any notification with refund_status and out_return_no). A status word
 // paymux does not know yields no event; the notification is still verified and kept.
 func NotificationEvents(fields map[string]string) ([]core.NotificationEvent, error) {
-	at, err := ParseTime(fields["notify_time"])
-	if err != nil {
-		return nil, core.Errorf(core.EINVALID, "notify_time %q is not a gateway timestamp", truncate(fields["notify_time"], 30))
-	}
+	// A timestamp in an unexpected layout leaves OccurredAt zero rather than rejecting a
+	// genuine notification (which Alipay would then redeliver in vain for a day).
+	at, _ := ParseTime(fields["notify_time"])
+	var err error
 	base := core.NotificationEvent{
 		OutTradeNo:  fields["out_trade_no"],
 		ProviderRef: fields["trade_no"],
@@ -119,6 +119,9 @@ func NotificationEvents(fields map[string]string) ([]core.NotificationEvent, err
 			return nil, nil
 		}
 		ev.RefundStatus = st
+		if t, err := ParseTime(fields["gmt_refund"]); err == nil && !t.IsZero() {
+			ev.OccurredAt = t
+		}
 		if amt := fields["return_amount"]; amt != "" && fields["currency"] != "" {
 			if ev.Amount, err = ParseAmount(amt, fields["currency"]); err != nil {
 				return nil, err

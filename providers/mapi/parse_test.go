@@ -303,6 +303,10 @@ func TestDecodeFormNotificationFields(t *testing.T) {
 	if ev[0].Amount != (core.Money{Value: 12, Currency: "JPY"}) || ev[0].PaymentStatus != core.PaymentSucceeded || ev[0].OccurredAt.IsZero() {
 		t.Errorf("event = %+v", ev[0])
 	}
+	fields["notify_time"] = "22/11/2026"
+	if ev, err := NotificationEvents(fields); err != nil || len(ev) != 1 || !ev[0].OccurredAt.IsZero() {
+		t.Errorf("odd notify_time: %+v, %v", ev, err)
+	}
 	fields["notify_type"] = NotifyRefund
 	fields["out_return_no"] = "r-1"
 	fields["refund_status"] = "REFUND_FAIL"
