@@ -341,6 +341,10 @@ func (k *kit) settlement(t *testing.T, ctx context.Context) {
 		}
 		return nil
 	})
+	if core.ErrorCode(err) == core.ECONFIG && n == 0 {
+		// The capability is the provider's; the harness's account may not be set up for it.
+		t.Skipf("the harness account has no settlement configured: %v", err)
+	}
 	if err != nil {
 		t.Fatalf("FetchSettlement %s..%s: %v", req.From.Format(time.DateOnly), req.To.Format(time.DateOnly), err)
 	}
