@@ -21,9 +21,9 @@ func OrderString(params map[string]string, signer signing.Signer) (string, error
 }
 
 // ParseOrderString splits a Format A string (an order string or the SDK's `result`) into its
-// fields, in order. Values are the text between the quotes, unescaped only for sign (which the
-// order string URL-encodes). JSON values may contain `"`: a field ends at `"&` followed by a key
-// and `=`, or at the end.
+// fields, in order. Values are the raw text between the quotes (an order string's sign stays
+// URL-encoded; ParseSDKResult decodes it). JSON values may contain `"`: a field ends at `"&`
+// followed by a key and `=`, or at the end.
 func ParseOrderString(s string) ([][2]string, error) {
 	var out [][2]string
 	for len(s) > 0 {
