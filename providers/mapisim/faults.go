@@ -18,7 +18,7 @@ const (
 	FaultDrop       FaultKind = "drop"         // G: close the connection unanswered; N: lose the attempt (it is retried)
 	FaultWrongSign  FaultKind = "wrong_sign"   // G, N, W: the signature is corrupted
 	FaultDuplicate  FaultKind = "duplicate"    // N: every attempt is posted twice
-	FaultOutOfOrder FaultKind = "out_of_order" // N: the first attempt is held back Delay (default 500 ms real) so later ones overtake it
+	FaultOutOfOrder FaultKind = "out_of_order" // N: the first attempt waits until a later notification of the partner was attempted (at most Delay, default 5 s real)
 	FaultError      FaultKind = "error"        // G: answer the XML error envelope with Code (default SYSTEM_EXCEPTION)
 	FaultRefundFail FaultKind = "refund_fail"  // forex_refund: the refund fails with Code (default MERCHANT_BALANCE_NOT_ENOUGH): sync at once, async with REFUND_FAIL
 )
@@ -260,7 +260,7 @@ func (s *Sim) faultHoldLocked(partner string) time.Duration {
 		if f.Delay > 0 {
 			d += f.Delay
 		} else {
-			d += 500 * time.Millisecond
+			d += 5 * time.Second
 		}
 	}
 	return d

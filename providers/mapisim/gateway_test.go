@@ -158,7 +158,7 @@ func TestResponseSignedWithRequestSignType(t *testing.T) {
 }
 
 func TestQueryBeforeBuyerPays(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{TimeScale: 1}) // A1 must not reach its it_b_pay expiry
 	// H5 redirect that the buyer has not completed: no trade yet.
 	p := map[string]string{"service": "create_forex_trade_wap", "partner": globalPID, "_input_charset": "utf-8",
 		"out_trade_no": "W1", "subject": "Shoes", "total_fee": "20.00", "currency": "USD", "notify_url": e.notifyURL(),

@@ -60,10 +60,35 @@ type deliveryLog struct {
 	busy    int // pending deliveries + processing async refunds
 	changed chan struct{}
 	sem     chan struct{}
+	// attempted[partner] is closed (and replaced) after each attempt of that partner's
+	// notifications; out_of_order holds wait on it.
+	attempted map[string]chan struct{}
+}
+
+// attemptedChan returns the channel closed by the next attempt of partner's notifications.
+func (l *deliveryLog) attemptedChan(partner string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.attempted[partner]
+	if !ok {
+		ch = make(chan struct{})
+		l.attempted[partner] = ch
+	}
+	return ch
+}
+
+func (l *deliveryLog) signalAttempt(partner string) {
+	l.mu.Lock()
+	if ch, ok := l.attempted[partner]; ok {
+		close(ch)
+		delete(l.attempted, partner)
+	}
+	l.mu.Unlock()
 }
 
 func newDeliveryLog(max int) *deliveryLog {
-	return &deliveryLog{max: max, byID: map[int64]*Delivery{}, changed: make(chan struct{}), sem: make(chan struct{}, 32)}
+	return &deliveryLog{max: max, byID: map[int64]*Delivery{}, changed: make(chan struct{}), sem: make(chan struct{}, 32),
+		attempted: map[string]chan struct{}{}}
 }
 
 func (l *deliveryLog) wake() {
@@ -167,8 +192,28 @@ func (s *Sim) enqueue(partner, target string, fields map[string]string, outTrade
 	l.mu.Unlock()
 	s.forgetNotifyIDs(evicted)
 	if hold > 0 {
-		// Out-of-order fault: held back in real time so that later notifications overtake it.
-		s.afterReal(hold, func() { s.attempt(d.ID, 1) })
+		// Out-of-order fault: held back until a later notification of the partner has been
+		// attempted (at most hold, real time), so that it overtakes this one.
+		overtaken := l.attemptedChan(partner)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			t := time.NewTimer(hold)
+			defer t.Stop()
+			select {
+			case <-overtaken:
+			case <-t.C:
+			case <-s.ctx.Done():
+				return
+			}
+			s.after(0, func() { s.attempt(d.ID, 1) })
+		}()
 		return
 	}
 	s.after(0, func() { s.attempt(d.ID, 1) })
@@ -213,9 +258,6 @@ func (s *Sim) forgetNotifyIDs(ids []string) {
 	}
 	s.mu.Unlock()
 }
-
-// afterReal is after with a real (unscaled) duration.
-func (s *Sim) afterReal(d time.Duration, f func()) { s.after(time.Duration(float64(d)*s.scale), f) }
 
 // attempt performs delivery number n of delivery id and schedules the next on failure.
 func (s *Sim) attempt(id int64, n int) {
@@ -278,6 +320,7 @@ func (s *Sim) attempt(id int64, n int) {
 		d.Attempts = append(d.Attempts, at)
 	}
 	l.mu.Unlock()
+	l.signalAttempt(partner)
 	if nf.duplicate && !nf.drop {
 		st, body, errS := s.post(target, fields)
 		dup := Attempt{N: n, At: s.now(), Status: st, Body: body, Err: errS, Duplicate: true,

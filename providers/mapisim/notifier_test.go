@@ -188,7 +188,7 @@ func TestNotificationFaults(t *testing.T) {
 	})
 	t.Run("out of order", func(t *testing.T) {
 		e := newEnv(t, Config{})
-		e.sim.SetFault(Fault{Kind: FaultOutOfOrder, Service: "notify", Count: 1, Delay: 200 * time.Millisecond})
+		e.sim.SetFault(Fault{Kind: FaultOutOfOrder, Service: "notify", Count: 1})
 		e.paid(globalPID, "F4", "1.00", "USD")
 		e.paid(globalPID, "F5", "1.00", "USD")
 		e.waitIdle()

@@ -76,9 +76,17 @@ func ParseOrderString(s string) (*OrderString, error) {
 	if s == "" {
 		return nil, gwErr("ILLEGAL_ARGUMENT", "empty order string")
 	}
-	out := &OrderString{}
-	seen := map[string]bool{}
+	out := &OrderString{Pairs: make([]Pair, 0, strings.Count(s, `"&`)+1)}
+	seen := func(key string) bool { // linear: an order string has a few dozen keys at most
+		for _, p := range out.Pairs {
+			if p.Key == key {
+				return true
+			}
+		}
+		return false
+	}
 	rest := s
+	signSeen, typeSeen := false, false
 	for rest != "" {
 		eq := strings.Index(rest, `="`)
 		if eq <= 0 {
@@ -100,18 +108,19 @@ func ParseOrderString(s string) (*OrderString, error) {
 		} else {
 			return nil, gwErr("ILLEGAL_ARGUMENT", "value of %q is not closed by a quote", key)
 		}
-		if seen[key] {
+		if seen(key) || (key == "sign" && signSeen) || (key == "sign_type" && typeSeen) {
 			return nil, gwErr("ILLEGAL_ARGUMENT", "parameter %q appears twice", key)
 		}
-		seen[key] = true
 		switch key {
 		case "sign":
+			signSeen = true
 			dec, err := url.QueryUnescape(val)
 			if err != nil {
 				return nil, gwErr("ILLEGAL_SIGN", "sign is not URL-encoded base64")
 			}
 			out.Sign = dec
 		case "sign_type":
+			typeSeen = true
 			out.SignType = val
 		default:
 			out.Pairs = append(out.Pairs, Pair{Key: key, Value: val})

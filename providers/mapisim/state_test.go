@@ -35,7 +35,7 @@ func TestDeterministicGivenSeed(t *testing.T) {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	e := newEnv(t, Config{Seed: 3})
+	e := newEnv(t, Config{Seed: 3, TimeScale: 1}) // P2 must stay unpaid, not expire
 	tn := e.paid(globalPID, "P1", "9.99", "USD")
 	if env, body := e.refund(globalPID, map[string]string{"out_trade_no": "P1", "out_return_no": "PR1", "return_amount": "1.00", "currency": "USD", "is_sync": "Y"}); env.IsSuccess != "T" {
 		t.Fatal(body)
@@ -50,7 +50,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	next := e.paid(globalPID, "P3", "1.00", "USD") // what the original produces next
 
-	f := newEnv(t, Config{Seed: 99})
+	f := newEnv(t, Config{Seed: 99, TimeScale: 1})
 	if err := f.sim.LoadFile(path); err != nil {
 		t.Fatal(err)
 	}

@@ -200,3 +200,15 @@ func TestOrderStringLiteralMode(t *testing.T) {
 		t.Fatalf("sorted mode accepted an unsorted signature: %v", err)
 	}
 }
+
+func TestParseOrderStringDuplicates(t *testing.T) {
+	for _, s := range []string{
+		`a="1"&a="2"`,
+		`a="1"&sign="x"&sign="y"`,
+		`a="1"&sign_type=""&sign_type="RSA"`,
+	} {
+		if _, err := ParseOrderString(s); codeOfErr(err) != "ILLEGAL_ARGUMENT" {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
