@@ -1,0 +1,338 @@
+// Package bench is paymux's end-to-end load generator and the harness its fault suite shares:
+// it starts the mapi simulator and a paymux host (in process or as a child process) on
+// loopback, drives the REST API and /notify with bounded scenarios (create, notify, mixed),
+// and reports throughput, latency percentiles, the peak memory of the host and its plugins and
+// the ratio to bare crypto/rsa measured on the same cores in the same run (the paired method
+// of the design's benchmarking.md). `paymux bench` is its command line.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paymux/paymux/core/signing"
+	"github.com/paymux/paymux/providers/mapisim"
+)
+
+// Scenarios.
+const (
+	ScenarioCreate = "create" // app payments, RSA2-2048 order strings, through POST /v1/payments
+	ScenarioNotify = "notify" // a storm of verified notifications for existing payments, duplicates mixed in
+	ScenarioMixed  = "mixed"  // both at once: a quarter of the workers create, the rest notify
+)
+
+// Options configure one bench run. N and Duration both bound it.
+type Options struct {
+	Scenario    string
+	N           int
+	Duration    time.Duration
+	Concurrency int
+	// Payments is how many payments the notify and mixed scenarios create before the storm
+	// (untimed); 0 means min(N/4, 500), at least 1.
+	Payments int
+	// DuplicateEvery makes every k-th notification a re-delivery of an earlier one; 0 means 5
+	// (20% duplicates).
+	DuplicateEvery int
+	// BaselineDuration is how long each bare RSA measurement runs, before and after the
+	// scenario; 0 means 2s.
+	BaselineDuration time.Duration
+	Stack            StackOptions
+	// Progress receives one line per phase; nil discards.
+	Progress io.Writer
+}
+
+// Report is the outcome of a run. Durations are nanoseconds in JSON.
+type Report struct {
+	Scenario    string        `json:"scenario"`
+	Store       string        `json:"store"`
+	N           int           `json:"n"`
+	MaxDuration time.Duration `json:"max_duration_ns"`
+	Concurrency int           `json:"concurrency"`
+	HostMode    string        `json:"host_mode"` // child process or in process
+	Machine     Machine       `json:"machine"`
+	// Create and Notify are the scenario's phases (nil when not run).
+	Create *LoadResult `json:"create,omitempty"`
+	Notify *LoadResult `json:"notify,omitempty"`
+	// NotifyDuplicates is how many of the notifications were re-deliveries.
+	NotifyDuplicates int      `json:"notify_duplicates,omitempty"`
+	BaselineBefore   Baseline `json:"baseline_before"`
+	BaselineAfter    Baseline `json:"baseline_after"`
+	// CreateVsSign is create throughput over the mean bare signing throughput; NotifyVsVerify
+	// is notification throughput over the mean bare verifying throughput.
+	CreateVsSign   float64   `json:"create_vs_bare_sign,omitempty"`
+	NotifyVsVerify float64   `json:"notify_vs_bare_verify,omitempty"`
+	Host           ProcMem   `json:"host"`
+	Plugins        []ProcMem `json:"plugins"`
+	Targets        []Target  `json:"targets"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	GOOS, GOARCH string
+	CPUs         int    `json:"cpus"`
+	CPUModel     string `json:"cpu_model"`
+	GoVersion    string `json:"go_version"`
+	LoadAvg      string `json:"loadavg_before"`
+}
+
+// Target is one of issue 10's goals and whether this run met it.
+type Target struct {
+	Name     string  `json:"name"`
+	Goal     string  `json:"goal"`
+	Measured float64 `json:"measured"`
+	Met      bool    `json:"met"`
+}
+
+func machine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return m
+}
+
+func (o *Options) defaults() error {
+	switch o.Scenario {
+	case ScenarioCreate, ScenarioNotify, ScenarioMixed:
+	default:
+		return fmt.Errorf("unknown scenario %q (create, notify or mixed)", o.Scenario)
+	}
+	if o.N < 1 {
+		return errors.New("-n must be at least 1")
+	}
+	if o.Duration <= 0 {
+		return errors.New("-duration must be positive")
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	if o.Payments <= 0 {
+		o.Payments = max(1, min(o.N/4, 500))
+	}
+	if o.DuplicateEvery <= 0 {
+		o.DuplicateEvery = 5
+	}
+	if o.BaselineDuration <= 0 {
+		o.BaselineDuration = 2 * time.Second
+	}
+	return nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+// Run starts a stack, runs the scenario between two bare RSA measurements and reports.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	key, err := signing.ParsePrivateKey(mapisim.TestMerchantPrivateKeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Scenario: o.Scenario, Store: o.Stack.Store, N: o.N, MaxDuration: o.Duration, Concurrency: o.Concurrency, Machine: machine()}
+	if r.Store == "" {
+		r.Store = "sqlite"
+	}
+	r.HostMode = "in process (host memory includes the load generator)"
+	if len(o.Stack.HostArgv) > 0 {
+		r.HostMode = "child process: " + strings.Join(o.Stack.HostArgv, " ")
+	}
+	o.logf("starting simulator and host (%s, store %s)", r.HostMode, r.Store)
+	st, err := StartStack(ctx, o.Stack)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
+
+	var payments []*Payment
+	var forms [][]byte
+	if o.Scenario != ScenarioCreate {
+		o.logf("creating %d payments and signing %d notifications (untimed)", o.Payments, o.N)
+		payments, err = createPayments(ctx, st.Client, run, o.Payments, o.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		forms, r.NotifyDuplicates, err = buildStorm(ctx, payments, run, o.N, o.DuplicateEvery)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	o.logf("bare RSA-2048 baseline, %d workers, %s each for sign and verify", o.Concurrency, o.BaselineDuration)
+	if r.BaselineBefore, err = MeasureBaseline(ctx, key, o.Concurrency, o.BaselineDuration); err != nil {
+		return nil, err
+	}
+	o.logf("scenario %s: n=%d, at most %s, %d workers", o.Scenario, o.N, o.Duration, o.Concurrency)
+	createOp := func(ctx context.Context, i int) error {
+		p, err := st.Client.CreatePayment(ctx, fmt.Sprintf("b%s-c%d", run, i), 1000+int64(i%1000))
+		if err != nil {
+			return err
+		}
+		if p.NextAction == nil || p.NextAction.Value == "" {
+			return fmt.Errorf("payment %s has no order string", p.ID)
+		}
+		return nil
+	}
+	notifyOp := func(ctx context.Context, i int) error {
+		status, body, err := st.Client.Notify(ctx, Account, forms[i])
+		if err != nil {
+			return err
+		}
+		if status != 200 || strings.TrimSpace(body) != "success" {
+			return fmt.Errorf("notification %d answered %d %q", i, status, clip(body))
+		}
+		return nil
+	}
+	switch o.Scenario {
+	case ScenarioCreate:
+		res := RunLoad(ctx, o.N, o.Duration, o.Concurrency, createOp)
+		r.Create = &res
+	case ScenarioNotify:
+		res := RunLoad(ctx, o.N, o.Duration, o.Concurrency, notifyOp)
+		r.Notify = &res
+	case ScenarioMixed:
+		cw := max(1, o.Concurrency/4)
+		nw := max(1, o.Concurrency-cw)
+		var wg sync.WaitGroup
+		var cres, nres LoadResult
+		wg.Add(2)
+		go func() { defer wg.Done(); cres = RunLoad(ctx, max(1, o.N/4), o.Duration, cw, createOp) }()
+		go func() { defer wg.Done(); nres = RunLoad(ctx, o.N, o.Duration, nw, notifyOp) }()
+		wg.Wait()
+		r.Create, r.Notify = &cres, &nres
+	}
+	if r.BaselineAfter, err = MeasureBaseline(ctx, key, o.Concurrency, o.BaselineDuration); err != nil {
+		return nil, err
+	}
+	signRate := (r.BaselineBefore.SignPerSecond + r.BaselineAfter.SignPerSecond) / 2
+	verifyRate := (r.BaselineBefore.VerifyPerSecond + r.BaselineAfter.VerifyPerSecond) / 2
+	if r.Create != nil && signRate > 0 {
+		r.CreateVsSign = r.Create.PerSecond / signRate
+	}
+	if r.Notify != nil && verifyRate > 0 {
+		r.NotifyVsVerify = r.Notify.PerSecond / verifyRate
+	}
+	if r.Host, err = ReadProcMem(st.HostPID()); err != nil {
+		return nil, err
+	}
+	for _, pid := range st.PluginPIDs() {
+		if m, err := ReadProcMem(pid); err == nil {
+			if b := exeBase(pid); b != "" {
+				m.Name = b
+			}
+			r.Plugins = append(r.Plugins, m)
+		}
+	}
+	r.Targets = targets(r)
+	return r, nil
+}
+
+func targets(r *Report) []Target {
+	var t []Target
+	if r.Create != nil && r.Scenario == ScenarioCreate {
+		t = append(t, Target{Name: "create throughput / bare RSA2-2048 sign throughput", Goal: ">= 0.85", Measured: r.CreateVsSign, Met: r.CreateVsSign >= 0.85})
+	}
+	if r.Notify != nil && r.Scenario == ScenarioNotify {
+		t = append(t,
+			Target{Name: "notification intake per second (" + r.Store + ")", Goal: ">= 5000", Measured: r.Notify.PerSecond, Met: r.Notify.PerSecond >= 5000},
+			Target{Name: "notification p99 latency, ms", Goal: "< 25", Measured: ms(r.Notify.P99), Met: r.Notify.P99 < 25*time.Millisecond})
+	}
+	mib := float64(r.Host.PeakRSS) / (1 << 20)
+	t = append(t, Target{Name: "host peak RSS, MiB", Goal: "< 100", Measured: mib, Met: mib < 100})
+	return t
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func clip(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
+}
+
+// createPayments creates n payments with conc workers (setup, untimed) and fails on any error.
+func createPayments(ctx context.Context, c *Client, run string, n, conc int) ([]*Payment, error) {
+	out := make([]*Payment, n)
+	var firstErr atomic.Pointer[error]
+	res := RunLoad(ctx, n, 10*time.Minute, conc, func(ctx context.Context, i int) error {
+		p, err := c.CreatePayment(ctx, fmt.Sprintf("b%s-p%d", run, i), 1000+int64(i%1000))
+		if err != nil {
+			firstErr.CompareAndSwap(nil, &err)
+			return err
+		}
+		out[i] = p
+		return nil
+	})
+	if res.Errors > 0 {
+		return nil, fmt.Errorf("creating payments: %d of %d failed, first: %v", res.Errors, n, *firstErr.Load())
+	}
+	return out, nil
+}
+
+// buildStorm signs n notifications for payments: every dupEvery-th one (i%dupEvery ==
+// dupEvery-1) re-sends an earlier notification byte for byte (a wallet's redelivery), the rest
+// are distinct deliveries (fresh notify_id) of TRADE_FINISHED spread over the payments.
+func buildStorm(ctx context.Context, payments []*Payment, run string, n, dupEvery int) ([][]byte, int, error) {
+	nt, err := NewNotifier()
+	if err != nil {
+		return nil, 0, err
+	}
+	forms := make([][]byte, n)
+	now := time.Now()
+	res := RunLoad(ctx, n, 10*time.Minute, runtime.NumCPU(), func(_ context.Context, i int) error {
+		if dupEvery > 1 && i%dupEvery == dupEvery-1 {
+			return nil // filled below
+		}
+		p := payments[i%len(payments)]
+		f, err := nt.Form(TradeNotice{
+			OutTradeNo: p.OutTradeNo, TradeNo: TradeNo(i % len(payments)), Status: mapisim.StatusTradeFinished,
+			Amount: p.Amount, NotifyID: fmt.Sprintf("b%sn%d", run, i), At: now,
+		})
+		forms[i] = f
+		return err
+	})
+	if res.Errors > 0 {
+		return nil, 0, fmt.Errorf("signing notifications: %s", res.FirstError)
+	}
+	dups := 0
+	for i := range forms {
+		if forms[i] == nil {
+			// The delivery dupEvery-1 places earlier (never itself a duplicate).
+			j := i - (dupEvery - 1)
+			if j < 0 || forms[j] == nil {
+				j = 0
+			}
+			if forms[j] == nil {
+				return nil, 0, errors.New("storm too small for duplicates")
+			}
+			forms[i] = forms[j]
+			dups++
+		}
+	}
+	return forms, dups, nil
+}

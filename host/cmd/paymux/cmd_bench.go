@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/paymux/paymux/host/bench"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "load-test a paymux host and the simulator on loopback (bounded in count and time)", run: runBench})
+	register(&command{name: "bench host", summary: "(internal) the host process that paymux bench starts", run: runBenchHost})
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var (
+		o        bench.Options
+		jsonOut  bool
+		binDir   string
+		inProc   bool
+		workDir  string
+		progress bool
+	)
+	fs.StringVar(&o.Scenario, "scenario", "create", "create, notify or mixed")
+	fs.IntVar(&o.N, "n", 2000, "at most this many operations (the run stops at -n or -duration, whichever comes first)")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "at most this long for the scenario (setup and the RSA baselines come on top)")
+	fs.IntVar(&o.Concurrency, "concurrency", 8, "concurrent clients; the bare RSA baseline uses as many workers")
+	fs.StringVar(&o.Stack.Store, "store", "sqlite", "sqlite or postgres")
+	fs.StringVar(&o.Stack.DSN, "dsn", "", "postgres URL (loopback only); sqlite: file (default: a temporary one)")
+	fs.IntVar(&o.Payments, "payments", 0, "notify/mixed: payments created before the storm (default min(n/4, 500))")
+	fs.IntVar(&o.DuplicateEvery, "dup-every", 5, "notify/mixed: every k-th notification re-delivers an earlier one")
+	fs.DurationVar(&o.BaselineDuration, "baseline", 2*time.Second, "duration of each bare RSA measurement (before and after)")
+	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&binDir, "bin", "", "directory of paymux-provider-alipay (default: $PAYMUX_BIN, else the directory of this executable)")
+	fs.BoolVar(&inProc, "in-process", false, "run the host inside this process (its memory then includes the load generator)")
+	fs.StringVar(&workDir, "workdir", "", "directory for the config, keys, SQLite file and host log (default: a temporary one, removed after)")
+	fs.BoolVar(&progress, "v", false, "print progress to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v: %w", fs.Args(), errUsage)
+	}
+	if o.Stack.DSN != "" && o.Stack.Store == "postgres" {
+		if err := checkLoopbackDSN(o.Stack.DSN); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("locating this executable: %w", err)
+	}
+	if binDir == "" {
+		binDir = os.Getenv("PAYMUX_BIN")
+	}
+	if binDir == "" {
+		binDir = filepath.Dir(self)
+	}
+	o.Stack.PluginPath = filepath.Join(binDir, bench.PluginBinary)
+	if !inProc {
+		o.Stack.HostArgv = []string{self, "bench", "host"}
+	}
+	if workDir == "" {
+		d, err := os.MkdirTemp("", "paymux-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		workDir = d
+	}
+	o.Stack.WorkDir = workDir
+	if progress {
+		o.Progress = os.Stderr
+	}
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(os.Stdout, rep)
+	return nil
+}
+
+// checkLoopbackDSN refuses a postgres URL that points off this machine.
+func checkLoopbackDSN(dsn string) error {
+	if err := bench.RequireLoopbackURL(dsnAsHTTP(dsn)); err != nil {
+		return fmt.Errorf("-dsn: %w", err)
+	}
+	return nil
+}
+
+// dsnAsHTTP rewrites postgres://user@host:port/db as http://host:port for the loopback check.
+func dsnAsHTTP(dsn string) string {
+	for _, p := range []string{"postgres://", "postgresql://"} {
+		if len(dsn) > len(p) && dsn[:len(p)] == p {
+			rest := dsn[len(p):]
+			for i := 0; i < len(rest); i++ {
+				if rest[i] == '/' || rest[i] == '?' {
+					rest = rest[:i]
+					break
+				}
+			}
+			for i := len(rest) - 1; i >= 0; i-- {
+				if rest[i] == '@' {
+					rest = rest[i+1:]
+					break
+				}
+			}
+			return "http://" + rest
+		}
+	}
+	return dsn
+}
+
+func printReport(w io.Writer, r *bench.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\t%s (store %s, n<=%d, <=%s, %d workers)\n", r.Scenario, r.Store, r.N, r.MaxDuration, r.Concurrency)
+	fmt.Fprintf(tw, "machine\t%d CPUs %s, %s, load %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.LoadAvg)
+	fmt.Fprintf(tw, "host\t%s\n", r.HostMode)
+	line := func(name string, l *bench.LoadResult) {
+		if l == nil {
+			return
+		}
+		fmt.Fprintf(tw, "%s\t%d ok, %d failed in %.2fs: %.0f/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", name,
+			l.Ops-l.Errors, l.Errors, l.Elapsed.Seconds(), l.PerSecond, msf(l.P50), msf(l.P99), msf(l.Max))
+		if l.FirstError != "" {
+			fmt.Fprintf(tw, "\tfirst error: %s\n", l.FirstError)
+		}
+	}
+	line("create", r.Create)
+	line("notify", r.Notify)
+	if r.NotifyDuplicates > 0 {
+		fmt.Fprintf(tw, "\t(%d of the notifications were duplicates)\n", r.NotifyDuplicates)
+	}
+	fmt.Fprintf(tw, "bare RSA-2048\tsign %.0f/s then %.0f/s, verify %.0f/s then %.0f/s\n",
+		r.BaselineBefore.SignPerSecond, r.BaselineAfter.SignPerSecond, r.BaselineBefore.VerifyPerSecond, r.BaselineAfter.VerifyPerSecond)
+	if r.CreateVsSign > 0 {
+		fmt.Fprintf(tw, "create / bare sign\t%.3f\n", r.CreateVsSign)
+	}
+	if r.NotifyVsVerify > 0 {
+		fmt.Fprintf(tw, "notify / bare verify\t%.3f\n", r.NotifyVsVerify)
+	}
+	fmt.Fprintf(tw, "host peak RSS\t%.1f MiB (pid %d)\n", float64(r.Host.PeakRSS)/(1<<20), r.Host.PID)
+	for _, p := range r.Plugins {
+		fmt.Fprintf(tw, "plugin peak RSS\t%.1f MiB (%s, pid %d)\n", float64(p.PeakRSS)/(1<<20), p.Name, p.PID)
+	}
+	for _, t := range r.Targets {
+		mark := "MISSED"
+		if t.Met {
+			mark = "met"
+		}
+		fmt.Fprintf(tw, "target\t%s %s: %.3f, %s\n", t.Name, t.Goal, t.Measured, mark)
+	}
+	tw.Flush()
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// runBenchHost is the child that paymux bench starts: it serves a host from a bench config and
+// announces its address on stdout.
+func runBenchHost(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("bench host takes the path of its JSON config: %w", errUsage)
+	}
+	cfg, err := bench.ReadHostConfig(args[0])
+	if err != nil {
+		return err
+	}
+	err = bench.RunHost(ctx, cfg, func(addr string) { fmt.Printf("%s %s\n", bench.ReadyPrefix, addr) })
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
