@@ -10,6 +10,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -154,4 +155,64 @@ func BenchmarkReadTransactionFile(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkParseNotification is the whole ParseNotification of an RSA2 payment notification as
+// AlipayHK sends it (no currency field: the amount is HKD by default; notify_verify off, it is a
+// network call), paired with one bare rsa.VerifyPKCS1v15 (SHA-256 over 400 bytes, hash included).
+func BenchmarkParseNotification(b *testing.B) {
+	p := alipayhk.New()
+	err := p.Configure(context.Background(), &core.ConfigureRequest{Account: "a", Settings: map[string]string{
+		"partner": testPartner, "gateway_url": "https://intlmapi.alipay.com/gateway.do", "sign_type": "RSA2",
+		"private_key_file":       string(mapisim.TestMerchantPrivateKeyPEM),
+		"alipay_public_key_file": string(mapisim.TestAlipayPublicKeyPEM),
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	alipayKey, err := signing.ParsePrivateKey(mapisim.TestAlipayPrivateKeyPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := signing.NewRSASigner(signing.RSA2, alipayKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := map[string]string{
+		"notify_type": "trade_status_sync", "notify_id": "5b89a773c60af059d96b1693dd3b3d6nc1", "notify_time": "2026-11-22 10:00:00",
+		"out_trade_no": "HK20261120000001", "trade_no": "2026112222001332950500389138", "trade_status": "TRADE_FINISHED",
+		"total_fee": "123.45", "subject": "Order HK20261120000001", "body": "2 items", "buyer_id": "2088102122524333",
+		"seller_id": testPartner, "gmt_create": "2026-11-22 09:59:00", "gmt_payment": "2026-11-22 10:00:00", "payment_type": "1",
+	}
+	sig, err := signer.Sign(signing.CanonicalB(fields))
+	if err != nil {
+		b.Fatal(err)
+	}
+	form := url.Values{}
+	for k, v := range fields {
+		form.Set(k, v)
+	}
+	form.Set("sign", sig)
+	form.Set("sign_type", "RSA2")
+	req := &core.NotificationRequest{Account: "a", Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}, Body: []byte(form.Encode())}
+	msg := []byte(strings.Repeat("paymux-benchmark-reference-message-0123456789/", 9)[:400])
+	d := sha256.Sum256(msg)
+	bareSig, err := rsa.SignPKCS1v15(rand.Reader, alipayKey, crypto.SHA256, d[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	op := func() error {
+		res, err := p.ParseNotification(ctx, req)
+		if err == nil && (!res.Verified || len(res.Events) != 1 || res.Events[0].Amount != hkd(123_45)) {
+			b.Fatalf("notification: %+v", res)
+		}
+		return err
+	}
+	ref := func() error {
+		d := sha256.Sum256(msg)
+		return rsa.VerifyPKCS1v15(&alipayKey.PublicKey, crypto.SHA256, d[:], bareSig)
+	}
+	b.ReportAllocs()
+	_ = paired(b, "rsa-verify", op, ref)
 }
