@@ -1,0 +1,352 @@
+package host_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/webhook"
+	"github.com/paymux/paymux/providers/mapisim"
+)
+
+var janitorStart = time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)
+
+func newTestJanitor(w *simWorld, passes *[]host.JanitorPass) *host.Janitor {
+	var mu sync.Mutex
+	return host.NewJanitor(host.JanitorOptions{
+		Service: w.svc, Batch: 50, Retry: time.Minute, Logger: w.log,
+		OnPass: func(p host.JanitorPass) {
+			if passes != nil {
+				mu.Lock()
+				*passes = append(*passes, p)
+				mu.Unlock()
+			}
+		},
+	})
+}
+
+func runOnce(t *testing.T, j *host.Janitor) int {
+	t.Helper()
+	n, err := j.RunOnce(context.Background())
+	if err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+	return n
+}
+
+// TestJanitorPaidWithoutNotification: the wallet's notification never arrives; the janitor's
+// scheduled query finds the payment paid and records it with its event, once.
+func TestJanitorPaidWithoutNotification(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	j := newTestJanitor(w, nil)
+	p := w.create(t, 1250, "order-1")
+	w.pay(t, p)
+
+	if n := runOnce(t, j); n != 0 {
+		t.Fatalf("claimed %d items before the first scheduled query", n)
+	}
+	w.clock.advance(time.Minute) // the provider's first QuerySchedule entry
+	if n := runOnce(t, j); n != 1 {
+		t.Fatalf("claimed %d items, want 1", n)
+	}
+	got, err := w.svc.GetPayment(context.Background(), p.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != core.PaymentSucceeded || got.ProviderRef == "" || got.PaidAt == nil {
+		t.Fatalf("after the janitor: %+v", got)
+	}
+	if evs := w.events(t, webhook.PaymentSucceeded, p.ID); len(evs) != 1 {
+		t.Fatalf("payment.succeeded events = %d, want 1", len(evs))
+	}
+	st, _ := w.store.GetPayment(context.Background(), p.ID)
+	if !st.NextQueryAt.IsZero() || st.QueryAttempts != 1 {
+		t.Errorf("next_query_at %v attempts %d, want unscheduled after 1", st.NextQueryAt, st.QueryAttempts)
+	}
+	w.clock.advance(48 * time.Hour)
+	if n := runOnce(t, j); n != 0 {
+		t.Errorf("a settled payment was claimed again (%d)", n)
+	}
+}
+
+// TestJanitorFollowsSchedule: an unpaid payment is queried at each QuerySchedule offset (counted)
+// and, past its expiry, gets a last query and is closed with payment.closed.
+func TestJanitorFollowsSchedule(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	var passes []host.JanitorPass
+	j := newTestJanitor(w, &passes)
+	p := w.create(t, 990, "order-2")
+	desc, _ := w.prov.Describe(context.Background())
+	created := janitorStart
+
+	// Walk the schedule while the payment lives: 1m, 3m, 10m, then expiry (30m) comes first.
+	for i, off := range desc.QuerySchedule {
+		at := created.Add(off)
+		if !at.Before(created.Add(desc.DefaultExpiry)) {
+			break
+		}
+		w.clock.set(at.Add(-time.Second))
+		if n := runOnce(t, j); n != 0 {
+			t.Fatalf("step %d: claimed before its time", i)
+		}
+		w.clock.set(at)
+		if n := runOnce(t, j); n != 1 {
+			t.Fatalf("step %d (%v): claimed %d, want 1", i, off, n)
+		}
+		if q := w.prov.count(w.prov.queries, p.OutTradeNo); q != i+1 {
+			t.Fatalf("step %d: %d queries, want %d", i, q, i+1)
+		}
+		st, _ := w.store.GetPayment(context.Background(), p.ID)
+		if st.Status != core.PaymentPending || st.QueryAttempts != i+1 {
+			t.Fatalf("step %d: status %s attempts %d", i, st.Status, st.QueryAttempts)
+		}
+	}
+	st, _ := w.store.GetPayment(context.Background(), p.ID)
+	if !st.NextQueryAt.Equal(st.ExpiresAt) {
+		t.Fatalf("the last query is not at expiry: next %v, expires %v", st.NextQueryAt, st.ExpiresAt)
+	}
+	queries := w.prov.count(w.prov.queries, p.OutTradeNo)
+	w.clock.set(st.ExpiresAt)
+	if n := runOnce(t, j); n != 1 {
+		t.Fatalf("expiry pass claimed %d", n)
+	}
+	if q := w.prov.count(w.prov.queries, p.OutTradeNo); q != queries+1 {
+		t.Errorf("no last query before closing (%d -> %d)", queries, q)
+	}
+	got, _ := w.svc.GetPayment(context.Background(), p.ID, false)
+	if got.Status != core.PaymentClosed || got.FailureCode != "expired" {
+		t.Fatalf("expired payment: status %s failure %q", got.Status, got.FailureCode)
+	}
+	if evs := w.events(t, webhook.PaymentClosed, p.ID); len(evs) != 1 {
+		t.Fatalf("payment.closed events = %d, want 1", len(evs))
+	}
+	last := passes[len(passes)-1]
+	if last.Closed != 1 || last.Resolved != 1 || last.Payments != 1 {
+		t.Errorf("last pass %+v", last)
+	}
+}
+
+// TestJanitorExpiredButPaid: a payment paid just before expiry is not closed: the last query
+// finds it paid.
+func TestJanitorExpiredButPaid(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	j := newTestJanitor(w, nil)
+	p := w.create(t, 500, "order-3")
+	w.clock.advance(29 * time.Minute)
+	w.pay(t, p)
+	w.clock.advance(2 * time.Hour)
+	runOnce(t, j)
+	got, _ := w.svc.GetPayment(context.Background(), p.ID, false)
+	if got.Status != core.PaymentSucceeded {
+		t.Fatalf("status %s, want succeeded", got.Status)
+	}
+	if n := len(w.events(t, webhook.PaymentClosed, p.ID)); n != 0 {
+		t.Errorf("%d payment.closed events for a paid payment", n)
+	}
+}
+
+// TestJanitorUnavailableReschedules: a gateway fault or a plugin that is down never fails or
+// closes anything: the item is rescheduled and settled once the provider answers.
+func TestJanitorUnavailableReschedules(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	var passes []host.JanitorPass
+	j := newTestJanitor(w, &passes)
+	p := w.create(t, 700, "order-4")
+	w.pay(t, p)
+	w.clock.advance(time.Hour) // due, and past expiry: a wrong close would be a lost payment
+
+	w.provs.setDown("acct", true)
+	runOnce(t, j)
+	if _, err := w.sim.SetFault(mapisim.Fault{Kind: mapisim.FaultStatus, Service: "single_trade_query", Status: 502, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w.provs.setDown("acct", false)
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	if got, _ := w.svc.GetPayment(context.Background(), p.ID, false); got.Status != core.PaymentPending {
+		t.Fatalf("after faults: status %s, want pending", got.Status)
+	}
+	if len(passes) != 2 || passes[0].Errors != 1 || passes[1].Errors != 1 || passes[1].Rescheduled != 1 {
+		t.Fatalf("passes %+v", passes)
+	}
+	st, _ := w.store.GetPayment(context.Background(), p.ID)
+	if want := w.clock.now().Add(time.Minute); !st.NextQueryAt.Equal(want) {
+		t.Errorf("rescheduled at %v, want %v", st.NextQueryAt, want)
+	}
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	if got, _ := w.svc.GetPayment(context.Background(), p.ID, false); got.Status != core.PaymentSucceeded {
+		t.Fatalf("after recovery: status %s, want succeeded", got.Status)
+	}
+}
+
+// TestJanitorResolvesUnknownRefund: the refund call fails with an unknown outcome (gateway
+// 5xx, then a hang past the deadline): the refund stays pending, and the janitor settles it,
+// sending it again under the same out_refund_no when the gateway never saw it.
+func TestJanitorResolvesUnknownRefund(t *testing.T) {
+	for _, kind := range []mapisim.FaultKind{mapisim.FaultStatus, mapisim.FaultHang} {
+		t.Run(string(kind), func(t *testing.T) {
+			w := newSimWorld(t, newTestStore(t), janitorStart)
+			j := newTestJanitor(w, nil)
+			ctx := context.Background()
+			p := w.create(t, 2000, "order-5")
+			w.pay(t, p)
+			w.clock.advance(time.Minute)
+			runOnce(t, j) // learns the payment is paid
+			if _, err := w.sim.SetFault(mapisim.Fault{Kind: kind, Service: "forex_refund", Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			rf, err := w.svc.CreateRefund(ctx, p.ID, &host.CreateRefundRequest{Amount: core.Money{Value: 800, Currency: "USD"}, Reason: "broken"})
+			if err != nil {
+				t.Fatalf("refund with an unknown outcome must not fail: %v", err)
+			}
+			if rf.Status != core.RefundPending {
+				t.Fatalf("refund status %s, want pending", rf.Status)
+			}
+			if _, ok := w.sim.Refund(simPartner, rf.OutRefundNo); ok {
+				t.Fatal("the simulator processed the faulted refund")
+			}
+			w.clock.advance(time.Minute)
+			if n := runOnce(t, j); n != 1 {
+				t.Fatalf("claimed %d, want the refund", n)
+			}
+			got, err := w.svc.GetRefund(ctx, p.ID, rf.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != core.RefundSucceeded {
+				t.Fatalf("after the janitor: refund %s", got.Status)
+			}
+			if n := w.prov.count(w.prov.refunds, rf.OutRefundNo); n != 2 {
+				t.Errorf("Refund calls with %s = %d, want 2 (the lost one, then the janitor's)", rf.OutRefundNo, n)
+			}
+			if sr, ok := w.sim.Refund(simPartner, rf.OutRefundNo); !ok || sr.Amount != 800 {
+				t.Errorf("simulator refund %+v %v", sr, ok)
+			}
+			evs, _, _ := w.store.ListEvents(ctx, store.EventFilter{Type: webhook.RefundSucceeded, PaymentID: p.ID})
+			if len(evs) != 1 {
+				t.Errorf("refund.succeeded events = %d, want 1", len(evs))
+			}
+			pay, _ := w.store.GetPayment(ctx, p.ID)
+			if pay.AmountRefunded != 800 || pay.AmountReserved != 800 {
+				t.Errorf("payment refunded %d reserved %d, want 800/800", pay.AmountRefunded, pay.AmountReserved)
+			}
+			w.clock.advance(72 * time.Hour)
+			if n := runOnce(t, j); n != 0 {
+				t.Errorf("settled items claimed again: %d", n)
+			}
+		})
+	}
+}
+
+// TestJanitorRefundAlreadyProcessed: the gateway refunded but the answer was lost; the
+// janitor's query finds it, and never sends it again.
+func TestJanitorRefundAlreadyProcessed(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	j := newTestJanitor(w, nil)
+	ctx := context.Background()
+	p := w.create(t, 2000, "order-6")
+	w.pay(t, p)
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	// Lose the refund's answer: the provider call returns a timeout after the gateway acted.
+	w.provs.mu.Lock()
+	w.provs.accs["acct"] = &lostAnswer{countingProvider: w.prov}
+	w.provs.mu.Unlock()
+	rf, err := w.svc.CreateRefund(ctx, p.ID, &host.CreateRefundRequest{Amount: core.Money{Value: 2000, Currency: "USD"}})
+	if err != nil || rf.Status != core.RefundPending {
+		t.Fatalf("refund: %+v %v", rf, err)
+	}
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	got, _ := w.svc.GetRefund(ctx, p.ID, rf.ID)
+	if got.Status != core.RefundSucceeded {
+		t.Fatalf("refund %s, want succeeded", got.Status)
+	}
+	if n := w.prov.count(w.prov.refunds, rf.OutRefundNo); n != 1 {
+		t.Errorf("Refund calls = %d, want 1", n)
+	}
+}
+
+// lostAnswer performs Refund at the gateway, then reports a timeout (EUNKNOWN) to the host.
+type lostAnswer struct{ *countingProvider }
+
+func (l *lostAnswer) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
+	if _, err := l.countingProvider.Refund(ctx, req); err != nil {
+		return nil, err
+	}
+	return nil, core.Errorf(core.EUNKNOWN, "forex_refund: deadline exceeded (test)")
+}
+
+// TestJanitorTwoHostsPostgres: two janitors with their own pools on one PostgreSQL schema run
+// passes concurrently over many due payments and refunds; no item is queried twice, and every
+// item is queried.
+func TestJanitorTwoHostsPostgres(t *testing.T) {
+	stores := newPostgresStores(t, 2)
+	w := newSimWorld(t, stores[0], janitorStart)
+	other := host.New(host.Options{Store: stores[1], Providers: w.provs, Logger: w.log, CallTimeout: 3 * time.Second,
+		Now: w.clock.now, Settings: w.svc.Settings()})
+	ctx := context.Background()
+	const n = 30
+	var pays []*host.Payment
+	for i := range n {
+		p := w.create(t, int64(100+i), "multi")
+		if i%3 == 0 {
+			w.pay(t, p)
+		}
+		pays = append(pays, p)
+	}
+	w.clock.advance(time.Minute)
+	js := []*host.Janitor{
+		host.NewJanitor(host.JanitorOptions{Service: w.svc, Batch: 4, Logger: w.log}),
+		host.NewJanitor(host.JanitorOptions{Service: other, Batch: 4, Logger: w.log}),
+	}
+	var wg sync.WaitGroup
+	claimed := make([]int, 2)
+	for i, j := range js {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k, err := j.RunOnce(ctx)
+				if err != nil {
+					t.Errorf("janitor %d: %v", i, err)
+					return
+				}
+				if k == 0 {
+					return
+				}
+				claimed[i] += k
+			}
+		}()
+	}
+	wg.Wait()
+	if claimed[0]+claimed[1] != n {
+		t.Fatalf("claimed %v, want %d in total", claimed, n)
+	}
+	if claimed[0] == 0 || claimed[1] == 0 {
+		t.Logf("one janitor did all the work (%v): allowed, but the test shows less", claimed)
+	}
+	for i, p := range pays {
+		if q := w.prov.count(w.prov.queries, p.OutTradeNo); q != 1 {
+			t.Errorf("payment %d queried %d times, want 1", i, q)
+		}
+		got, _ := w.svc.GetPayment(ctx, p.ID, false)
+		want := core.PaymentPending
+		if i%3 == 0 {
+			want = core.PaymentSucceeded
+		}
+		if got.Status != want {
+			t.Errorf("payment %d: %s, want %s", i, got.Status, want)
+		}
+		if want == core.PaymentSucceeded {
+			if evs := w.events(t, webhook.PaymentSucceeded, p.ID); len(evs) != 1 {
+				t.Errorf("payment %d: %d payment.succeeded events", i, len(evs))
+			}
+		}
+	}
+}
