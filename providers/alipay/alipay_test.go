@@ -268,19 +268,6 @@ func TestH5RedirectURL(t *testing.T) {
 	}
 }
 
-func TestItBPay(t *testing.T) {
-	for _, v := range []string{"1m", "90m", "15d", "1c", "360h"} {
-		if err := checkItBPay(v); err != nil {
-			t.Errorf("%s: %v", v, err)
-		}
-	}
-	for _, v := range []string{"0m", "1.5h", "16d", "2c", "m", "30s", "361h"} {
-		if err := checkItBPay(v); err == nil {
-			t.Errorf("%s accepted", v)
-		}
-	}
-}
-
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)

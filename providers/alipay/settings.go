@@ -2,7 +2,6 @@ package alipay
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/paymux/paymux/core"
@@ -12,9 +11,9 @@ import (
 
 // Alipay-specific account settings (the common mapi ones are in package mapi).
 const (
-	SetCurrency           = "currency"               // settlement currency (required)
-	SetProductCode        = "product_code"           // default NEW_WAP_OVERSEAS_SELLER
-	SetItBPay             = "it_b_pay"               // app order timeout when the request sets none, default 30m
+	SetCurrency           = mapi.SetCurrency         // settlement currency (required)
+	SetProductCode        = mapi.SetProductCode      // default mapi.DefaultProductCode
+	SetItBPay             = mapi.SetItBPay           // app order timeout when the request sets none, default 30m
 	SetAppSignType        = "app_sign_type"          // sign type of the SDK order string (UNCONFIRMED: RSA only vs RSA and RSA2)
 	SetRefundIsSync       = "refund_is_sync"         // forex_refund is_sync=Y (default true)
 	SetTimeoutRule        = "h5_timeout_rule"        // create_forex_trade_wap timeout_rule, sent only when set
@@ -22,8 +21,6 @@ const (
 	SetSettlementService  = "settlement_file"        // compare (forex_compare_file, default) or liquidation
 	SetSplitFundQuoteMode = "split_fund_info_quotes" // json (default) or single: replace " by ' (the web demo does; UNCONFIRMED)
 )
-
-var itBPayRE = regexp.MustCompile(`^([1-9][0-9]{0,4})([mhd])$|^1c$`)
 
 // account is one configured merchant account.
 type account struct {
@@ -61,26 +58,14 @@ func parseAccount(raw map[string]string) (*account, error) {
 		return nil, err
 	}
 	a := &account{mapi: s}
-	a.currency = strings.TrimSpace(raw[SetCurrency])
-	switch {
-	case a.currency == "":
-		return nil, core.Errorf(core.ECONFIG, "setting %s is required (the settlement currency, e.g. USD)", SetCurrency)
-	case a.currency == "CNY":
-		return nil, core.Errorf(core.ECONFIG, "setting %s must be the foreign settlement currency, never CNY", SetCurrency)
-	case !slices.Contains(SettlementCurrencies, a.currency):
-		return nil, core.Errorf(core.ECONFIG, "setting %s %q is not a cross-border settlement currency (%s)", SetCurrency, a.currency, strings.Join(SettlementCurrencies, ", "))
+	if a.currency, err = mapi.ParseCurrency(raw, SettlementCurrencies...); err != nil {
+		return nil, err
 	}
-	a.productCode = strings.TrimSpace(raw[SetProductCode])
-	if a.productCode == "" {
-		a.productCode = "NEW_WAP_OVERSEAS_SELLER"
-	} else if !regexp.MustCompile(`^[A-Z_]{1,64}$`).MatchString(a.productCode) {
-		return nil, core.Errorf(core.ECONFIG, "setting %s must be upper-case letters and underscores, got %q", SetProductCode, a.productCode)
+	if a.productCode, err = mapi.ParseProductCode(raw); err != nil {
+		return nil, err
 	}
-	a.itBPay = strings.TrimSpace(raw[SetItBPay])
-	if a.itBPay == "" {
-		a.itBPay = "30m"
-	} else if err := checkItBPay(a.itBPay); err != nil {
-		return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetItBPay, core.ErrorMessage(err))
+	if a.itBPay, err = mapi.ParseItBPay(raw, "30m"); err != nil {
+		return nil, err
 	}
 	appType, err := mapi.ParseEnum(raw, SetAppSignType, "RSA", "RSA", "RSA2")
 	if err != nil {
@@ -110,24 +95,4 @@ func parseAccount(raw map[string]string) (*account, error) {
 	}
 	a.singleQuote = quotes == "single"
 	return a, nil
-}
-
-// checkItBPay accepts the relative forms of it_b_pay: 1m..15d in whole units, or 1c.
-func checkItBPay(v string) error {
-	m := itBPayRE.FindStringSubmatch(v)
-	if m == nil {
-		return core.Errorf(core.EINVALID, "it_b_pay must be a whole number of m, h or d (e.g. 30m, 2h, 1d) or 1c, got %q", v)
-	}
-	if v == "1c" {
-		return nil
-	}
-	n := 0
-	for _, c := range m[1] {
-		n = n*10 + int(c-'0')
-	}
-	minutes := n * map[string]int{"m": 1, "h": 60, "d": 1440}[m[2]]
-	if minutes > 15*1440 {
-		return core.Errorf(core.EINVALID, "it_b_pay %q is longer than 15d", v)
-	}
-	return nil
 }

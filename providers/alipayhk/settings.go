@@ -1,7 +1,6 @@
 package alipayhk
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/paymux/paymux/core"
@@ -11,9 +10,9 @@ import (
 
 // Names of the HK account settings beyond mapi's common ones and the SFTP ones.
 const (
-	SetCurrency        = "currency"
-	SetProductCode     = "product_code"
-	SetItBPay          = "it_b_pay"
+	SetCurrency        = mapi.SetCurrency
+	SetProductCode     = mapi.SetProductCode
+	SetItBPay          = mapi.SetItBPay
 	SetGmtReturnFormat = "gmt_return_format"
 	SetRefundIsSync    = "refund_is_sync"
 	SetRefundReason    = "refund_reason"
@@ -33,10 +32,7 @@ var gmtReturnLayouts = map[string]string{
 }
 
 // DefaultProductCode is the product_code of the SDK order string (alipayhk.md 5.1).
-const DefaultProductCode = "NEW_WAP_OVERSEAS_SELLER"
-
-// itBPayRE is a relative it_b_pay: whole minutes, hours or days, or 1c (close at midnight).
-var itBPayRE = regexp.MustCompile(`^([1-9][0-9]{0,4}[mhd]|1c)$`)
+const DefaultProductCode = mapi.DefaultProductCode
 
 func hkSettings() []core.Setting {
 	return []core.Setting{
@@ -61,18 +57,18 @@ type hkConfig struct {
 }
 
 func parseHK(raw map[string]string) (*hkConfig, error) {
-	get := func(k string) string { return strings.TrimSpace(raw[k]) }
-	if c := get(SetCurrency); c != "" && c != "HKD" {
-		return nil, core.Errorf(core.ECONFIG, "setting %s must be HKD (AlipayHK settles in HKD only), got %q", SetCurrency, c)
+	// AlipayHK settles in HKD only: the setting may say so, nothing else.
+	if _, err := mapi.ParseCurrency(raw, "HKD"); err != nil {
+		return nil, err
 	}
-	h := &hkConfig{productCode: get(SetProductCode), itBPay: get(SetItBPay), refundReason: get(SetRefundReason)}
-	if h.productCode == "" {
-		h.productCode = DefaultProductCode
-	} else if strings.ContainsAny(h.productCode, "\"&= ") {
-		return nil, core.Errorf(core.ECONFIG, "setting %s must be a plain code such as %s, got %q", SetProductCode, DefaultProductCode, h.productCode)
+	h := &hkConfig{refundReason: strings.TrimSpace(raw[SetRefundReason])}
+	var err error
+	if h.productCode, err = mapi.ParseProductCode(raw); err != nil {
+		return nil, err
 	}
-	if h.itBPay != "" && !itBPayRE.MatchString(h.itBPay) {
-		return nil, core.Errorf(core.ECONFIG, "setting %s must be whole minutes, hours or days (30m, 2h, 1d) or 1c, got %q", SetItBPay, h.itBPay)
+	// Unset, it_b_pay is left out of the order: the wallet's own default applies.
+	if h.itBPay, err = mapi.ParseItBPay(raw, ""); err != nil {
+		return nil, err
 	}
 	f, err := mapi.ParseEnum(raw, SetGmtReturnFormat, GmtReturnDashed, GmtReturnDashed, GmtReturnCompact)
 	if err != nil {

@@ -1,0 +1,73 @@
+package mapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/paymux/paymux/core"
+)
+
+func TestCheckItBPay(t *testing.T) {
+	for _, v := range []string{"1m", "90m", "15d", "1c", "360h", "21600m"} {
+		if err := CheckItBPay(v); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"0m", "1.5h", "16d", "2c", "m", "30s", "361h", "21601m", "99999m", "", " 1m", "1M"} {
+		if err := CheckItBPay(v); core.ErrorCode(err) != core.EINVALID {
+			t.Errorf("%q: %v, want EINVALID", v, err)
+		}
+	}
+}
+
+func TestParseProductSettings(t *testing.T) {
+	crossBorder := []string{"EUR", "USD"}
+	for _, tc := range []struct {
+		name     string
+		raw      map[string]string
+		allowed  []string
+		itBPay   string // the provider's default
+		currency string
+		product  string
+		timeout  string
+		mention  string // "": no error
+	}{
+		{"defaults, one currency", nil, []string{"HKD"}, "", "HKD", DefaultProductCode, "", ""},
+		{"defaults, default it_b_pay", nil, []string{"HKD"}, "30m", "HKD", DefaultProductCode, "30m", ""},
+		{"all set", map[string]string{"currency": " USD ", "product_code": "OVERSEAS_MBARCODE_PAY", "it_b_pay": "2h"}, crossBorder, "30m", "USD", "OVERSEAS_MBARCODE_PAY", "2h", ""},
+		{"the single currency named", map[string]string{"currency": "HKD"}, []string{"HKD"}, "", "HKD", DefaultProductCode, "", ""},
+		{"currency required among several", nil, crossBorder, "30m", "", "", "", "currency is required"},
+		{"another currency than the only one", map[string]string{"currency": "USD"}, []string{"HKD"}, "", "", "", "", "currency must be HKD"},
+		{"CNY is never a settlement currency", map[string]string{"currency": "CNY"}, crossBorder, "", "", "", "", "never CNY"},
+		{"CNY where one currency is allowed", map[string]string{"currency": "CNY"}, []string{"HKD"}, "", "", "", "", "must be HKD"},
+		{"currency outside the list", map[string]string{"currency": "BRL"}, crossBorder, "", "", "", "", "EUR, USD"},
+		{"lower-case product code", map[string]string{"currency": "EUR", "product_code": "new wap"}, crossBorder, "", "", "", "", "product_code"},
+		{"product code breaking the string", map[string]string{"currency": "EUR", "product_code": `A"&B`}, crossBorder, "", "", "", "", "product_code"},
+		{"fractional it_b_pay", map[string]string{"currency": "EUR", "it_b_pay": "1.5h"}, crossBorder, "", "", "", "", "it_b_pay"},
+		{"it_b_pay over 15d", map[string]string{"currency": "EUR", "it_b_pay": "16d"}, crossBorder, "", "", "", "", "longer than 15d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur, err1 := ParseCurrency(tc.raw, tc.allowed...)
+			pc, err2 := ParseProductCode(tc.raw)
+			itb, err3 := ParseItBPay(tc.raw, tc.itBPay)
+			var err error
+			for _, e := range []error{err1, err2, err3} {
+				if e != nil && err == nil {
+					err = e
+				}
+			}
+			if tc.mention != "" {
+				if core.ErrorCode(err) != core.ECONFIG || !strings.Contains(core.ErrorMessage(err), tc.mention) {
+					t.Fatalf("error %v, want ECONFIG mentioning %q", err, tc.mention)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cur != tc.currency || pc != tc.product || itb != tc.timeout {
+				t.Errorf("got %q %q %q, want %q %q %q", cur, pc, itb, tc.currency, tc.product, tc.timeout)
+			}
+		})
+	}
+}
