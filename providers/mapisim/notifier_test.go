@@ -214,13 +214,14 @@ func TestNotificationFaults(t *testing.T) {
 func TestGatewayFaults(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.paid(globalPID, "GF1", "1.00", "USD")
+	e.waitIdle() // an unscoped fault would otherwise fire on the notification
 	q := e.signed(map[string]string{"service": "single_trade_query", "partner": globalPID, "_input_charset": "utf-8", "out_trade_no": "GF1"}, signing.RSA2)
 	get := func(timeout time.Duration) (*http.Response, error) {
 		c := &http.Client{Timeout: timeout}
 		return c.Get(e.gw.URL + "/gateway.do?" + q.Encode())
 	}
 	t.Run("latency", func(t *testing.T) {
-		e.sim.SetFault(Fault{Kind: FaultLatency, Delay: 150 * time.Millisecond, Count: 1})
+		e.sim.SetFault(Fault{Kind: FaultLatency, Service: "single_trade_query", Delay: 150 * time.Millisecond, Count: 1})
 		start := time.Now()
 		resp, err := get(5 * time.Second)
 		if err != nil {
