@@ -6,9 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/paymux/paymux/core"
@@ -52,7 +50,7 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 		if a.appSigner == nil {
 			return nil, core.Errorf(core.ECONFIG, "the app channel needs setting %s (the order string is RSA-signed)", mapi.SetPrivateKeyFile)
 		}
-		itb, err := a.itBPayFor(req.ExpiresAt, p.clock())
+		itb, err := mapi.ItBPayFor(req.ExpiresAt, p.clock(), a.itBPay)
 		if err != nil {
 			return nil, err
 		}
@@ -260,22 +258,6 @@ func (a *account) checkSplitFund(v string, amount core.Money) error {
 		return core.Errorf(core.EINVALID, "split_fund_info splits %s, more than the payment's %s", total.Decimal(), amount.Decimal())
 	}
 	return nil
-}
-
-// itBPayFor turns the payment's expiry into a relative it_b_pay in whole minutes (rounded down,
-// at least 1m, at most 15d); no expiry means the account's setting.
-func (a *account) itBPayFor(expires, now time.Time) (string, error) {
-	if expires.IsZero() {
-		return a.itBPay, nil
-	}
-	d := expires.Sub(now)
-	if d < time.Minute {
-		return "", core.Errorf(core.EINVALID, "expires_at must be at least one minute ahead")
-	}
-	if d > 15*24*time.Hour {
-		return "", core.Errorf(core.EINVALID, "expires_at must be within 15 days (it_b_pay limit)")
-	}
-	return strconv.FormatInt(int64(d/time.Minute), 10) + "m", nil
 }
 
 // checkText rejects what the gateway cannot take in a value: invalid UTF-8, control characters,

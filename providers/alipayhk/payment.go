@@ -2,9 +2,7 @@ package alipayhk
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/paymux/paymux/core"
@@ -84,12 +82,9 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 		"forex_biz":      "FP",
 		"product_code":   a.hk.productCode,
 		"payment_inst":   inst,
-		"it_b_pay":       a.hk.itBPay,
 	}
-	if !req.ExpiresAt.IsZero() {
-		if params["it_b_pay"], err = itBPay(req.ExpiresAt.Sub(p.now())); err != nil {
-			return nil, err
-		}
+	if params["it_b_pay"], err = mapi.ItBPayFor(req.ExpiresAt, p.now(), a.hk.itBPay); err != nil {
+		return nil, err
 	}
 	for k, v := range req.Extras {
 		if !allowedExtras[k] {
@@ -117,25 +112,6 @@ func checkRef(name, v string, maxLen int) error {
 		return core.Errorf(core.EINVALID, "%s must not contain quotes, &, = or spaces", name)
 	}
 	return nil
-}
-
-// itBPay turns the time left until expiry into a relative it_b_pay (whole minutes, rounded up,
-// between 1m and the documented 15d).
-func itBPay(left time.Duration) (string, error) {
-	if left <= 0 {
-		return "", core.Errorf(core.EINVALID, "the payment's expiry is in the past")
-	}
-	if left > 15*24*time.Hour {
-		return "", core.Errorf(core.EINVALID, "the payment's expiry is more than 15 days away (the wallet's limit)")
-	}
-	mins := int64((left + time.Minute - 1) / time.Minute)
-	switch {
-	case mins%(24*60) == 0:
-		return strconv.FormatInt(mins/(24*60), 10) + "d", nil
-	case mins%60 == 0:
-		return strconv.FormatInt(mins/60, 10) + "h", nil
-	}
-	return strconv.FormatInt(mins, 10) + "m", nil
 }
 
 // VerifyClientResult checks the SDK's synchronous result: Alipay's signature over the echoed

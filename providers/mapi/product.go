@@ -3,6 +3,7 @@ package mapi
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,4 +98,29 @@ func CheckItBPay(v string) error {
 		return core.Errorf(core.EINVALID, "it_b_pay %q is longer than 15d", v)
 	}
 	return nil
+}
+
+// ItBPayFor is the it_b_pay of a payment that expires at expires: the time left, rounded up to
+// whole minutes (the order never closes before the host's expiry) and written in the largest
+// whole unit (1d, 2h, 90m). A zero expires gives def (the account's setting). An expiry that
+// has passed, or lies beyond MaxItBPay, is EINVALID.
+func ItBPayFor(expires, now time.Time, def string) (string, error) {
+	if expires.IsZero() {
+		return def, nil
+	}
+	left := expires.Sub(now)
+	if left <= 0 {
+		return "", core.Errorf(core.EINVALID, "the payment's expiry is in the past")
+	}
+	if left > MaxItBPay {
+		return "", core.Errorf(core.EINVALID, "the payment's expiry is more than 15 days away (the it_b_pay limit)")
+	}
+	mins := int64((left + time.Minute - 1) / time.Minute)
+	switch {
+	case mins%(24*60) == 0:
+		return strconv.FormatInt(mins/(24*60), 10) + "d", nil
+	case mins%60 == 0:
+		return strconv.FormatInt(mins/60, 10) + "h", nil
+	}
+	return strconv.FormatInt(mins, 10) + "m", nil
 }

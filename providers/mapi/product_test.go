@@ -3,6 +3,7 @@ package mapi
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paymux/paymux/core"
 )
@@ -69,5 +70,44 @@ func TestParseProductSettings(t *testing.T) {
 				t.Errorf("got %q %q %q, want %q %q %q", cur, pc, itb, tc.currency, tc.product, tc.timeout)
 			}
 		})
+	}
+}
+
+func TestItBPayFor(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		left time.Duration // 0: no expiry
+		def  string
+		want string // "": EINVALID
+	}{
+		{0, "30m", "30m"},
+		{0, "", ""},
+		{time.Second, "", "1m"},
+		{90 * time.Second, "", "2m"}, // rounded up: the order never closes before the host's expiry
+		{59 * time.Minute, "", "59m"},
+		{90 * time.Minute, "", "90m"},
+		{2 * time.Hour, "", "2h"},
+		{25 * time.Hour, "", "25h"},
+		{48 * time.Hour, "", "2d"},
+		{MaxItBPay, "", "15d"},
+	} {
+		var exp time.Time
+		if tc.left > 0 {
+			exp = now.Add(tc.left)
+		}
+		got, err := ItBPayFor(exp, now, tc.def)
+		if err != nil || got != tc.want {
+			t.Errorf("expiry in %v (default %q): %q, %v; want %q", tc.left, tc.def, got, err, tc.want)
+		}
+		if err == nil && got != "" {
+			if err := CheckItBPay(got); err != nil {
+				t.Errorf("ItBPayFor gave %q, which CheckItBPay refuses: %v", got, err)
+			}
+		}
+	}
+	for _, left := range []time.Duration{-time.Minute, 0, MaxItBPay + time.Second} {
+		if _, err := ItBPayFor(now.Add(left), now, "30m"); core.ErrorCode(err) != core.EINVALID {
+			t.Errorf("expiry in %v: %v, want EINVALID", left, err)
+		}
 	}
 }
