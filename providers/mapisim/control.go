@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paymux/paymux/core/notify"
 )
 
 // The control API (/sim/...) drives the wallet side and inspects the simulator over HTTP, for
@@ -142,11 +144,11 @@ func readInput(r *http.Request, field string) (string, error) {
 		return m[field], nil
 	case "application/x-www-form-urlencoded":
 		// The order string itself contains '&' and '=': it must be form-encoded as one field.
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		if err := r.ParseForm(); err != nil {
+		form, err := notify.DecodeForm(body, r.Header.Get("Content-Type"))
+		if err != nil {
 			return "", err
 		}
-		return r.PostForm.Get(field), nil
+		return form[field], nil
 	}
 	return strings.TrimSpace(string(body)), nil
 }

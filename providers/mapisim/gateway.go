@@ -96,7 +96,6 @@ type gwRequest struct {
 	params   map[string]string
 	partner  *partnerState
 	signType string
-	r        *http.Request
 }
 
 // gwResponse is what a service answers: an XML envelope, plain text, or an error code.
@@ -127,7 +126,7 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.notifyVerify(w, params)
 		return
 	}
-	req, code := s.authenticate(r, params)
+	req, code := s.authenticate(params)
 	if code != "" {
 		writeXMLError(w, code)
 		return
@@ -153,7 +152,7 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 
 // authenticate runs the gateway checks in order and returns the error code of the first that
 // fails: ILLEGAL_SERVICE, ILLEGAL_PARTNER, ILLEGAL_CHARSET, ILLEGAL_SIGN_TYPE, ILLEGAL_SIGN.
-func (s *Sim) authenticate(r *http.Request, params map[string]string) (*gwRequest, string) {
+func (s *Sim) authenticate(params map[string]string) (*gwRequest, string) {
 	service := params["service"]
 	if _, ok := services[service]; !ok {
 		return nil, "ILLEGAL_SERVICE"
@@ -177,7 +176,7 @@ func (s *Sim) authenticate(r *http.Request, params map[string]string) (*gwReques
 	if params["_input_charset"] == "" { // required by every signed service (alipay-crossborder.md §8, §9)
 		return nil, "ILLEGAL_ARGUMENT"
 	}
-	return &gwRequest{params: params, partner: ps, signType: params["sign_type"], r: r}, ""
+	return &gwRequest{params: params, partner: ps, signType: params["sign_type"]}, ""
 }
 
 // verifierFor returns the verifier of a partner's requests for a sign type.
@@ -238,7 +237,7 @@ func writeXMLError(w http.ResponseWriter, code string) {
 // writeXML writes the success envelope: is_success, the request echo, the response element and
 // the signature over that element's children (Format B), with the request's sign type.
 func (s *Sim) writeXML(w http.ResponseWriter, req *gwRequest, resp gwResponse) {
-	body, err := s.renderXML(req, resp, false)
+	body, err := s.renderXML(req, resp)
 	if err != nil {
 		writeXMLError(w, "SYSTEM_EXCEPTION")
 		return
@@ -247,7 +246,7 @@ func (s *Sim) writeXML(w http.ResponseWriter, req *gwRequest, resp gwResponse) {
 	io.WriteString(w, body)
 }
 
-func (s *Sim) renderXML(req *gwRequest, resp gwResponse, _ bool) (string, error) {
+func (s *Sim) renderXML(req *gwRequest, resp gwResponse) (string, error) {
 	signer, err := s.signerFor(req.partner, req.signType)
 	if err != nil {
 		return "", err
