@@ -137,3 +137,13 @@ func exeBase(pid int) string {
 	}
 	return filepath.Base(strings.TrimSuffix(p, " (deleted)"))
 }
+
+// Alive reports whether pid is a live (not zombie) process whose name starts with prefix; a
+// reused pid running something else does not count.
+func Alive(pid int, prefix string) bool {
+	_, name, state, ok := statOf(pid)
+	if !ok || state == "Z" || state == "X" {
+		return false
+	}
+	return strings.HasPrefix(name, prefix) || strings.HasPrefix(exeBase(pid), prefix)
+}

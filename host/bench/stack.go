@@ -83,6 +83,8 @@ type StackOptions struct {
 	CallTimeout time.Duration
 	// SimConfig tunes the simulator (faults are set later on Stack.Sim).
 	SimConfig mapisim.Config
+	// Settings override or add account settings of the plugin (e.g. a short gateway timeout).
+	Settings map[string]string
 	// HostLog receives the host child's stderr; nil writes it to WorkDir/host.log.
 	HostLog io.Writer
 }
@@ -178,6 +180,9 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 			"partner": Partner, "seller_id": Partner, "currency": Currency,
 			"notify_verify": "false", "it_b_pay": "30m", "timeout": "5s",
 		},
+	}
+	for k, v := range o.Settings {
+		s.cfg.Settings[k] = v
 	}
 	s.cfgPath = filepath.Join(o.WorkDir, "host.json")
 	if err := s.startHost(ctx); err != nil {
