@@ -123,7 +123,7 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		OutTradeNo: "pmx" + strings.TrimPrefix(id, "pay_"), Reference: req.Reference, Amount: req.Amount,
 		Status: core.PaymentPending, Subject: req.Subject, Description: req.Description, ReturnURL: req.ReturnURL,
 		Extras: maps.Clone(req.ProviderExtras), ExpiresAt: now.Add(expiry),
-		NextQueryAt: nextQuery(desc, now, 0),
+		NextQueryAt: firstQuery(desc, now, now.Add(expiry)),
 		CreatedAt:   now, UpdatedAt: now,
 	}
 	if err := s.store.InsertPayment(ctx, p); err != nil {
