@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/paymux/paymux/core/signing"
 )
@@ -113,5 +114,39 @@ func TestEvictionBoundsMemory(t *testing.T) {
 	}
 	if d := e.sim.Deliveries(); len(d) != 4 || nIDs != 4 {
 		t.Fatalf("%d deliveries, %d notify ids kept", len(d), nIDs)
+	}
+}
+
+// A notification still pending at save time is resumed by the loaded simulator.
+func TestLoadResumesPendingDelivery(t *testing.T) {
+	e := newEnv(t, Config{TimeScale: 1}) // first retry only after 2 real minutes
+	e.answer = func(map[string]string) string { return "fail" }
+	e.paid(globalPID, "PD1", "1.00", "USD")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for len(e.sim.DeliveriesFor(globalPID, "PD1")[0].Attempts) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var buf bytes.Buffer
+	if err := e.sim.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.answer = nil // the merchant now acknowledges
+	e.mu.Unlock()
+	f := newEnv(t, Config{})
+	if err := f.sim.Load(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f.waitIdle()
+	d := f.sim.DeliveriesFor(globalPID, "PD1")
+	if len(d) != 1 || d[0].State != DeliveryDelivered || len(d[0].Attempts) != 2 || d[0].Attempts[1].N != 2 {
+		t.Fatalf("resumed delivery: %+v", d)
+	}
+	// It went to the URL recorded in the state (e's merchant), with the same notify_id.
+	if n := e.got(); len(n) != 2 || n[0]["notify_id"] != n[1]["notify_id"] {
+		t.Fatalf("posts: %v", n)
 	}
 }
