@@ -312,58 +312,7 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 	if req.Result["resultStatus"] == "" && req.Result["sign"] != "" {
 		return a.verifyReturn(req), nil
 	}
-	status := req.Result["resultStatus"]
-	hint := mapi.ResultStatusHint(status)
-	res := &core.ClientResult{Status: hint, Message: req.Result["memo"]}
-	if status != "9000" {
-		if res.Message == "" {
-			res.Message = "resultStatus " + status
-		}
-		return res, nil
-	}
-	// The remaining checks decide Verified; the status stays a hint either way.
-	r, err := mapi.ParseSDKResult(req.Result["result"])
-	if err != nil {
-		res.Message = "result: " + core.ErrorMessage(err)
-		return res, nil
-	}
-	if err := r.Verify(a.mapi); err != nil {
-		res.Message = "result signature: " + core.ErrorMessage(err)
-		return res, nil
-	}
-	if msg := a.checkEcho(r.Fields, req); msg != "" {
-		res.Message = msg
-		return res, nil
-	}
-	res.Verified = true
-	return res, nil
-}
-
-func (a *account) checkEcho(f map[string]string, req *core.ClientResultRequest) string {
-	if f["success"] != "true" {
-		return `result does not say success="true"`
-	}
-	if f["out_trade_no"] != req.OutTradeNo {
-		return "result is for another order"
-	}
-	if f["partner"] != a.mapi.Partner {
-		return "result is for another partner"
-	}
-	if s := f["seller_id"]; s != "" && s != a.mapi.SellerID {
-		return "result is for another seller"
-	}
-	field := "total_fee"
-	if req.Amount.Currency == "CNY" {
-		field = "rmb_fee"
-	}
-	got, err := mapi.ParseAmount(f[field], req.Amount.Currency)
-	if err != nil || got != req.Amount {
-		return "result amount differs from the payment's " + req.Amount.String()
-	}
-	if c := f["currency"]; c != "" && c != a.currency {
-		return "result currency differs from the account's " + a.currency
-	}
-	return ""
+	return mapi.CheckSDKResult(a.mapi, req.Result, mapi.Echo{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: a.currency}), nil
 }
 
 // verifyReturn checks the parameters of the h5 return to return_url (alipay-h5.md §7): Format B

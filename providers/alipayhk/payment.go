@@ -122,42 +122,9 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 	if err != nil {
 		return nil, err
 	}
-	res := &core.ClientResult{Status: mapi.ResultStatusHint(req.Result["resultStatus"]), Message: req.Result["memo"]}
-	raw := req.Result["result"]
-	if raw == "" {
-		if res.Message == "" {
-			res.Message = "the SDK returned no signed result (resultStatus " + clip(req.Result["resultStatus"], 10) + ")"
-		}
-		return res, nil
-	}
-	r, err := mapi.ParseSDKResult(raw)
-	if err != nil {
-		res.Message = core.ErrorMessage(err)
-		return res, nil
-	}
-	if err := r.Verify(a.client.S); err != nil {
-		res.Message = "result signature: " + core.ErrorMessage(err)
-		return res, nil
-	}
-	f := r.Fields
-	switch {
-	case f["success"] != "true":
-		res.Message = "result does not say success=\"true\""
-	case f["out_trade_no"] != req.OutTradeNo:
-		res.Message = "result is for another out_trade_no"
-	case f["partner"] != "" && f["partner"] != a.client.S.Partner:
-		res.Message = "result is for another partner"
-	case req.Amount.Currency != "" && (req.Amount.Currency != "HKD" || f["total_fee"] != mapi.FormatAmount(req.Amount)):
-		res.Message = "result amount differs from the payment's"
-	case f["currency"] != "" && f["currency"] != "HKD":
-		res.Message = "result currency is not HKD"
-	case req.Method != "" && f["payment_inst"] != "" && f["payment_inst"] != paymentInst[req.Method]:
-		res.Message = "result is for another wallet than the method's"
-	default:
-		res.Verified = true
-		return res, nil
-	}
-	return res, nil
+	// Only HKD is ever ordered, and payment_inst names the method's wallet.
+	want := mapi.Echo{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: "HKD", PaymentInst: paymentInst[req.Method]}
+	return mapi.CheckSDKResult(a.client.S, req.Result, want), nil
 }
 
 // ParseNotification verifies and maps a notification with the shared mapi code. Since 2019-12

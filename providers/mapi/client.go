@@ -245,9 +245,12 @@ func (c *Client) NotifyVerify(ctx context.Context, notifyID string) (bool, error
 	return false, core.Errorf(core.EUNAVAILABLE, "%s: unexpected answer %q", op, truncate(string(body), 40))
 }
 
+// truncate shortens outside text for a message to at most n bytes and "...", as valid UTF-8
+// (messages cross gRPC, whose strings must be UTF-8).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
 	if len(s) > n {
-		return s[:n] + "..."
+		return strings.ToValidUTF8(s[:n], "") + "..."
 	}
 	return s
 }
