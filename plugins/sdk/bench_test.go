@@ -107,9 +107,13 @@ var benchQuery = &core.QueryPaymentRequest{Account: "acct1", OutTradeNo: "o1"}
 // benchProviders returns the plugin's provider and an in-process one, both configured and
 // holding payment o1.
 func benchProviders(b *testing.B, autoMTLS bool) (remote, local core.Provider) {
+	return benchProvidersEnv(b, autoMTLS, nil)
+}
+
+func benchProvidersEnv(b *testing.B, autoMTLS bool, env map[string]string) (remote, local core.Provider) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := Launch(ctx, LaunchConfig{Name: "example", Path: examplePath, SHA256: exampleSHA, RuntimeDir: runtimeDirFor(b), AutoMTLS: autoMTLS})
+	p, err := Launch(ctx, LaunchConfig{Name: "example", Path: examplePath, SHA256: exampleSHA, RuntimeDir: runtimeDirFor(b), AutoMTLS: autoMTLS, Env: env})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,3 +243,4 @@ func BenchmarkStart(b *testing.B) {
 	b.ReportMetric(float64(mtls.Microseconds())/n/1e3, "automtls-ms")
 	b.ReportMetric(float64(mtls)/float64(plain), "automtls/plain")
 }
+

@@ -94,9 +94,6 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
-	if err := verifyChecksum(name, path, want); err != nil {
-		return nil, err
-	}
 	dir, err := runtimeDir(cfg.RuntimeDir)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)

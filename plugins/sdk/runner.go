@@ -55,6 +55,9 @@ func newProcRunner(name string, cmd *exec.Cmd, sha256 string, log hclog.Logger) 
 
 func (r *procRunner) Start(context.Context) error {
 	if err := verifyChecksum(r.name, r.cmd.Path, r.sha256); err != nil {
+		_ = r.stdout.Close()
+		_ = r.rawErr.Close()
+		_ = r.errW.Close()
 		return err
 	}
 	if err := r.cmd.Start(); err != nil {
