@@ -47,6 +47,9 @@ func (s *Sim) checkWap(params map[string]string) (*checkedOrder, error) {
 	if err := checkLengths(p); err != nil {
 		return nil, err
 	}
+	if err := checkURLs(p); err != nil {
+		return nil, err
+	}
 	m, rmb, err := s.checkAmount(ps, p["currency"], p["total_fee"], p["rmb_fee"])
 	if err != nil {
 		return nil, err

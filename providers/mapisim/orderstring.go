@@ -201,6 +201,9 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 	if err := checkLengths(p); err != nil {
 		return nil, err
 	}
+	if err := checkURLs(p); err != nil {
+		return nil, err
+	}
 	m, rmb, err := s.checkAmount(ps, p["currency"], p["total_fee"], p["rmb_fee"])
 	if err != nil {
 		return nil, err
@@ -242,6 +245,21 @@ func checkConstants(p map[string]string) error {
 	for k, v := range want {
 		if got := p[k]; got != "" && got != v {
 			return gwErr("ILLEGAL_ARGUMENT", "%s is %q, want %q", k, clip(got), v)
+		}
+	}
+	return nil
+}
+
+// checkURLs requires notify_url and return_url, when given, to be absolute http(s) URLs.
+func checkURLs(p map[string]string) error {
+	for _, k := range []string{"notify_url", "return_url", "refer_url"} {
+		v := p[k]
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return gwErr("ILLEGAL_ARGUMENT", "%s is not an absolute http(s) URL", k)
 		}
 	}
 	return nil

@@ -154,6 +154,8 @@ func TestOrderStringChecker(t *testing.T) {
 		{"it_b_pay too long", e.orderString(good(func(p map[string]string) { p["it_b_pay"] = "16d" }), signing.RSA), "ILLEGAL_ARGUMENT"},
 		{"wrong forex_biz", e.orderString(good(func(p map[string]string) { p["forex_biz"] = "XX" }), signing.RSA), "ILLEGAL_ARGUMENT"},
 		{"GBK charset", e.orderString(good(func(p map[string]string) { p["_input_charset"] = "GBK" }), signing.RSA), "ILLEGAL_CHARSET"},
+		{"relative notify_url", e.orderString(good(func(p map[string]string) { p["notify_url"] = "/notify" }), signing.RSA), "ILLEGAL_ARGUMENT"},
+		{"ftp return_url", e.orderString(good(func(p map[string]string) { p["return_url"] = "ftp://x/y" }), signing.RSA), "ILLEGAL_ARGUMENT"},
 		{"subject too long", e.orderString(good(func(p map[string]string) { p["subject"] = strings.Repeat("x", 257) }), signing.RSA), "ILLEGAL_ARGUMENT"},
 	}
 	for _, tc := range tests {
