@@ -243,4 +243,3 @@ func BenchmarkStart(b *testing.B) {
 	b.ReportMetric(float64(mtls.Microseconds())/n/1e3, "automtls-ms")
 	b.ReportMetric(float64(mtls)/float64(plain), "automtls/plain")
 }
-
