@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paymux/paymux/providers/mapisim"
 )
@@ -64,5 +69,62 @@ func TestLoadSimPartners(t *testing.T) {
 	}
 	if ps, _, err := loadSimPartners(""); err != nil || len(ps) != 2 || ps[0].ID != "2088000000000001" || ps[1].Flavour != mapisim.FlavourHK {
 		t.Fatalf("demo partners: %+v %v", ps, err)
+	}
+}
+
+// runSim serves the gateway and the control API, and saves its state at exit.
+func TestRunSimServesAndSavesState(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	state := filepath.Join(t.TempDir(), "state.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runSim(ctx, []string{"-listen", addr, "-sftp-listen", "", "-state", state, "-quiet", "-time-scale", "1000"})
+	}()
+	var body []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/sim/partners")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("paymux sim did not come up:", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(body), "2088000000000001") || !strings.Contains(string(body), "2088000000000002") {
+		t.Fatalf("partners: %s", body)
+	}
+	resp, err := http.Get("http://" + addr + "/gateway.do?service=notify_verify&partner=2088000000000001&notify_id=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "false" {
+		t.Fatalf("notify_verify: %q", b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("paymux sim did not stop")
+	}
+	if data, err := os.ReadFile(state); err != nil || !strings.Contains(string(data), `"version": 1`) {
+		t.Fatalf("state file: %v %.80s", err, data)
+	}
+	if err := runSim(context.Background(), []string{"-no-such-flag"}); err == nil {
+		t.Fatal("bad flag accepted")
 	}
 }
