@@ -31,9 +31,9 @@ var ErrChecksumMismatch = errors.New("plugin binary does not match its pinned SH
 // the context given to Launch has no earlier deadline.
 const DefaultStartTimeout = 10 * time.Second
 
-// maxSocketPath keeps the unix socket path within sun_path (108 bytes on Linux) with room for
-// go-plugin's "plugin-dirNNNNNNNNN/pluginNNNNNNNNN" suffix.
-const maxSocketDirLen = 60
+// maxSocketDirLen keeps the unix socket path within sun_path (108 bytes on Linux) with room for
+// go-plugin's "/plugin-dirNNNNNNNNNN/pluginNNNNNNNNNN" suffix (38 bytes).
+const maxSocketDirLen = 68
 
 // LaunchConfig says how to start one plugin process. Every field is copied; a config may be
 // reused for any number of launches (each gets a fresh go-plugin ClientConfig, exec.Cmd and
