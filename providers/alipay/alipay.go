@@ -99,6 +99,8 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 		return err
 	}
 	a.client = mapi.NewClient(a.mapi, p.http)
+	// total_fee and return_amount are in the settlement currency even on CNY-priced payments.
+	a.client.DefaultCurrency = a.currency
 	for _, w := range a.mapi.Warnings {
 		p.logger().Warn("weak key", "account", req.Account, "warning", w)
 	}

@@ -15,7 +15,7 @@ import (
 
 // Service names of the two payment channels.
 const (
-	ServiceApp = "mobile.securitypay.pay"
+	ServiceApp = mapi.ServiceAppPay
 	ServiceH5  = "create_forex_trade_wap"
 )
 

@@ -10,9 +10,9 @@ import (
 
 // Server-side services.
 const (
-	ServiceQuery       = "single_trade_query"
-	ServiceRefund      = "forex_refund"
-	ServiceRefundQuery = "alipay.acquire.refund.query"
+	ServiceQuery       = mapi.ServiceQuery
+	ServiceRefund      = mapi.ServiceRefund
+	ServiceRefundQuery = mapi.ServiceRefundQuery
 )
 
 // ParseNotification verifies a trade_status_sync or refund_status_sync notification (RSA, RSA2
@@ -32,26 +32,14 @@ func (p *Provider) ParseNotification(ctx context.Context, req *core.Notification
 	return res, nil
 }
 
-// QueryPayment asks single_trade_query (by trade_no when known, else out_trade_no).
+// QueryPayment asks single_trade_query (by trade_no and out_trade_no, whichever are known);
+// amounts without a currency field are in the settlement currency.
 func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
 		return nil, err
 	}
-	params := map[string]string{"service": ServiceQuery}
-	switch {
-	case req.ProviderRef != "":
-		params["trade_no"] = req.ProviderRef
-	case req.OutTradeNo != "":
-		params["out_trade_no"] = req.OutTradeNo
-	default:
-		return nil, core.Errorf(core.EINVALID, "query needs out_trade_no or the provider reference")
-	}
-	r, err := a.client.Call(ctx, params)
-	if err != nil {
-		return nil, err
-	}
-	return mapi.TradeState(r.Fields, a.currency)
+	return a.client.QueryTrade(ctx, req.OutTradeNo, req.ProviderRef)
 }
 
 // Refund calls forex_refund with the host's refund number as out_return_no (the gateway's
@@ -115,38 +103,7 @@ func (p *Provider) QueryRefund(ctx context.Context, req *core.QueryRefundRequest
 	if err != nil {
 		return nil, err
 	}
-	if req.OutTradeNo == "" || req.OutRefundNo == "" {
-		return nil, core.Errorf(core.EINVALID, "refund query needs out_trade_no and out_refund_no")
-	}
-	r, err := a.client.Call(ctx, map[string]string{
-		"service": ServiceRefundQuery, "out_trade_no": req.OutTradeNo, "out_return_no": req.OutRefundNo,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return refundState(r.Fields)
-}
-
-func refundState(f map[string]string) (*core.RefundState, error) {
-	switch code := f["response_code"]; code {
-	case "SUCCESS", "":
-	default:
-		return nil, mapi.GatewayError(ServiceRefundQuery, code)
-	}
-	st := &core.RefundState{RawStatus: f["refund_result_code"], FailureCode: f["refund_error_code"]}
-	s, ok := mapi.RefundStatus(st.RawStatus)
-	if !ok {
-		return nil, core.Errorf(core.EUNKNOWN, "%s: unknown refund_result_code %q; query later", ServiceRefundQuery, st.RawStatus)
-	}
-	st.Status = s
-	if f["return_amount"] != "" && f["currency"] != "" {
-		m, err := mapi.ParseAmount(f["return_amount"], f["currency"])
-		if err != nil {
-			return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable return_amount", ServiceRefundQuery)
-		}
-		st.Amount = m
-	}
-	return st, nil
+	return a.client.QueryRefund(ctx, req.OutTradeNo, req.OutRefundNo)
 }
 
 // FetchSettlement streams the account's forex_compare_file (or forex_liquidation_file) records.

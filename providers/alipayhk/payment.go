@@ -11,10 +11,10 @@ import (
 
 // Services of the HK product (alipayhk.md 6).
 const (
-	ServicePay         = "mobile.securitypay.pay"
-	ServiceQuery       = "single_trade_query"
-	ServiceRefund      = "forex_refund"
-	ServiceRefundQuery = "alipay.acquire.refund.query"
+	ServicePay         = mapi.ServiceAppPay
+	ServiceQuery       = mapi.ServiceQuery
+	ServiceRefund      = mapi.ServiceRefund
+	ServiceRefundQuery = mapi.ServiceRefundQuery
 )
 
 // allowedExtras are the optional order parameters a merchant may pass through provider_extras
@@ -129,19 +129,14 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 
 // ParseNotification verifies and maps a notification with the shared mapi code. Since 2019-12
 // the HK notification carries no payment_inst, so Wallet is usually empty: the wallet is known
-// from the payment's method or from reconciliation (the Issue column). A payment amount without
-// a currency field is HKD, the only currency of the product.
+// from the payment's method or from reconciliation (the Issue column). An amount without a
+// currency field is HKD, the only currency of the product (the client's DefaultCurrency).
 func (p *Provider) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.client.ParseNotification(ctx, req)
-	if err != nil || !res.Verified {
-		return res, err
-	}
-	fillHKDAmounts(res, req)
-	return res, nil
+	return a.client.ParseNotification(ctx, req)
 }
 
 // QueryPayment asks single_trade_query for the trade (by trade_no when known, which the gateway
@@ -151,14 +146,7 @@ func (p *Provider) QueryPayment(ctx context.Context, req *core.QueryPaymentReque
 	if err != nil {
 		return nil, err
 	}
-	if req.OutTradeNo == "" && req.ProviderRef == "" {
-		return nil, core.Errorf(core.EINVALID, "out_trade_no or the trade number is required")
-	}
-	params := map[string]string{"service": ServiceQuery, "out_trade_no": req.OutTradeNo, "trade_no": req.ProviderRef}
-	r, err := a.client.Call(ctx, params)
-	if err != nil {
-		return nil, err
-	}
-	// HK answers are HKD; a paid trade closed by a full refund still reads as paid.
-	return mapi.TradeState(r.Fields, "HKD")
+	// HK answers are HKD (the client's DefaultCurrency); a paid trade closed by a full refund
+	// still reads as paid.
+	return a.client.QueryTrade(ctx, req.OutTradeNo, req.ProviderRef)
 }

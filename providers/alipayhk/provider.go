@@ -134,7 +134,9 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	for _, w := range s.Warnings {
 		p.logf("alipayhk: account %s: %s", req.Account, w)
 	}
-	a := &account{name: req.Account, client: mapi.NewClient(s, p.http), hk: hk, sftp: sc}
+	client := mapi.NewClient(s, p.http)
+	client.DefaultCurrency = "HKD" // HK notifications and answers often name no currency
+	a := &account{name: req.Account, client: client, hk: hk, sftp: sc}
 	p.mu.Lock()
 	p.accounts[req.Account] = a
 	p.mu.Unlock()

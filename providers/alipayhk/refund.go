@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/paymux/paymux/core"
-	"github.com/paymux/paymux/core/notify"
 	"github.com/paymux/paymux/providers/mapi"
 )
 
@@ -83,75 +82,5 @@ func (p *Provider) QueryRefund(ctx context.Context, req *core.QueryRefundRequest
 	if err := checkRef("out_refund_no", req.OutRefundNo, 64); err != nil {
 		return nil, err
 	}
-	params := map[string]string{"service": ServiceRefundQuery, "out_trade_no": req.OutTradeNo, "out_return_no": req.OutRefundNo}
-	r, err := a.client.Call(ctx, params)
-	if err != nil {
-		return nil, err
-	}
-	if code := r.Fields["response_code"]; code != "" && code != "SUCCESS" {
-		return nil, mapi.GatewayError(ServiceRefundQuery, code)
-	}
-	st := &core.RefundState{
-		ProviderRef: r.Fields["trade_no"],
-		RawStatus:   r.Fields["refund_result_code"],
-		FailureCode: r.Fields["refund_error_code"],
-	}
-	var ok bool
-	if st.Status, ok = mapi.RefundStatus(st.RawStatus); !ok {
-		return nil, &core.Error{Code: core.EUNKNOWN, Message: ServiceRefundQuery + ": unknown refund_result_code; query later", ProviderCode: clip(st.RawStatus, 40)}
-	}
-	if st.Status != core.RefundFailed {
-		st.FailureCode = ""
-	}
-	for _, k := range []string{"return_amount", "refund_amount"} {
-		if v := r.Fields[k]; v != "" {
-			cur := r.Fields["currency"]
-			if cur == "" {
-				cur = "HKD"
-			}
-			if st.Amount, err = mapi.ParseAmount(v, cur); err != nil {
-				return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable %s", ServiceRefundQuery, k)
-			}
-			break
-		}
-	}
-	return st, nil
-}
-
-// fillHKDAmounts gives a verified notification's events their amount when the notification
-// carries total_fee or return_amount but no currency field: the HK product knows only HKD.
-// The fields are read again from the body that mapi has already verified.
-func fillHKDAmounts(res *core.NotificationResult, req *core.NotificationRequest) {
-	need := false
-	for _, ev := range res.Events {
-		if ev.Amount.Currency == "" {
-			need = true
-		}
-	}
-	if !need {
-		return
-	}
-	ct := ""
-	for k, v := range req.Header {
-		if strings.EqualFold(k, "Content-Type") && len(v) > 0 {
-			ct = v[0]
-		}
-	}
-	fields, err := notify.DecodeForm(req.Body, ct)
-	if err != nil || fields["currency"] != "" {
-		return
-	}
-	for i := range res.Events {
-		ev := &res.Events[i]
-		if ev.Amount.Currency != "" {
-			continue
-		}
-		v := fields["total_fee"]
-		if ev.Kind == core.EventRefund {
-			v = fields["return_amount"]
-		}
-		if m, err := mapi.ParseAmount(v, "HKD"); err == nil && v != "" {
-			ev.Amount = m
-		}
-	}
+	return a.client.QueryRefund(ctx, req.OutTradeNo, req.OutRefundNo)
 }

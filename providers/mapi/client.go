@@ -44,6 +44,10 @@ func NewHTTPClient() *http.Client {
 type Client struct {
 	S    *Settings
 	HTTP *http.Client
+	// DefaultCurrency is the currency of amounts in notifications and query answers that carry
+	// no currency field: the settlement currency (total_fee and return_amount are always in it;
+	// AlipayHK omits the field, its only currency being HKD). "" leaves such amounts zero.
+	DefaultCurrency string
 
 	confirmed confirmedSet // notifications notify_verify confirmed, see ParseNotification
 }

@@ -97,7 +97,7 @@ func FuzzNotificationFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, status, fee, cur, at, refund, ret string) {
 		fields := map[string]string{"notify_type": typ, "trade_status": status, "total_fee": fee, "return_amount": fee,
 			"currency": cur, "notify_time": at, "refund_status": refund, "out_return_no": ret, "out_trade_no": "o"}
-		evs, err := NotificationEvents(fields)
+		evs, err := NotificationEvents(fields, "")
 		if err != nil {
 			return
 		}

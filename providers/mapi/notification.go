@@ -80,7 +80,7 @@ func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRe
 			c.confirmed.add(key)
 		}
 	}
-	events, err := NotificationEvents(fields)
+	events, err := NotificationEvents(fields, c.DefaultCurrency)
 	if err != nil {
 		res.RejectReason = core.ErrorMessage(err)
 		return res, nil
@@ -94,12 +94,18 @@ func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRe
 // NotificationEvents maps the fields of a verified notification to neutral events: a payment
 // event for trade_status_sync (or any notification with trade_status), a refund event for
 // refund_status_sync (or any notification with refund_status and out_return_no). A status word
-// paymux does not know yields no event; the notification is still verified and kept.
-func NotificationEvents(fields map[string]string) ([]core.NotificationEvent, error) {
+// paymux does not know yields no event; the notification is still verified and kept. Amounts
+// are in the notification's currency field, else in defaultCurrency (AlipayHK's notifications
+// name none: HKD); with neither they stay zero.
+func NotificationEvents(fields map[string]string, defaultCurrency string) ([]core.NotificationEvent, error) {
 	// A timestamp in an unexpected layout leaves OccurredAt zero rather than rejecting a
 	// genuine notification (which Alipay would then redeliver in vain for a day).
 	at, _ := ParseTime(fields["notify_time"])
 	var err error
+	cur := fields["currency"]
+	if cur == "" {
+		cur = defaultCurrency
+	}
 	base := core.NotificationEvent{
 		OutTradeNo:  fields["out_trade_no"],
 		ProviderRef: fields["trade_no"],
@@ -122,8 +128,8 @@ func NotificationEvents(fields map[string]string) ([]core.NotificationEvent, err
 		if t, err := ParseTime(fields["gmt_refund"]); err == nil && !t.IsZero() {
 			ev.OccurredAt = t
 		}
-		if amt := fields["return_amount"]; amt != "" && fields["currency"] != "" {
-			if ev.Amount, err = ParseAmount(amt, fields["currency"]); err != nil {
+		if amt := fields["return_amount"]; amt != "" && cur != "" {
+			if ev.Amount, err = ParseAmount(amt, cur); err != nil {
 				return nil, err
 			}
 		}
@@ -140,8 +146,8 @@ func NotificationEvents(fields map[string]string) ([]core.NotificationEvent, err
 		return nil, nil
 	}
 	ev.PaymentStatus = st
-	if amt := fields["total_fee"]; amt != "" && fields["currency"] != "" {
-		if ev.Amount, err = ParseAmount(amt, fields["currency"]); err != nil {
+	if amt := fields["total_fee"]; amt != "" && cur != "" {
+		if ev.Amount, err = ParseAmount(amt, cur); err != nil {
 			return nil, err
 		}
 	}

@@ -296,7 +296,7 @@ func TestDecodeFormNotificationFields(t *testing.T) {
 	for k := range v {
 		fields[k] = v.Get(k)
 	}
-	ev, err := NotificationEvents(fields)
+	ev, err := NotificationEvents(fields, "")
 	if err != nil || len(ev) != 1 {
 		t.Fatalf("events = %v, %v", ev, err)
 	}
@@ -304,14 +304,14 @@ func TestDecodeFormNotificationFields(t *testing.T) {
 		t.Errorf("event = %+v", ev[0])
 	}
 	fields["notify_time"] = "22/11/2026"
-	if ev, err := NotificationEvents(fields); err != nil || len(ev) != 1 || !ev[0].OccurredAt.IsZero() {
+	if ev, err := NotificationEvents(fields, ""); err != nil || len(ev) != 1 || !ev[0].OccurredAt.IsZero() {
 		t.Errorf("odd notify_time: %+v, %v", ev, err)
 	}
 	fields["notify_type"] = NotifyRefund
 	fields["out_return_no"] = "r-1"
 	fields["refund_status"] = "REFUND_FAIL"
 	fields["error_code"] = "MERCHANT_BALANCE_NOT_ENOUGH"
-	ev, err = NotificationEvents(fields)
+	ev, err = NotificationEvents(fields, "")
 	if err != nil || len(ev) != 1 || ev[0].Kind != core.EventRefund || ev[0].RefundStatus != core.RefundFailed || ev[0].FailureCode != "MERCHANT_BALANCE_NOT_ENOUGH" {
 		t.Fatalf("refund events = %+v, %v", ev, err)
 	}

@@ -1,6 +1,10 @@
 package mapi
 
-import "github.com/paymux/paymux/core"
+import (
+	"context"
+
+	"github.com/paymux/paymux/core"
+)
 
 // TradeState maps the <trade> fields of a single_trade_query answer to a payment state, for every
 // mapi provider. A TRADE_CLOSED trade that was paid (it has gmt_payment or refund_fee) was closed
@@ -31,6 +35,76 @@ func TradeState(f map[string]string, defaultCurrency string) (*core.PaymentState
 	if s == core.PaymentSucceeded {
 		if t, err := ParseTime(f["gmt_payment"]); err == nil {
 			st.PaidAt = t
+		}
+	}
+	return st, nil
+}
+
+// Services both mapi payment products call with the same parameters.
+const (
+	ServiceAppPay      = "mobile.securitypay.pay"      // the SDK order string
+	ServiceQuery       = "single_trade_query"          // a payment's state
+	ServiceRefund      = "forex_refund"                // a refund (parameters differ per product)
+	ServiceRefundQuery = "alipay.acquire.refund.query" // a refund's state
+)
+
+// QueryTrade asks single_trade_query for a trade by trade_no (which the gateway prefers) and
+// out_trade_no, whichever are known, and maps the answer with TradeState in the client's
+// DefaultCurrency.
+func (c *Client) QueryTrade(ctx context.Context, outTradeNo, tradeNo string) (*core.PaymentState, error) {
+	if outTradeNo == "" && tradeNo == "" {
+		return nil, core.Errorf(core.EINVALID, "%s needs out_trade_no or the trade number", ServiceQuery)
+	}
+	r, err := c.Call(ctx, map[string]string{"service": ServiceQuery, "out_trade_no": outTradeNo, "trade_no": tradeNo})
+	if err != nil {
+		return nil, err
+	}
+	return TradeState(r.Fields, c.DefaultCurrency)
+}
+
+// QueryRefund asks alipay.acquire.refund.query for the refund out_return_no of a trade and maps
+// the answer with RefundQueryState in the client's DefaultCurrency.
+func (c *Client) QueryRefund(ctx context.Context, outTradeNo, outReturnNo string) (*core.RefundState, error) {
+	if outTradeNo == "" || outReturnNo == "" {
+		return nil, core.Errorf(core.EINVALID, "%s needs out_trade_no and out_return_no", ServiceRefundQuery)
+	}
+	r, err := c.Call(ctx, map[string]string{"service": ServiceRefundQuery, "out_trade_no": outTradeNo, "out_return_no": outReturnNo})
+	if err != nil {
+		return nil, err
+	}
+	return RefundQueryState(r.Fields, c.DefaultCurrency)
+}
+
+// RefundQueryState maps the fields of an alipay.acquire.refund.query answer to a refund state.
+// A response_code other than SUCCESS is the query's own outcome (NOT_FOUND, TRADE_NOT_EXIST) as
+// a GatewayError; an unknown refund_result_code is EUNKNOWN (query later). The amount is
+// return_amount (or refund_amount) in the answer's currency, else defaultCurrency; with neither
+// it stays zero. refund_error_code is kept only for a failed refund.
+func RefundQueryState(f map[string]string, defaultCurrency string) (*core.RefundState, error) {
+	if code := f["response_code"]; code != "" && code != "SUCCESS" {
+		return nil, GatewayError(ServiceRefundQuery, code)
+	}
+	st := &core.RefundState{ProviderRef: f["trade_no"], RawStatus: f["refund_result_code"]}
+	s, ok := RefundStatus(st.RawStatus)
+	if !ok {
+		return nil, &core.Error{Code: core.EUNKNOWN, Message: ServiceRefundQuery + ": unknown refund_result_code; query later", ProviderCode: truncate(st.RawStatus, 40)}
+	}
+	st.Status = s
+	if s == core.RefundFailed {
+		st.FailureCode = f["refund_error_code"]
+	}
+	cur := f["currency"]
+	if cur == "" {
+		cur = defaultCurrency
+	}
+	for _, k := range []string{"return_amount", "refund_amount"} {
+		if v := f[k]; v != "" && cur != "" {
+			m, err := ParseAmount(v, cur)
+			if err != nil {
+				return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable %s", ServiceRefundQuery, k)
+			}
+			st.Amount = m
+			break
 		}
 	}
 	return st, nil

@@ -1,6 +1,10 @@
 package mapi
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -38,5 +42,103 @@ func TestTradeState(t *testing.T) {
 				t.Fatalf("TradeState = %+v, %v", st, err)
 			}
 		})
+	}
+}
+
+func TestRefundQueryState(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		f       map[string]string
+		cur     string
+		want    core.RefundStatus
+		amount  core.Money
+		failure string
+		code    string // error kind
+	}{
+		{"succeeded with currency", map[string]string{"response_code": "SUCCESS", "refund_result_code": "SUCCESS", "return_amount": "5.00", "currency": "USD", "refund_error_code": "IGNORED", "trade_no": "T1"},
+			"", core.RefundSucceeded, core.Money{Value: 500, Currency: "USD"}, "", ""},
+		{"default currency", map[string]string{"refund_result_code": "SUCCESS", "return_amount": "5.00"}, "HKD", core.RefundSucceeded, core.Money{Value: 500, Currency: "HKD"}, "", ""},
+		{"refund_amount", map[string]string{"refund_result_code": "PROCESSING", "refund_amount": "1.50"}, "HKD", core.RefundProcessing, core.Money{Value: 150, Currency: "HKD"}, "", ""},
+		{"no currency at all", map[string]string{"refund_result_code": "SUCCESS", "return_amount": "5.00"}, "", core.RefundSucceeded, core.Money{}, "", ""},
+		{"failed keeps its code", map[string]string{"refund_result_code": "FAILED", "refund_error_code": "MERCHANT_BALANCE_NOT_ENOUGH"}, "", core.RefundFailed, core.Money{}, "MERCHANT_BALANCE_NOT_ENOUGH", ""},
+		{"no such refund", map[string]string{"response_code": "NOT_FOUND"}, "", "", core.Money{}, "", core.ENOTFOUND},
+		{"unknown result code", map[string]string{"refund_result_code": "MAYBE"}, "", "", core.Money{}, "", core.EUNKNOWN},
+		{"unreadable amount", map[string]string{"refund_result_code": "SUCCESS", "return_amount": "5,00"}, "HKD", "", core.Money{}, "", core.EUNKNOWN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := RefundQueryState(tc.f, tc.cur)
+			if tc.code != "" {
+				if core.ErrorCode(err) != tc.code {
+					t.Fatalf("err = %v, want %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Status != tc.want || st.Amount != tc.amount || st.FailureCode != tc.failure || st.ProviderRef != tc.f["trade_no"] || st.RawStatus != tc.f["refund_result_code"] {
+				t.Errorf("state %+v", st)
+			}
+		})
+	}
+}
+
+// TestQueryTradeAndRefund: both helpers send what is known, and amounts without a currency
+// field take the client's DefaultCurrency.
+func TestQueryTradeAndRefund(t *testing.T) {
+	var got url.Values
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) {
+		got = form
+		switch form.Get("service") {
+		case ServiceQuery:
+			fmt.Fprint(w, signedQueryXML(t, "TRADE_SUCCESS"))
+		case ServiceRefundQuery:
+			fmt.Fprint(w, `<alipay><is_success>T</is_success><response_code>SUCCESS</response_code><refund_result_code>SUCCESS</refund_result_code><return_amount>2.50</return_amount><trade_no>2026112200001</trade_no></alipay>`)
+		}
+	})
+	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
+	c := NewClient(s, nil)
+	ctx := context.Background()
+	ps, err := c.QueryTrade(ctx, "o-1", "2026112200001")
+	if err != nil || ps.Status != core.PaymentSucceeded || ps.Amount != (core.Money{}) {
+		t.Fatalf("no default currency: %+v, %v", ps, err)
+	}
+	if got.Get("out_trade_no") != "o-1" || got.Get("trade_no") != "2026112200001" {
+		t.Errorf("query params %v", got)
+	}
+	c.DefaultCurrency = "HKD"
+	if ps, err = c.QueryTrade(ctx, "o-1", ""); err != nil || ps.Amount != (core.Money{Value: 1000, Currency: "HKD"}) {
+		t.Fatalf("HKD default: %+v, %v", ps, err)
+	}
+	if _, ok := got["trade_no"]; ok {
+		t.Errorf("unknown trade_no sent: %v", got)
+	}
+	rs, err := c.QueryRefund(ctx, "o-1", "r-1")
+	if err != nil || rs.Status != core.RefundSucceeded || rs.Amount != (core.Money{Value: 250, Currency: "HKD"}) || got.Get("out_return_no") != "r-1" {
+		t.Fatalf("refund query: %+v, %v (params %v)", rs, err, got)
+	}
+	if _, err := c.QueryTrade(ctx, "", ""); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("query without references: %v", err)
+	}
+	if _, err := c.QueryRefund(ctx, "o-1", ""); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("refund query without out_return_no: %v", err)
+	}
+}
+
+func TestNotificationDefaultCurrency(t *testing.T) {
+	fields := map[string]string{"notify_type": NotifyTrade, "out_trade_no": "o-1", "trade_status": "TRADE_SUCCESS", "total_fee": "12.30"}
+	for cur, want := range map[string]core.Money{"": {}, "HKD": {Value: 1230, Currency: "HKD"}} {
+		ev, err := NotificationEvents(fields, cur)
+		if err != nil || len(ev) != 1 || ev[0].Amount != want {
+			t.Errorf("default %q: %+v, %v", cur, ev, err)
+		}
+	}
+	fields["currency"] = "USD" // a currency field wins over the default
+	if ev, err := NotificationEvents(fields, "HKD"); err != nil || len(ev) != 1 || ev[0].Amount != (core.Money{Value: 1230, Currency: "USD"}) {
+		t.Errorf("currency field: %+v, %v", ev, err)
+	}
+	refund := map[string]string{"notify_type": NotifyRefund, "out_trade_no": "o-1", "out_return_no": "r-1", "refund_status": "REFUND_SUCCESS", "return_amount": "1.00"}
+	if ev, err := NotificationEvents(refund, "HKD"); err != nil || len(ev) != 1 || ev[0].Amount != (core.Money{Value: 100, Currency: "HKD"}) {
+		t.Errorf("refund: %+v, %v", ev, err)
 	}
 }
