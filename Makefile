@@ -16,7 +16,7 @@ STATICCHECK_VERSION := v0.8.2
 PAYMUX_TEST_POSTGRES_DSN ?=
 export PAYMUX_TEST_POSTGRES_DSN
 
-.PHONY: all build run test test-short bench fuzz-short tools proto proto-check lint clean
+.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean
 
 all: build
 
@@ -36,6 +36,12 @@ run: build
 # The full test suite. Plugin binaries are built first and handed to the tests through PAYMUX_BIN.
 test: build
 	PAYMUX_BIN=$(BIN) $(GO) test -count=1 -timeout 9m ./...
+
+# The quickstart's demo shop in a real browser: headless Debian chromium driven by the pinned
+# playwright-core (host/demo/e2e). Installs both if missing; screenshots go to .paymux/e2e-artifacts.
+e2e: build
+	./host/demo/e2e/install.sh
+	PAYMUX_BIN=$(BIN) node host/demo/e2e/e2e.mjs
 
 bench: build
 	PAYMUX_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out

@@ -139,7 +139,10 @@ func (s *Server) routes() {
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(sub)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { serveFile(w, r, sub, "index.html") })
-	m.HandleFunc("GET /result", func(w http.ResponseWriter, r *http.Request) { serveFile(w, r, sub, "result.html") })
+	m.HandleFunc("GET /result/{reference}", func(w http.ResponseWriter, r *http.Request) {
+		s.reportReturn(r)
+		serveFile(w, r, sub, "result.html")
+	})
 	m.HandleFunc("GET /app", func(w http.ResponseWriter, r *http.Request) { serveFile(w, r, sub, "app.html") })
 	m.HandleFunc("POST /api/payments/{id}/app-pay", s.appPay)
 	m.Handle("GET /static/", http.StripPrefix("/static/", files))
@@ -294,8 +297,9 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := newToken("demo-order-")
-	// The cashier sends the buyer back here; the page finds the payment by its reference.
-	ret := s.o.PublicURL + "/result?reference=" + url.QueryEscape(ref)
+	// The cashier sends the buyer back here; the page finds the payment by its reference. The
+	// reference is in the path: Alipay appends its own query parameters to return_url.
+	ret := s.o.PublicURL + "/result/" + url.PathEscape(ref)
 	body := map[string]any{
 		"region": req.Region, "method": req.Method, "amount": amount, "channel": channel,
 		"reference": ref, "subject": "paymux demo order " + amount.Decimal() + " " + amount.Currency,
@@ -461,6 +465,47 @@ func (s *Server) paymentByReference(w http.ResponseWriter, r *http.Request, ref 
 		return
 	}
 	relayRaw(w, http.StatusOK, page.Data[0])
+}
+
+// reportReturn hands the signed parameters the cashier appended to return_url to paymux as
+// the payment's client result: a hint that the buyer paid, checked by the provider. It never
+// settles the payment (the notification does), so a failure is only logged.
+func (s *Server) reportReturn(r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("sign") == "" {
+		return
+	}
+	result := map[string]string{}
+	for k, v := range q {
+		if len(v) == 1 && len(result) < 32 {
+			result[k] = v[0]
+		}
+	}
+	ref := r.PathValue("reference")
+	status, b, err := s.call(r.Context(), http.MethodGet, "/v1/payments", url.Values{"reference": {ref}}, nil, "")
+	var page struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err != nil || status != http.StatusOK || json.Unmarshal(b, &page) != nil || len(page.Data) == 0 {
+		s.o.Logf("demo: return for %s: payment not found (HTTP %d, %v)", ref, status, err)
+		return
+	}
+	id := page.Data[0].ID
+	status, b, err = s.call(r.Context(), http.MethodPost, "/v1/payments/"+url.PathEscape(id)+"/client-result", nil, map[string]any{"result": result}, "")
+	if err != nil || status != http.StatusOK {
+		s.o.Logf("demo: return for %s: client result not accepted (HTTP %d, %v): %s", id, status, err, clip(b))
+		return
+	}
+	s.o.Logf("demo: buyer returned from the cashier for payment %s; return parameters reported as its client result", id)
+}
+
+func clip(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "..."
+	}
+	return string(b)
 }
 
 // refundRequest is what the page posts; an empty amount refunds what is left.

@@ -108,14 +108,14 @@ function appPage() {
     $("pay").disabled = true;
     try {
       await api("POST", "/api/payments/" + encodeURIComponent(id) + "/app-pay", {});
-      window.location.href = "/result?reference=" + encodeURIComponent(ref);
+      window.location.href = "/result/" + encodeURIComponent(ref);
     } catch (e) { showError(e); $("pay").disabled = false; }
   };
 }
 
 // ---- result page ----
 function resultPage() {
-  const ref = new URLSearchParams(window.location.search).get("reference");
+  const ref = decodeURIComponent(window.location.pathname.split("/").pop());
   const deadline = Date.now() + 10 * 60 * 1000; // stop polling a forgotten tab
   let payment = null;
 
