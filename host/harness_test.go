@@ -1,0 +1,311 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/httpapi"
+	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/store/sqlite"
+	"github.com/paymux/paymux/host/webhook"
+)
+
+const (
+	testAPIKey        = "pmx-test-key-DO-NOT-USE"
+	testWebhookSecret = "whsec-test-DO-NOT-USE"
+)
+
+// staticProviders satisfies host.Providers from a fixed map, in process.
+type staticProviders struct {
+	mu   sync.Mutex
+	accs map[string]core.Provider
+	down map[string]bool
+}
+
+func (s *staticProviders) Provider(ctx context.Context, account string) (core.Provider, *core.Description, error) {
+	s.mu.Lock()
+	p, ok := s.accs[account]
+	down := s.down[account]
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil, core.Errorf(core.ENOTFOUND, "unknown account %q", account)
+	}
+	if down {
+		return nil, nil, core.Errorf(core.EUNAVAILABLE, "plugin for %s is down", account)
+	}
+	d, err := p.Describe(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, d, nil
+}
+
+func (s *staticProviders) setDown(account string, down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down == nil {
+		s.down = map[string]bool{}
+	}
+	s.down[account] = down
+}
+
+// webhookSink is the merchant's webhook endpoint: it verifies every delivery.
+type webhookSink struct {
+	t      testing.TB
+	srv    *httptest.Server
+	mu     sync.Mutex
+	events []webhook.Event
+	fail   int // answer 500 to this many deliveries first
+	got    chan webhook.Event
+}
+
+func newWebhookSink(t testing.TB) *webhookSink {
+	s := &webhookSink{t: t, got: make(chan webhook.Event, 1000)}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(testWebhookSecret, r.Header.Get(webhook.Header), body, 0); err != nil {
+			t.Errorf("webhook delivery with a bad signature: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		if s.fail > 0 {
+			s.fail--
+			s.mu.Unlock()
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		var e webhook.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		s.events = append(s.events, e)
+		s.mu.Unlock()
+		s.got <- e
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// waitFor waits for an event of type typ about id (payment or refund id in data).
+func (s *webhookSink) waitFor(t testing.TB, typ, id string) webhook.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		for _, e := range s.events {
+			if e.Type == typ && strings.Contains(string(e.Data), `"`+id+`"`) {
+				s.mu.Unlock()
+				return e
+			}
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.got:
+		case <-deadline:
+			t.Fatalf("no %s webhook for %s within 10s", typ, id)
+		}
+	}
+}
+
+func (s *webhookSink) count(typ, id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.events {
+		if e.Type == typ && strings.Contains(string(e.Data), `"`+id+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// env is one paymux host under test: SQLite store, service, API over httptest, dispatcher.
+type env struct {
+	t         testing.TB
+	store     store.Store
+	svc       *host.Service
+	api       *httpapi.API
+	srv       *httptest.Server
+	providers *staticProviders
+	sink      *webhookSink
+	disp      *host.Dispatcher
+	oas       validator.Validator
+	client    *http.Client
+}
+
+type envOptions struct {
+	accounts map[string]core.Provider
+	regions  map[string][]host.RegionMethod
+	// publicURL overrides the API server's URL as the notify base (e.g. a proxy).
+	policy host.RetryPolicy
+}
+
+var (
+	oasOnce sync.Once
+	oasDoc  libopenapi.Document
+	oasErr  error
+)
+
+func openAPIValidator(t testing.TB) validator.Validator {
+	oasOnce.Do(func() { oasDoc, oasErr = libopenapi.NewDocument(host.OpenAPI) })
+	if oasErr != nil {
+		t.Fatalf("openapi document: %v", oasErr)
+	}
+	v, errs := validator.NewValidator(oasDoc)
+	if len(errs) > 0 {
+		t.Fatalf("openapi validator: %v", errs)
+	}
+	return v
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "paymux.db"))
+	if err != nil {
+		t.Fatalf("sqlite: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, store: st, providers: &staticProviders{accs: o.accounts}, sink: newWebhookSink(t)}
+	log := hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: hclog.Warn, Output: testWriter{t}})
+	settings := &host.Settings{Regions: o.regions, WebhookURL: e.sink.srv.URL, WebhookSecret: testWebhookSecret}
+	e.svc = host.New(host.Options{Store: st, Providers: e.providers, Settings: settings, Logger: log, CallTimeout: 5 * time.Second})
+	e.api = httpapi.New(httpapi.Options{Service: e.svc, Keys: httpapi.StaticKeys([]string{testAPIKey}), Logger: log})
+	policy := o.policy
+	if policy == (host.RetryPolicy{}) {
+		policy = host.RetryPolicy{Base: 20 * time.Millisecond, Max: 100 * time.Millisecond, Window: time.Second}
+	}
+	e.disp = host.NewDispatcher(host.DispatcherOptions{
+		Service: e.svc, Policy: policy, Interval: 20 * time.Millisecond, Logger: log,
+		Sender: &webhook.Sender{Timeout: 2 * time.Second},
+	})
+	e.api.SetHooks(httpapi.Hooks{OnRedeliver: e.disp.Wake})
+	e.srv = httptest.NewServer(e.api.Handler())
+	t.Cleanup(e.srv.Close)
+	settings.PublicURL = e.srv.URL
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.disp.Run(dctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.oas = openAPIValidator(t)
+	e.client = &http.Client{Timeout: 30 * time.Second}
+	return e
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// response is one API answer, already checked against the OpenAPI document.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r *response) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.Body, err)
+	}
+}
+
+func (r *response) errorCode(t testing.TB) string {
+	t.Helper()
+	var b struct {
+		Error struct{ Code, Message string }
+	}
+	r.decode(t, &b)
+	if b.Error.Code == "" || b.Error.Message == "" {
+		t.Fatalf("error body without code or message: %s", r.Body)
+	}
+	return b.Error.Code
+}
+
+// call sends a request to the API with the test key (unless hdr sets Authorization) and
+// validates the answer against the OpenAPI document.
+func (e *env) call(method, path string, body any, hdr map[string]string) *response {
+	e.t.Helper()
+	var rd io.Reader
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		raw = b
+	case string:
+		raw = []byte(b)
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if raw != nil {
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.Header.Get("X-Request-Id") == "" {
+		e.t.Errorf("%s %s: no X-Request-Id", method, path)
+	}
+	e.checkOpenAPI(req, raw, resp, out)
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+}
+
+// checkOpenAPI validates one response against the document.
+func (e *env) checkOpenAPI(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
+	e.t.Helper()
+	vreq := req.Clone(context.Background())
+	if reqBody != nil {
+		vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	vresp := *resp
+	vresp.Body = io.NopCloser(bytes.NewReader(body))
+	if ok, errs := e.oas.ValidateHttpResponse(vreq, &vresp); !ok {
+		for _, ve := range errs {
+			e.t.Errorf("OpenAPI: %s %s -> %d: %s (%s) %v", req.Method, req.URL.Path, resp.StatusCode, ve.Message, ve.Reason, ve.SchemaValidationErrors)
+		}
+		e.t.Errorf("response body: %s", body)
+	}
+}
+
+func httpapiKeys(keys ...string) httpapi.KeyMatcher { return httpapi.StaticKeys(keys) }
