@@ -40,6 +40,7 @@ type Pair struct {
 type OrderString struct {
 	Pairs    []Pair // in the order sent, without sign and sign_type
 	Sign     string // URL-decoded base64
+	RawSign  string // as it appeared in the string (URL-encoded when the merchant did it right)
 	SignType string
 }
 
@@ -118,7 +119,7 @@ func ParseOrderString(s string) (*OrderString, error) {
 			if err != nil {
 				return nil, gwErr("ILLEGAL_SIGN", "sign is not URL-encoded base64")
 			}
-			out.Sign = dec
+			out.Sign, out.RawSign = dec, val
 		case "sign_type":
 			typeSeen = true
 			out.SignType = val
@@ -175,6 +176,11 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 	}
 	if os.SignType == "" || os.Sign == "" {
 		return nil, gwErr("ILLEGAL_ARGUMENT", "sign and sign_type are required")
+	}
+	// The SDK URL-decodes sign: an unencoded base64 '+' would turn into a space and '=' padding
+	// (always present for 1024- and 2048-bit keys) shows the encoding step was skipped.
+	if !s.cfg.AcceptUnencodedSign && strings.ContainsAny(os.RawSign, "+/=") {
+		return nil, gwErr("ILLEGAL_SIGN", "sign is not URL-encoded")
 	}
 	st, err := signing.ParseSignType(os.SignType)
 	if err != nil || st == signing.MD5 || ps.pub == nil {

@@ -94,6 +94,9 @@ type Config struct {
 	// the Format A canonical string, as the documents prescribe), "literal" (the text before
 	// &sign= as sent; the server probably checks that, UNCONFIRMED) or "either".
 	OrderStringMode string
+	// AcceptUnencodedSign accepts an order string whose sign was not URL-encoded (raw base64 with
+	// '+', '/', '='); by default it is refused with ILLEGAL_SIGN, the common integration bug.
+	AcceptUnencodedSign bool
 	// GmtReturnLayouts are the accepted gmt_return layouts per flavour; nil means both
 	// "20060102150405" and "2006-01-02 15:04:05" for every flavour (the documents conflict).
 	GmtReturnLayouts map[string][]string

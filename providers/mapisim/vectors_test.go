@@ -136,7 +136,8 @@ func TestOrderStringChecker(t *testing.T) {
 		{"lower-case sign type", strings.Replace(e.orderString(good(nil), signing.RSA), `sign_type="RSA"`, `sign_type="rsa"`, 1), "ILLEGAL_SIGN_TYPE"},
 		{"RSA signature labelled RSA2", strings.Replace(e.orderString(good(nil), signing.RSA), `sign_type="RSA"`, `sign_type="RSA2"`, 1), "ILLEGAL_SIGN"},
 		{"tampered amount", strings.Replace(e.orderString(good(nil), signing.RSA), `total_fee="10.00"`, `total_fee="1.00"`, 1), "ILLEGAL_SIGN"},
-		{"sign not URL-encoded", strings.NewReplacer("%2B", "+", "%2F", "/", "%3D", "=").Replace(e.orderString(good(nil), signing.RSA)), ""},
+		{"sign not URL-encoded", strings.NewReplacer("%2B", "+", "%2F", "/", "%3D", "=").Replace(e.orderString(good(nil), signing.RSA)), "ILLEGAL_SIGN"},
+		{"sign URL-encoded twice", strings.ReplaceAll(e.orderString(good(nil), signing.RSA), "%3D", "%253D"), "ILLEGAL_SIGN"},
 		{"duplicate key", strings.Replace(e.orderString(good(nil), signing.RSA), `&subject=`, `&subject="x"&subject=`, 1), "ILLEGAL_ARGUMENT"},
 		{"missing subject", e.orderString(good(func(p map[string]string) { delete(p, "subject") }), signing.RSA), "ILLEGAL_ARGUMENT"},
 		{"missing out_trade_no", e.orderString(good(func(p map[string]string) { delete(p, "out_trade_no") }), signing.RSA), "ILLEGAL_ARGUMENT"},
@@ -212,5 +213,13 @@ func TestParseOrderStringDuplicates(t *testing.T) {
 		if _, err := ParseOrderString(s); codeOfErr(err) != "ILLEGAL_ARGUMENT" {
 			t.Errorf("%s: %v", s, err)
 		}
+	}
+}
+
+func TestAcceptUnencodedSign(t *testing.T) {
+	e := newEnv(t, Config{AcceptUnencodedSign: true})
+	os := strings.NewReplacer("%2B", "+", "%2F", "/", "%3D", "=").Replace(e.orderString(e.orderParams(globalPID, "U1", "1.00", "USD"), signing.RSA))
+	if _, err := e.sim.CheckOrderString(os); err != nil {
+		t.Fatalf("lenient mode: %v", err)
 	}
 }
