@@ -8,6 +8,10 @@ import (
 	"github.com/paymux/paymux/plugins/sdk"
 )
 
+// version is set by the Makefile (-X main.version=...).
+var version = "dev"
+
 func main() {
+	wallet.Version = version
 	sdk.Serve(withFaults(wallet.New()))
 }
