@@ -12,7 +12,6 @@ package alipay
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,8 +35,7 @@ type Provider struct {
 	http  *http.Client
 	clock func() time.Time
 
-	mu       sync.RWMutex
-	accounts map[string]*account
+	accounts mapi.Accounts[*account]
 }
 
 // Option configures a Provider.
@@ -56,7 +54,7 @@ func WithClock(now func() time.Time) Option { return func(p *Provider) { p.clock
 
 // New returns a provider with no accounts.
 func New(opts ...Option) *Provider {
-	p := &Provider{clock: time.Now, accounts: map[string]*account{}}
+	p := &Provider{clock: time.Now}
 	for _, o := range opts {
 		o(p)
 	}
@@ -80,13 +78,7 @@ func (p *Provider) logger() hclog.Logger {
 
 // account returns a configured account or ECONFIG.
 func (p *Provider) account(name string) (*account, error) {
-	p.mu.RLock()
-	a := p.accounts[name]
-	p.mu.RUnlock()
-	if a == nil {
-		return nil, core.Errorf(core.ECONFIG, "account %q is not configured for provider %s", name, Name)
-	}
-	return a, nil
+	return p.accounts.Get(Name, name)
 }
 
 // Configure validates an account's settings and replaces its previous configuration.
@@ -104,9 +96,7 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	for _, w := range a.mapi.Warnings {
 		p.logger().Warn("weak key", "account", req.Account, "warning", w)
 	}
-	p.mu.Lock()
-	p.accounts[req.Account] = a
-	p.mu.Unlock()
+	p.accounts.Set(req.Account, a)
 	return nil
 }
 
@@ -121,10 +111,7 @@ func (p *Provider) Describe(context.Context) (*core.Description, error) {
 			Channels:    []core.Channel{core.ChannelApp, core.ChannelH5},
 			AmountRules: AmountRules(),
 		}},
-		Capabilities: []core.Capability{
-			core.CapQuery, core.CapRefund, core.CapPartialRefund, core.CapMultipleRefund,
-			core.CapSettlement, core.CapClientResult,
-		},
+		Capabilities:  mapi.Capabilities(),
 		Settings:      settingsSchema(),
 		QuerySchedule: QuerySchedule,
 		DefaultExpiry: DefaultExpiry,
@@ -139,7 +126,7 @@ var QuerySchedule = []time.Duration{
 }
 
 // DefaultExpiry is the it_b_pay sent when neither the request nor the account sets one.
-const DefaultExpiry = 30 * time.Minute
+const DefaultExpiry = mapi.DefaultPaymentExpiry
 
 // SettlementCurrencies are the foreign currencies the cross-border product settles in (the union
 // of the lists in alipay-crossborder.md §13; the contract decides which one an account has).

@@ -3,7 +3,6 @@ package alipayhk
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/paymux/paymux/core"
@@ -44,8 +43,7 @@ type Provider struct {
 	now  func() time.Time
 	logf func(format string, args ...any)
 
-	mu       sync.RWMutex
-	accounts map[string]*account
+	accounts mapi.Accounts[*account]
 }
 
 // account is one merchant account's parsed configuration.
@@ -70,7 +68,7 @@ func WithLogf(f func(format string, args ...any)) Option { return func(p *Provid
 
 // New returns an AlipayHK provider with no accounts.
 func New(opts ...Option) *Provider {
-	p := &Provider{now: time.Now, logf: func(string, ...any) {}, accounts: map[string]*account{}}
+	p := &Provider{now: time.Now, logf: func(string, ...any) {}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -97,15 +95,12 @@ func (p *Provider) Describe(context.Context) (*core.Description, error) {
 			{ID: MethodAlipayHK, Name: "AlipayHK", Channels: []core.Channel{core.ChannelApp}, AmountRules: rules},
 			{ID: MethodAlipay, Name: "Alipay", Channels: []core.Channel{core.ChannelApp}, AmountRules: rules},
 		},
-		Capabilities: []core.Capability{
-			core.CapQuery, core.CapRefund, core.CapPartialRefund, core.CapMultipleRefund,
-			core.CapSettlement, core.CapClientResult,
-		},
-		Settings: settings,
+		Capabilities: mapi.Capabilities(),
+		Settings:     settings,
 		// Notifications come 2m, 10m, 10m, 1h... after a payment; the janitor asks sooner for
 		// buyers who return to the app without one.
 		QuerySchedule: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour},
-		DefaultExpiry: 30 * time.Minute,
+		DefaultExpiry: mapi.DefaultPaymentExpiry,
 	}, nil
 }
 
@@ -137,9 +132,7 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	client := mapi.NewClient(s, p.http)
 	client.DefaultCurrency = "HKD" // HK notifications and answers often name no currency
 	a := &account{name: req.Account, client: client, hk: hk, sftp: sc}
-	p.mu.Lock()
-	p.accounts[req.Account] = a
-	p.mu.Unlock()
+	p.accounts.Set(req.Account, a)
 	return nil
 }
 
@@ -152,13 +145,7 @@ func hkSettingNames() []string {
 }
 
 func (p *Provider) account(name string) (*account, error) {
-	p.mu.RLock()
-	a := p.accounts[name]
-	p.mu.RUnlock()
-	if a == nil {
-		return nil, core.Errorf(core.ECONFIG, "account %q is not configured for %s", name, Name)
-	}
-	return a, nil
+	return p.accounts.Get(Name, name)
 }
 
 // FetchSettlement streams the account's reconciliation files from AlipayHK's SFTP server for
