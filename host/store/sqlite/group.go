@@ -44,6 +44,7 @@ type result struct {
 
 type committer struct {
 	db       *sql.DB
+	stmts    *sqlbase.StmtCache
 	maxBatch int
 	jobs     chan *job
 	stop     chan struct{}
@@ -53,8 +54,8 @@ type committer struct {
 	commits, txs atomic.Int64 // durable commits made, transactions committed in them
 }
 
-func newCommitter(db *sql.DB, maxBatch int) *committer {
-	c := &committer{db: db, maxBatch: max(1, maxBatch), jobs: make(chan *job), stop: make(chan struct{})}
+func newCommitter(db *sql.DB, stmts *sqlbase.StmtCache, maxBatch int) *committer {
+	c := &committer{db: db, stmts: stmts, maxBatch: max(1, maxBatch), jobs: make(chan *job), stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -103,6 +104,11 @@ func (c *committer) run() {
 			}
 		}
 		c.commit(batch)
+		// Now that the writer is free, prepare what the batch ran unprepared. A failure
+		// only means the statement keeps running unprepared.
+		pctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		_ = c.stmts.PreparePending(pctx)
+		cancel()
 	}
 }
 
@@ -143,7 +149,7 @@ func (c *committer) commit(batch []*job) {
 		fail(core.WrapError(core.EINTERNAL, err, "store: begin transaction"))
 		return
 	}
-	conn := batchConn{sqlbase.SQLConn{DB: tx}, ctx}
+	conn := batchConn{sqlbase.CachedConn{Cache: c.stmts, Tx: tx}, ctx}
 	single := len(batch) == 1
 	ok := 0
 	for i, j := range batch {
@@ -152,7 +158,7 @@ func (c *committer) commit(batch []*job) {
 			continue
 		}
 		if !single {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT paymux_job"); err != nil {
+			if _, err := conn.Exec(ctx, "SAVEPOINT paymux_job"); err != nil {
 				_ = tx.Rollback()
 				fail(core.WrapError(core.EINTERNAL, err, "store: savepoint"))
 				return
@@ -169,7 +175,7 @@ func (c *committer) commit(batch []*job) {
 			break
 		}
 		if failed {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO paymux_job"); err != nil {
+			if _, err := conn.Exec(ctx, "ROLLBACK TO paymux_job"); err != nil {
 				// The transaction itself is gone (e.g. disk full): nothing in it survives.
 				_ = tx.Rollback()
 				fail(core.WrapError(core.EINTERNAL, err, "store: batch aborted"))
@@ -178,7 +184,7 @@ func (c *committer) commit(batch []*job) {
 		} else {
 			ok++
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE paymux_job"); err != nil {
+		if _, err := conn.Exec(ctx, "RELEASE paymux_job"); err != nil {
 			_ = tx.Rollback()
 			fail(core.WrapError(core.EINTERNAL, err, "store: batch aborted"))
 			return

@@ -32,6 +32,8 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	group  *committer
+	wstmts *sqlbase.StmtCache
+	rstmts *sqlbase.StmtCache
 }
 
 // Options tune a store. The zero value is the default.
@@ -129,9 +131,11 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
-	s.group = newCommitter(writer, opts.MaxBatch)
+	s.wstmts = &sqlbase.StmtCache{DB: writer}
+	s.rstmts = &sqlbase.StmtCache{DB: reader}
+	s.group = newCommitter(writer, s.wstmts, opts.MaxBatch)
 	s.Queries = sqlbase.Queries{
-		C: sqlbase.Route{Read: sqlbase.SQLConn{DB: reader}, Write: sqlbase.SQLConn{DB: writer}},
+		C: sqlbase.Route{Read: sqlbase.CachedConn{Cache: s.rstmts}, Write: sqlbase.CachedConn{Cache: s.wstmts}},
 		D: dialect,
 	}
 	return s, nil
@@ -203,5 +207,5 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements store.Store. Transactions already submitted finish first.
 func (s *Store) Close() error {
 	s.group.close()
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.rstmts.Close(), s.wstmts.Close(), s.reader.Close(), s.writer.Close())
 }

@@ -115,11 +115,19 @@ func BenchmarkStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(dir, "bench.db"))
-	if err != nil {
-		b.Fatal(err)
+	for _, tc := range []struct {
+		name     string
+		maxBatch int
+	}{{"group", 0}, {"nogroup", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := OpenOptions(context.Background(), filepath.Join(dir, tc.name+".db"), Options{MaxBatch: tc.maxBatch})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			storetest.Bench(b, s, dir)
+			commits, txs := s.CommitStats()
+			b.Logf("%s: %d commits carried %d transactions", tc.name, commits, txs)
+		})
 	}
-	b.Cleanup(func() { s.Close() })
-	storetest.Bench(b, s, dir)
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventLifecycle", testEventLifecycle},
 		{"EventList", testEventList},
 		{"ClaimPaymentsAndRefunds", testClaimPaymentsAndRefunds},
+		{"Backlog", testBacklog},
 		{"TxRollback", testTxRollback},
 		{"NotificationIntakeTx", testNotificationIntakeTx},
 		{"Ping", func(t *testing.T, s store.Store) {

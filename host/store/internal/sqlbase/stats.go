@@ -1,0 +1,40 @@
+package sqlbase
+
+import (
+	"context"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+// Backlog implements store.BacklogReader with one statement over the partial indexes the
+// janitor and the outbox already claim from (payments_due_idx, refunds_due_idx, events_due_idx).
+func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, error) {
+	d := q.D
+	var b store.Backlog
+	rows, err := q.C.Query(ctx, d.Q(`SELECT
+ (SELECT COUNT(*) FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL AND next_query_at <= ?),
+ (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL AND next_query_at <= ?),
+ (SELECT COUNT(*) FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL),
+ (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL),
+ (SELECT COUNT(*) FROM events WHERE status = 'pending'),
+ (SELECT MIN(created_at) FROM events WHERE status = 'pending')`), d.T(now), d.T(now))
+	if err != nil {
+		return b, internal(err, "backlog")
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return b, internal(err, "backlog")
+		}
+		return b, core.Errorf(core.EINTERNAL, "store: backlog: no row")
+	}
+	if err := rows.Scan(&b.DuePayments, &b.DueRefunds, &b.OpenPayments, &b.OpenRefunds, &b.PendingEvents, tm(&b.OldestPendingEvent)); err != nil {
+		return b, internal(err, "scan backlog")
+	}
+	if err := rows.Err(); err != nil {
+		return b, internal(err, "backlog")
+	}
+	return b, nil
+}

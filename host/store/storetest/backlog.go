@@ -1,0 +1,50 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store"
+)
+
+// testBacklog checks the optional BacklogReader: the janitor's due and open items and the
+// outbox's pending count and oldest event.
+func testBacklog(t *testing.T, s store.Store) {
+	br, ok := s.(store.BacklogReader)
+	if !ok {
+		t.Skip("store does not implement store.BacklogReader")
+	}
+	now := base.Add(time.Hour)
+	b, err := br.Backlog(ctx(t), now)
+	must(t, err)
+	if b != (store.Backlog{}) {
+		t.Fatalf("empty store backlog = %+v", b)
+	}
+	due := newPayment("acct-1", 100)
+	due.NextQueryAt = now.Add(-time.Minute)
+	later := newPayment("acct-1", 100)
+	later.NextQueryAt = now.Add(time.Minute)
+	unscheduled := newPayment("acct-1", 100)
+	for _, p := range []*store.Payment{due, later, unscheduled} {
+		must(t, s.InsertPayment(ctx(t), p))
+	}
+	paid := paidPayment(t, s, 500)
+	r := &store.Refund{ID: uniq("rf_"), PaymentID: paid.ID, Account: paid.Account, OutRefundNo: uniq("orn"),
+		Amount: core.Money{Value: 100, Currency: "HKD"}, Status: core.RefundProcessing, NextQueryAt: now}
+	must(t, s.InsertRefund(ctx(t), r))
+	old := &store.Event{ID: uniq("evt_"), Type: store.EventPaymentSucceeded, Payload: []byte(`{}`), CreatedAt: base}
+	young := &store.Event{ID: uniq("evt_"), Type: store.EventPaymentSucceeded, Payload: []byte(`{}`), CreatedAt: base.Add(time.Minute)}
+	gone := &store.Event{ID: uniq("evt_"), Type: store.EventPaymentSucceeded, Payload: []byte(`{}`), CreatedAt: base.Add(-time.Hour)}
+	for _, e := range []*store.Event{old, young, gone} {
+		must(t, s.InsertEvent(ctx(t), e))
+	}
+	must(t, s.MarkEventDelivered(ctx(t), gone.ID, now))
+
+	b, err = br.Backlog(ctx(t), now)
+	must(t, err)
+	want := store.Backlog{DuePayments: 1, DueRefunds: 1, OpenPayments: 2, OpenRefunds: 1, PendingEvents: 2, OldestPendingEvent: us(base)}
+	if b != want {
+		t.Fatalf("backlog = %+v\nwant      %+v", b, want)
+	}
+}
