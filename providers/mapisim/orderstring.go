@@ -246,9 +246,15 @@ func (s *Sim) orderSignatureOK(v signing.Verifier, raw string, p map[string]stri
 	return sorted()
 }
 
+// orderConstants are the fixed values of the order string (when sent).
+var orderConstants = map[string]string{"payment_type": "1", "forex_biz": "FP", "product_code": "NEW_WAP_OVERSEAS_SELLER"}
+
+// fieldLimits are the documented maximum lengths in bytes.
+var fieldLimits = map[string]int{"out_trade_no": 64, "subject": 256, "body": 512, "notify_url": 200, "return_url": 200,
+	"seller_id": 64, "trade_information": 6000, "out_return_no": 64, "reason": 256}
+
 func checkConstants(p map[string]string) error {
-	want := map[string]string{"payment_type": "1", "forex_biz": "FP", "product_code": "NEW_WAP_OVERSEAS_SELLER"}
-	for k, v := range want {
+	for k, v := range orderConstants {
 		if got := p[k]; got != "" && got != v {
 			return gwErr("ILLEGAL_ARGUMENT", "%s is %q, want %q", k, clip(got), v)
 		}
@@ -272,9 +278,7 @@ func checkURLs(p map[string]string) error {
 }
 
 func checkLengths(p map[string]string) error {
-	limits := map[string]int{"out_trade_no": 64, "subject": 256, "body": 512, "notify_url": 200, "return_url": 200,
-		"seller_id": 64, "trade_information": 6000, "out_return_no": 64, "reason": 256}
-	for k, n := range limits {
+	for k, n := range fieldLimits {
 		if len(p[k]) > n {
 			return gwErr("ILLEGAL_ARGUMENT", "%s is longer than %d bytes", k, n)
 		}
