@@ -46,6 +46,11 @@ type Store interface {
 	//
 	// SQLite begins IMMEDIATE, so writers serialise and a tx never fails half way with
 	// SQLITE_BUSY; PostgreSQL runs READ COMMITTED and the Lock* methods take row locks.
+	//
+	// Keep fn short and local: no plugin or network calls inside it (SQLite has one writer,
+	// and group-commits the transactions waiting for it, so a slow fn delays every write). In
+	// PostgreSQL a failed statement (e.g. an ECONFLICT) aborts the transaction: return the
+	// error from fn instead of carrying on with tx.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 
 	// ClaimDuePayments leases up to limit payments with status pending whose NextQueryAt is set

@@ -24,9 +24,13 @@ func testSchema(t testing.TB) *pgxpool.Config {
 		t.Skip("PAYMUX_TEST_POSTGRES_DSN is not set: skipping the PostgreSQL store tests " +
 			"(e.g. PAYMUX_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("PAYMUX_TEST_POSTGRES_DSN: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, dsn)
+	admin, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
 	if err != nil {
 		t.Fatalf("connect to PAYMUX_TEST_POSTGRES_DSN: %v", err)
 	}
@@ -38,7 +42,7 @@ func testSchema(t testing.TB) *pgxpool.Config {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
+		c, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
 		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 			return
@@ -48,10 +52,6 @@ func testSchema(t testing.TB) *pgxpool.Config {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	return cfg
 }
