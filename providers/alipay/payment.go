@@ -3,11 +3,9 @@ package alipay
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/providers/mapi"
@@ -26,11 +24,7 @@ var Extras = []string{
 	"secondary_merchant_id", "secondary_merchant_name", "secondary_merchant_industry",
 }
 
-var (
-	reSecID   = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
-	reMCC     = regexp.MustCompile(`^[0-9]{4}$`)
-	reTradeNo = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
-)
+var reTradeNo = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
 
 // CreatePayment builds the SDK order string (app) or the signed redirect URL (h5).
 func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
@@ -54,12 +48,7 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 		if err != nil {
 			return nil, err
 		}
-		params["service"] = ServiceApp
-		params["payment_type"] = "1"
-		params["it_b_pay"] = itb
-		params["seller_id"] = a.mapi.SellerID
-		params["partner"] = a.mapi.Partner
-		params["_input_charset"] = a.mapi.InputCharset
+		mapi.SetAppOrder(params, a.mapi, a.productCode, itb)
 		s, err := mapi.OrderString(params, a.appSigner)
 		if err != nil {
 			return nil, err
@@ -68,7 +57,7 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	case core.ChannelH5:
 		params["service"] = ServiceH5
 		if req.ReturnURL != "" {
-			if err := checkURL("return_url", req.ReturnURL); err != nil {
+			if err := mapi.CheckURL("return_url", req.ReturnURL); err != nil {
 				return nil, err
 			}
 			params["return_url"] = req.ReturnURL
@@ -91,13 +80,13 @@ func (a *account) orderParams(req *core.CreatePaymentRequest) (map[string]string
 	if !reTradeNo.MatchString(req.OutTradeNo) {
 		return nil, core.Errorf(core.EINVALID, "out_trade_no must be 1-64 letters, digits, '_' or '-'")
 	}
-	if err := checkText("subject", req.Subject, 256, true); err != nil {
+	if err := mapi.CheckText("subject", req.Subject, 256, true); err != nil {
 		return nil, err
 	}
-	if err := checkText("body", req.Description, 400, false); err != nil {
+	if err := mapi.CheckText("body", req.Description, 400, false); err != nil {
 		return nil, err
 	}
-	if err := checkURL("notify_url", req.NotifyURL); err != nil {
+	if err := mapi.CheckURL("notify_url", req.NotifyURL); err != nil {
 		return nil, err
 	}
 	params := map[string]string{
@@ -167,56 +156,18 @@ func (a *account) extraParams(params, extras map[string]string, amount core.Mone
 			continue
 		}
 		var err error
-		switch k {
-		case "trade_information":
-			err = checkTradeInformation(v)
-		case "refer_url":
-			err = checkURL(k, v)
-		case "split_fund_info":
+		if k == "split_fund_info" {
 			err = a.checkSplitFund(v, amount)
 			if err == nil && a.singleQuote {
 				v = strings.ReplaceAll(v, `"`, `'`)
 			}
-		case "secondary_merchant_id":
-			if !reSecID.MatchString(v) {
-				err = core.Errorf(core.EINVALID, "secondary_merchant_id must be 1-64 letters, digits or '_'")
-			}
-		case "secondary_merchant_name":
-			err = checkText(k, v, 128, true)
-		case "secondary_merchant_industry":
-			if !reMCC.MatchString(v) {
-				err = core.Errorf(core.EINVALID, "secondary_merchant_industry must be a 4-digit MCC")
-			}
+		} else {
+			_, err = mapi.CheckExtra(k, v)
 		}
 		if err != nil {
 			return err
 		}
 		params[k] = v
-	}
-	return nil
-}
-
-// checkTradeInformation requires a JSON object of string values with business_type 1-5 (or
-// several joined by '|'), at most 6000 bytes.
-func checkTradeInformation(v string) error {
-	if len(v) > 6000 {
-		return core.Errorf(core.EINVALID, "trade_information is over 6000 bytes")
-	}
-	var obj map[string]string
-	if err := json.Unmarshal([]byte(v), &obj); err != nil {
-		return core.Errorf(core.EINVALID, "trade_information must be a JSON object of strings: %v", err)
-	}
-	bt := obj["business_type"]
-	if bt == "" {
-		return core.Errorf(core.EINVALID, "trade_information needs business_type")
-	}
-	for _, t := range strings.Split(bt, "|") {
-		if len(t) != 1 || t[0] < '1' || t[0] > '5' {
-			return core.Errorf(core.EINVALID, "trade_information business_type %q is not 1-5", bt)
-		}
-	}
-	if strings.Contains(v, `"&`) {
-		return core.Errorf(core.EINVALID, "trade_information must not contain '\"&' (it would break the order string)")
 	}
 	return nil
 }
@@ -256,45 +207,6 @@ func (a *account) checkSplitFund(v string, amount core.Money) error {
 	}
 	if total.Value > amount.Value {
 		return core.Errorf(core.EINVALID, "split_fund_info splits %s, more than the payment's %s", total.Decimal(), amount.Decimal())
-	}
-	return nil
-}
-
-// checkText rejects what the gateway cannot take in a value: invalid UTF-8, control characters,
-// `"` (breaks the order string) and, per the docs, Alipay key names inside values.
-func checkText(name, v string, max int, required bool) error {
-	if v == "" {
-		if required {
-			return core.Errorf(core.EINVALID, "%s is required", name)
-		}
-		return nil
-	}
-	if !utf8.ValidString(v) || len(v) > max {
-		return core.Errorf(core.EINVALID, "%s must be valid UTF-8 of at most %d bytes", name, max)
-	}
-	if strings.ContainsAny(v, "\"\r\n\t\x00") {
-		return core.Errorf(core.EINVALID, "%s must not contain double quotes or control characters", name)
-	}
-	for _, k := range []string{"out_trade_no=", "total_fee=", "seller_id=", "partner=", "sign="} {
-		if strings.Contains(v, k) {
-			return core.Errorf(core.EINVALID, "%s must not contain %q (Alipay intercepts such orders)", name, k)
-		}
-	}
-	return nil
-}
-
-// checkURL requires an absolute http(s) URL of at most 200 bytes without its own query (the
-// docs forbid custom parameters on notify_url and return_url).
-func checkURL(name, v string) error {
-	if v == "" {
-		return core.Errorf(core.EINVALID, "%s is required", name)
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(v) > 200 || strings.ContainsAny(v, "\"") {
-		return core.Errorf(core.EINVALID, "%s must be an absolute http(s) URL of at most 200 bytes", name)
-	}
-	if u.RawQuery != "" && name != "refer_url" {
-		return core.Errorf(core.EINVALID, "%s must not carry a query string", name)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (p *Provider) Refund(ctx context.Context, req *core.RefundRequest) (*core.R
 		params["is_sync"] = "Y"
 	}
 	if req.NotifyURL != "" {
-		if err := checkURL("notify_url", req.NotifyURL); err != nil {
+		if err := mapi.CheckURL("notify_url", req.NotifyURL); err != nil {
 			return nil, err
 		}
 		params["notify_url"] = req.NotifyURL

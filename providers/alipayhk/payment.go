@@ -18,8 +18,8 @@ const (
 )
 
 // allowedExtras are the optional order parameters a merchant may pass through provider_extras
-// (alipayhk.md 5.1). Everything else is refused: an unknown key in the order string may get the
-// order intercepted.
+// (alipayhk.md 5.1); mapi.CheckExtra checks their values. Everything else is refused: an unknown
+// key in the order string may get the order intercepted.
 var allowedExtras = map[string]bool{
 	"appenv": true, "trade_information": true, "refer_url": true,
 	"secondary_merchant_id": true, "secondary_merchant_name": true, "secondary_merchant_industry": true,
@@ -52,8 +52,14 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if err := checkRef("out_trade_no", req.OutTradeNo, 64); err != nil {
 		return nil, err
 	}
-	if req.NotifyURL == "" {
-		return nil, core.Errorf(core.EINVALID, "notify_url is required: the notification is the payment's proof")
+	// The notification is the payment's proof: notify_url is required.
+	if err := mapi.CheckURL("notify_url", req.NotifyURL); err != nil {
+		return nil, err
+	}
+	if req.ReturnURL != "" {
+		if err := mapi.CheckURL("return_url", req.ReturnURL); err != nil {
+			return nil, err
+		}
 	}
 	subject := req.Subject
 	if subject == "" {
@@ -65,30 +71,30 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if utf8.RuneCountInString(req.Description) > 400 {
 		return nil, core.Errorf(core.EINVALID, "description is longer than 400 characters")
 	}
-	s := a.client.S
 	params := map[string]string{
-		"service":        ServicePay,
-		"partner":        s.Partner,
-		"seller_id":      s.SellerID,
-		"_input_charset": s.InputCharset,
-		"notify_url":     req.NotifyURL,
-		"return_url":     req.ReturnURL,
-		"out_trade_no":   req.OutTradeNo,
-		"subject":        subject,
-		"body":           req.Description,
-		"total_fee":      mapi.FormatAmount(req.Amount),
-		"currency":       "HKD",
-		"payment_type":   "1",
-		"forex_biz":      "FP",
-		"product_code":   a.hk.productCode,
-		"payment_inst":   inst,
+		"notify_url":   req.NotifyURL,
+		"return_url":   req.ReturnURL,
+		"out_trade_no": req.OutTradeNo,
+		"subject":      subject,
+		"body":         req.Description,
+		"total_fee":    mapi.FormatAmount(req.Amount),
+		"currency":     "HKD",
+		"payment_inst": inst,
 	}
-	if params["it_b_pay"], err = mapi.ItBPayFor(req.ExpiresAt, p.now(), a.hk.itBPay); err != nil {
+	itBPay, err := mapi.ItBPayFor(req.ExpiresAt, p.now(), a.hk.itBPay)
+	if err != nil {
 		return nil, err
 	}
+	mapi.SetAppOrder(params, a.client.S, a.hk.productCode, itBPay)
 	for k, v := range req.Extras {
 		if !allowedExtras[k] {
 			return nil, core.Errorf(core.EINVALID, "provider extra %q is not an AlipayHK order parameter", k)
+		}
+		if v == "" {
+			continue
+		}
+		if _, err := mapi.CheckExtra(k, v); err != nil {
+			return nil, err
 		}
 		params[k] = v
 	}
