@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,8 +43,10 @@ type Options struct {
 	// DuplicateEvery makes every k-th notification a re-delivery of an earlier one; 0 means 5
 	// (20% duplicates).
 	DuplicateEvery int
-	// BaselineDuration is how long each bare RSA measurement runs, before and after the
-	// scenario; 0 means 2s.
+	// Rounds splits the scenario into this many slices, each paired with the bare RSA
+	// measurements right before and after it; 0 means 3.
+	Rounds int
+	// BaselineDuration is how long each bare RSA measurement (sign, then verify) runs; 0 means 1s.
 	BaselineDuration time.Duration
 	Stack            StackOptions
 	// Progress receives one line per phase; nil discards.
@@ -63,16 +66,64 @@ type Report struct {
 	Create *LoadResult `json:"create,omitempty"`
 	Notify *LoadResult `json:"notify,omitempty"`
 	// NotifyDuplicates is how many of the notifications were re-deliveries.
-	NotifyDuplicates int      `json:"notify_duplicates,omitempty"`
-	BaselineBefore   Baseline `json:"baseline_before"`
-	BaselineAfter    Baseline `json:"baseline_after"`
-	// CreateVsSign is create throughput over the mean bare signing throughput; NotifyVsVerify
-	// is notification throughput over the mean bare verifying throughput.
-	CreateVsSign   float64   `json:"create_vs_bare_sign,omitempty"`
-	NotifyVsVerify float64   `json:"notify_vs_bare_verify,omitempty"`
-	Host           ProcMem   `json:"host"`
-	Plugins        []ProcMem `json:"plugins"`
-	Targets        []Target  `json:"targets"`
+	NotifyDuplicates int `json:"notify_duplicates,omitempty"`
+	// Baselines are the bare RSA measurements, one before each round and one after the last.
+	Baselines []Baseline `json:"baselines"`
+	Rounds    []Round    `json:"rounds"`
+	// CreateVsSign is the median over the rounds of create throughput over bare signing
+	// throughput; NotifyVsVerify the same for notifications over bare verifying.
+	CreateVsSign   float64 `json:"create_vs_bare_sign,omitempty"`
+	NotifyVsVerify float64 `json:"notify_vs_bare_verify,omitempty"`
+	// CPU is the CPU time each process used during the scenario (not setup, not baselines):
+	// where the cores went.
+	CPU     CPUSplit  `json:"cpu"`
+	Host    ProcMem   `json:"host"`
+	Plugins []ProcMem `json:"plugins"`
+	Targets []Target  `json:"targets"`
+}
+
+// Round is one paired slice of the scenario.
+type Round struct {
+	CreatePerSecond float64 `json:"create_per_second,omitempty"`
+	NotifyPerSecond float64 `json:"notify_per_second,omitempty"`
+	SignPerSecond   float64 `json:"bare_sign_per_second"`   // mean of the baselines around the slice
+	VerifyPerSecond float64 `json:"bare_verify_per_second"` // same
+	CreateVsSign    float64 `json:"create_vs_bare_sign,omitempty"`
+	NotifyVsVerify  float64 `json:"notify_vs_bare_verify,omitempty"`
+}
+
+func medianOf(rs []Round, f func(Round) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, x := range rs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// CPUSplit is CPU time per process during the scenario.
+type CPUSplit struct {
+	Host      time.Duration `json:"host_ns"`
+	Plugins   time.Duration `json:"plugins_ns"`
+	Generator time.Duration `json:"generator_ns"` // this process: clients (and the host when in process)
+	Wall      time.Duration `json:"wall_ns"`
+}
+
+func cpuNow(st *Stack) (host, plugins, self time.Duration) {
+	host = CPUTime(st.HostPID())
+	for _, pid := range st.PluginPIDs() {
+		plugins += CPUTime(pid)
+	}
+	if st.HostPID() != os.Getpid() {
+		self = CPUTime(os.Getpid())
+	}
+	return
 }
 
 // Machine describes where the run happened.
@@ -132,8 +183,12 @@ func (o *Options) defaults() error {
 		o.DuplicateEvery = 5
 	}
 	if o.BaselineDuration <= 0 {
-		o.BaselineDuration = 2 * time.Second
+		o.BaselineDuration = time.Second
 	}
+	if o.Rounds <= 0 {
+		o.Rounds = 3
+	}
+	o.Rounds = min(o.Rounds, o.N)
 	return nil
 }
 
@@ -182,11 +237,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	o.logf("bare RSA-2048 baseline, %d workers, %s each for sign and verify", o.Concurrency, o.BaselineDuration)
-	if r.BaselineBefore, err = MeasureBaseline(ctx, key, o.Concurrency, o.BaselineDuration); err != nil {
-		return nil, err
-	}
-	o.logf("scenario %s: n=%d, at most %s, %d workers", o.Scenario, o.N, o.Duration, o.Concurrency)
 	createOp := func(ctx context.Context, i int) error {
 		p, err := st.Client.CreatePayment(ctx, fmt.Sprintf("b%s-c%d", run, i), 1000+int64(i%1000))
 		if err != nil {
@@ -207,34 +257,93 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		return nil
 	}
-	switch o.Scenario {
-	case ScenarioCreate:
-		res := RunLoad(ctx, o.N, o.Duration, o.Concurrency, createOp)
-		r.Create = &res
-	case ScenarioNotify:
-		res := RunLoad(ctx, o.N, o.Duration, o.Concurrency, notifyOp)
-		r.Notify = &res
-	case ScenarioMixed:
-		cw := max(1, o.Concurrency/4)
-		nw := max(1, o.Concurrency-cw)
-		var wg sync.WaitGroup
-		var cres, nres LoadResult
-		wg.Add(2)
-		go func() { defer wg.Done(); cres = RunLoad(ctx, max(1, o.N/4), o.Duration, cw, createOp) }()
-		go func() { defer wg.Done(); nres = RunLoad(ctx, o.N, o.Duration, nw, notifyOp) }()
-		wg.Wait()
-		r.Create, r.Notify = &cres, &nres
+	// slice runs ops [from, to) of op, offsetting the index.
+	slice := func(op Op, from int) Op {
+		return func(ctx context.Context, i int) error { return op(ctx, from+i) }
 	}
-	if r.BaselineAfter, err = MeasureBaseline(ctx, key, o.Concurrency, o.BaselineDuration); err != nil {
+
+	// Paired rounds: baseline, a slice of the scenario, baseline, a slice, ..., baseline. Each
+	// slice's throughput is divided by the mean of the baselines right before and after it, so
+	// the other tenants' load, which changes by the second on a shared machine, hits both sides
+	// of each ratio alike; the reported ratio is the median over the rounds.
+	o.logf("scenario %s: n=%d, at most %s, %d workers, %d rounds paired with bare RSA-2048 (%s sign + %s verify each)",
+		o.Scenario, o.N, o.Duration, o.Concurrency, o.Rounds, o.BaselineDuration, o.BaselineDuration)
+	measure := func() error {
+		b, err := MeasureBaseline(ctx, key, o.Concurrency, o.BaselineDuration)
+		r.Baselines = append(r.Baselines, b)
+		return err
+	}
+	if err := measure(); err != nil {
 		return nil, err
 	}
-	signRate := (r.BaselineBefore.SignPerSecond + r.BaselineAfter.SignPerSecond) / 2
-	verifyRate := (r.BaselineBefore.VerifyPerSecond + r.BaselineAfter.VerifyPerSecond) / 2
-	if r.Create != nil && signRate > 0 {
-		r.CreateVsSign = r.Create.PerSecond / signRate
+	var cRuns, nRuns []LoadResult
+	var cLats, nLats [][]time.Duration
+	var cpu CPUSplit
+	nCreate := o.N
+	if o.Scenario == ScenarioMixed {
+		nCreate = max(1, o.N/4)
 	}
-	if r.Notify != nil && verifyRate > 0 {
-		r.NotifyVsVerify = r.Notify.PerSecond / verifyRate
+	for k := 0; k < o.Rounds; k++ {
+		per := o.Duration / time.Duration(o.Rounds)
+		cFrom, cTo := k*nCreate/o.Rounds, (k+1)*nCreate/o.Rounds
+		nFrom, nTo := k*o.N/o.Rounds, (k+1)*o.N/o.Rounds
+		h0, p0, s0 := cpuNow(st)
+		t0 := time.Now()
+		var round Round
+		switch o.Scenario {
+		case ScenarioCreate:
+			res, lat := runLoad(ctx, cTo-cFrom, per, o.Concurrency, slice(createOp, cFrom))
+			cRuns, cLats = append(cRuns, res), append(cLats, lat)
+			round.CreatePerSecond = res.PerSecond
+		case ScenarioNotify:
+			res, lat := runLoad(ctx, nTo-nFrom, per, o.Concurrency, slice(notifyOp, nFrom))
+			nRuns, nLats = append(nRuns, res), append(nLats, lat)
+			round.NotifyPerSecond = res.PerSecond
+		case ScenarioMixed:
+			cw := max(1, o.Concurrency/4)
+			nw := max(1, o.Concurrency-cw)
+			var wg sync.WaitGroup
+			var cres, nres LoadResult
+			var clat, nlat []time.Duration
+			wg.Add(2)
+			go func() { defer wg.Done(); cres, clat = runLoad(ctx, cTo-cFrom, per, cw, slice(createOp, cFrom)) }()
+			go func() { defer wg.Done(); nres, nlat = runLoad(ctx, nTo-nFrom, per, nw, slice(notifyOp, nFrom)) }()
+			wg.Wait()
+			cRuns, cLats = append(cRuns, cres), append(cLats, clat)
+			nRuns, nLats = append(nRuns, nres), append(nLats, nlat)
+			round.CreatePerSecond, round.NotifyPerSecond = cres.PerSecond, nres.PerSecond
+		}
+		h1, p1, s1 := cpuNow(st)
+		cpu.Host += h1 - h0
+		cpu.Plugins += p1 - p0
+		cpu.Generator += s1 - s0
+		cpu.Wall += time.Since(t0)
+		if err := measure(); err != nil {
+			return nil, err
+		}
+		before, after := r.Baselines[k], r.Baselines[k+1]
+		round.SignPerSecond = (before.SignPerSecond + after.SignPerSecond) / 2
+		round.VerifyPerSecond = (before.VerifyPerSecond + after.VerifyPerSecond) / 2
+		if round.SignPerSecond > 0 {
+			round.CreateVsSign = round.CreatePerSecond / round.SignPerSecond
+		}
+		if round.VerifyPerSecond > 0 {
+			round.NotifyVsVerify = round.NotifyPerSecond / round.VerifyPerSecond
+		}
+		r.Rounds = append(r.Rounds, round)
+		o.logf("round %d: create %.0f/s, notify %.0f/s, bare sign %.0f/s, bare verify %.0f/s", k+1,
+			round.CreatePerSecond, round.NotifyPerSecond, round.SignPerSecond, round.VerifyPerSecond)
+	}
+	r.CPU = cpu
+	if len(cRuns) > 0 {
+		m := merge(cRuns, cLats)
+		r.Create = &m
+		r.CreateVsSign = medianOf(r.Rounds, func(x Round) float64 { return x.CreateVsSign })
+	}
+	if len(nRuns) > 0 {
+		m := merge(nRuns, nLats)
+		r.Notify = &m
+		r.NotifyVsVerify = medianOf(r.Rounds, func(x Round) float64 { return x.NotifyVsVerify })
 	}
 	if r.Host, err = ReadProcMem(st.HostPID()); err != nil {
 		return nil, err

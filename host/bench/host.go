@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,6 +43,8 @@ type HostConfig struct {
 	// BackoffMin is the plugin restart delay after a crash (small in the fault suite).
 	BackoffMin time.Duration `json:"backoff_min,omitempty"`
 	LogLevel   string        `json:"log_level,omitempty"`
+	// CPUProfile, when set, is where the host writes a pprof CPU profile of its whole run.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // ReadyPrefix starts the line a host child prints on stdout once it serves: "<prefix> <addr>".
@@ -76,6 +79,17 @@ func (p *managerProviders) Provider(ctx context.Context, account string) (core.P
 func RunHost(ctx context.Context, cfg HostConfig, ready func(addr string)) error {
 	if err := requireLoopback(cfg.Listen); err != nil {
 		return err
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	level := cfg.LogLevel
 	if level == "" {

@@ -30,11 +30,17 @@ type LoadResult struct {
 // whichever comes first (both bounds are required, so a run can never be unbounded), and
 // measures each operation's latency.
 func RunLoad(ctx context.Context, n int, d time.Duration, conc int, op Op) LoadResult {
+	r, _ := runLoad(ctx, n, d, conc, op)
+	return r
+}
+
+// runLoad is RunLoad that also returns the latencies of the successful operations.
+func runLoad(ctx context.Context, n int, d time.Duration, conc int, op Op) (LoadResult, []time.Duration) {
 	if conc < 1 {
 		conc = 1
 	}
 	if n < 1 || d <= 0 {
-		return LoadResult{}
+		return LoadResult{}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -89,7 +95,28 @@ func RunLoad(ctx context.Context, n int, d time.Duration, conc int, op Op) LoadR
 		r.PerSecond = float64(len(lat)) / r.Elapsed.Seconds()
 	}
 	r.P50, r.P99, r.Max = percentiles(lat)
-	return r
+	return r, lat
+}
+
+// merge combines consecutive runs: counts add up, throughput is over the summed elapsed time,
+// percentiles are over all latencies.
+func merge(runs []LoadResult, lats [][]time.Duration) LoadResult {
+	var m LoadResult
+	var all []time.Duration
+	for i, r := range runs {
+		m.Ops += r.Ops
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+		all = append(all, lats[i]...)
+	}
+	if m.Elapsed > 0 {
+		m.PerSecond = float64(len(all)) / m.Elapsed.Seconds()
+	}
+	m.P50, m.P99, m.Max = percentiles(all)
+	return m
 }
 
 // percentiles returns p50, p99 and the maximum (nearest rank).

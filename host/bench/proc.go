@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ProcMem is the memory of one process as /proc/<pid>/status reports it.
@@ -146,4 +147,26 @@ func Alive(pid int, prefix string) bool {
 		return false
 	}
 	return strings.HasPrefix(name, prefix) || strings.HasPrefix(exeBase(pid), prefix)
+}
+
+// CPUTime returns the user+system CPU time pid has used (from /proc/<pid>/stat, in clock
+// ticks of 10 ms, the USER_HZ of Linux on every supported architecture).
+func CPUTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0
+	}
+	f := strings.Fields(s[end+1:])
+	// After the comm: state(0) ppid(1) ... utime(11) stime(12).
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }

@@ -85,6 +85,8 @@ type StackOptions struct {
 	SimConfig mapisim.Config
 	// Settings override or add account settings of the plugin (e.g. a short gateway timeout).
 	Settings map[string]string
+	// HostCPUProfile, when set, makes the host write a pprof CPU profile there.
+	HostCPUProfile string
 	// HostLog receives the host child's stderr; nil writes it to WorkDir/host.log.
 	HostLog io.Writer
 }
@@ -173,7 +175,7 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	s.cfg = HostConfig{
 		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
 		Plugin: "alipay", Command: o.PluginPath, SHA256: sum, Account: Account, Region: Region, Method: Method,
-		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile,
 		Settings: map[string]string{
 			"gateway_url": s.SimURL + "/gateway.do", "sign_type": "RSA2", "app_sign_type": "RSA2",
 			"private_key_file": keyFile, "alipay_public_key_file": pubFile,

@@ -38,12 +38,14 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Stack.DSN, "dsn", "", "postgres URL (loopback only); sqlite: file (default: a temporary one)")
 	fs.IntVar(&o.Payments, "payments", 0, "notify/mixed: payments created before the storm (default min(n/4, 500))")
 	fs.IntVar(&o.DuplicateEvery, "dup-every", 5, "notify/mixed: every k-th notification re-delivers an earlier one")
-	fs.DurationVar(&o.BaselineDuration, "baseline", 2*time.Second, "duration of each bare RSA measurement (before and after)")
+	fs.DurationVar(&o.BaselineDuration, "baseline", time.Second, "duration of each bare RSA measurement (sign, then verify), before each round and after the last")
+	fs.IntVar(&o.Rounds, "rounds", 3, "slices of the scenario, each paired with the bare RSA measurements around it")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&binDir, "bin", "", "directory of paymux-provider-alipay (default: $PAYMUX_BIN, else the directory of this executable)")
 	fs.BoolVar(&inProc, "in-process", false, "run the host inside this process (its memory then includes the load generator)")
 	fs.StringVar(&workDir, "workdir", "", "directory for the config, keys, SQLite file and host log (default: a temporary one, removed after)")
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
+	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -145,14 +147,18 @@ func printReport(w io.Writer, r *bench.Report) {
 	if r.NotifyDuplicates > 0 {
 		fmt.Fprintf(tw, "\t(%d of the notifications were duplicates)\n", r.NotifyDuplicates)
 	}
-	fmt.Fprintf(tw, "bare RSA-2048\tsign %.0f/s then %.0f/s, verify %.0f/s then %.0f/s\n",
-		r.BaselineBefore.SignPerSecond, r.BaselineAfter.SignPerSecond, r.BaselineBefore.VerifyPerSecond, r.BaselineAfter.VerifyPerSecond)
+	for i, rd := range r.Rounds {
+		fmt.Fprintf(tw, "round %d\tcreate %.0f/s, notify %.0f/s | bare RSA-2048 around it: sign %.0f/s, verify %.0f/s | ratios %.3f, %.3f\n",
+			i+1, rd.CreatePerSecond, rd.NotifyPerSecond, rd.SignPerSecond, rd.VerifyPerSecond, rd.CreateVsSign, rd.NotifyVsVerify)
+	}
 	if r.CreateVsSign > 0 {
-		fmt.Fprintf(tw, "create / bare sign\t%.3f\n", r.CreateVsSign)
+		fmt.Fprintf(tw, "create / bare sign\t%.3f (median of rounds)\n", r.CreateVsSign)
 	}
 	if r.NotifyVsVerify > 0 {
-		fmt.Fprintf(tw, "notify / bare verify\t%.3f\n", r.NotifyVsVerify)
+		fmt.Fprintf(tw, "notify / bare verify\t%.3f (median of rounds)\n", r.NotifyVsVerify)
 	}
+	fmt.Fprintf(tw, "CPU during scenario\thost %.2fs, plugins %.2fs, load generator %.2fs, in %.2fs wall\n",
+		r.CPU.Host.Seconds(), r.CPU.Plugins.Seconds(), r.CPU.Generator.Seconds(), r.CPU.Wall.Seconds())
 	fmt.Fprintf(tw, "host peak RSS\t%.1f MiB (pid %d)\n", float64(r.Host.PeakRSS)/(1<<20), r.Host.PID)
 	for _, p := range r.Plugins {
 		fmt.Fprintf(tw, "plugin peak RSS\t%.1f MiB (%s, pid %d)\n", float64(p.PeakRSS)/(1<<20), p.Name, p.PID)
