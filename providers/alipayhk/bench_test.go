@@ -67,10 +67,8 @@ func paired(b *testing.B, refName string, op, ref func() error) time.Duration {
 	return opT / time.Duration(n)
 }
 
-// BenchmarkCreatePayment is the whole create path of one AlipayHK payment with an RSA2-2048
-// account (checks, parameters, Format A, signature, assembly), paired with a bare
-// rsa.SignPKCS1v15 (SHA-256 over 400 bytes, hash included) with the same key.
-func BenchmarkCreatePayment(b *testing.B) {
+// benchProvider returns a provider with account "a": RSA2-2048, the simulator's test keys.
+func benchProvider(b *testing.B) *alipayhk.Provider {
 	p := alipayhk.New()
 	err := p.Configure(context.Background(), &core.ConfigureRequest{Account: "a", Settings: map[string]string{
 		"partner": testPartner, "gateway_url": "https://intlmapi.alipay.com/gateway.do", "sign_type": "RSA2",
@@ -80,6 +78,14 @@ func BenchmarkCreatePayment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return p
+}
+
+// BenchmarkCreatePayment is the whole create path of one AlipayHK payment with an RSA2-2048
+// account (checks, parameters, Format A, signature, assembly), paired with a bare
+// rsa.SignPKCS1v15 (SHA-256 over 400 bytes, hash included) with the same key.
+func BenchmarkCreatePayment(b *testing.B) {
+	p := benchProvider(b)
 	key, err := signing.ParsePrivateKey(mapisim.TestMerchantPrivateKeyPEM)
 	if err != nil {
 		b.Fatal(err)
@@ -161,15 +167,7 @@ func BenchmarkReadTransactionFile(b *testing.B) {
 // AlipayHK sends it (no currency field: the amount is HKD by default; notify_verify off, it is a
 // network call), paired with one bare rsa.VerifyPKCS1v15 (SHA-256 over 400 bytes, hash included).
 func BenchmarkParseNotification(b *testing.B) {
-	p := alipayhk.New()
-	err := p.Configure(context.Background(), &core.ConfigureRequest{Account: "a", Settings: map[string]string{
-		"partner": testPartner, "gateway_url": "https://intlmapi.alipay.com/gateway.do", "sign_type": "RSA2",
-		"private_key_file":       string(mapisim.TestMerchantPrivateKeyPEM),
-		"alipay_public_key_file": string(mapisim.TestAlipayPublicKeyPEM),
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := benchProvider(b)
 	alipayKey, err := signing.ParsePrivateKey(mapisim.TestAlipayPrivateKeyPEM)
 	if err != nil {
 		b.Fatal(err)
