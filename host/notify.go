@@ -112,10 +112,9 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		if err != nil {
 			return err
 		}
-		if n.Status != store.NotificationProcessed {
-			if err := tx.UpdateNotification(ctx, &n); err != nil {
-				return err
-			}
+		// Record the final status and the payment or refund it concerned.
+		if err := tx.UpdateNotification(ctx, &n); err != nil {
+			return err
 		}
 		*ntf = n
 		return nil
