@@ -11,7 +11,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -129,7 +131,12 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if req.OutTradeNo == "" {
 		return nil, core.Errorf(core.EINVALID, "out_trade_no is empty")
 	}
-	if err := req.Amount.Validate(); err != nil {
+	if len(req.Extras) > 0 {
+		return nil, core.Errorf(core.EINVALID, "provider_extras %v are not understood by %s", slices.Sorted(maps.Keys(req.Extras)), Name)
+	}
+	d, _ := p.Describe(context.Background())
+	m, _ := d.Method(MethodID)
+	if err := m.CheckAmount(req.Amount); err != nil { // never trust that the host checked
 		return nil, err
 	}
 	params := map[string]string{
@@ -165,18 +172,18 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 }
 
 // VerifyClientResult checks the signature the cashier put on its return: result fields
-// out_trade_no, status and sign.
+// out_trade_no, total_fee (decimal), status and sign.
 func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]string{"out_trade_no": req.Result["out_trade_no"], "status": req.Result["status"]}
+	fields := map[string]string{"out_trade_no": req.Result["out_trade_no"], "total_fee": req.Result["total_fee"], "status": req.Result["status"]}
 	if !hmac.Equal([]byte(Sign(a.key, fields)), []byte(req.Result["sign"])) {
 		return &core.ClientResult{Verified: false, Status: core.PaymentPending, Message: "bad signature"}, nil
 	}
-	if fields["out_trade_no"] != req.OutTradeNo {
-		return &core.ClientResult{Verified: false, Status: core.PaymentPending, Message: "result is for another order"}, nil
+	if fields["out_trade_no"] != req.OutTradeNo || fields["total_fee"] != req.Amount.Decimal() {
+		return &core.ClientResult{Verified: false, Status: core.PaymentPending, Message: "result is for another order or amount"}, nil
 	}
 	st := core.PaymentPending
 	if fields["status"] == "paid" {
