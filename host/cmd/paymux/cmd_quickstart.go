@@ -198,8 +198,8 @@ func qsPrefixed(w io.Writer, prefix string) func(string, ...any) {
 }
 
 // qsWaitReady polls GET /readyz until paymux answers 200, serve exits, or the timeout passes.
-func qsWaitReady(ctx context.Context, apiURL string, timeout time.Duration, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func qsWaitReady(parent context.Context, apiURL string, timeout time.Duration, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last string
@@ -220,6 +220,9 @@ func qsWaitReady(ctx context.Context, apiURL string, timeout time.Duration, exit
 		case <-exited:
 			return errors.New("paymux serve exited before it was ready (its log is above)")
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return errors.New("interrupted before paymux was ready")
+			}
 			return fmt.Errorf("paymux was not ready at %s/readyz within %s (last answer: %s)", apiURL, timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
