@@ -71,16 +71,15 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if utf8.RuneCountInString(req.Description) > 400 {
 		return nil, core.Errorf(core.EINVALID, "description is longer than 400 characters")
 	}
-	params := map[string]string{
-		"notify_url":   req.NotifyURL,
-		"return_url":   req.ReturnURL,
-		"out_trade_no": req.OutTradeNo,
-		"subject":      subject,
-		"body":         req.Description,
-		"total_fee":    mapi.FormatAmount(req.Amount),
-		"currency":     "HKD",
-		"payment_inst": inst,
-	}
+	params := make(map[string]string, 16+len(req.Extras)) // sized once: this is the hot path
+	params["notify_url"] = req.NotifyURL
+	params["return_url"] = req.ReturnURL
+	params["out_trade_no"] = req.OutTradeNo
+	params["subject"] = subject
+	params["body"] = req.Description
+	params["total_fee"] = mapi.FormatAmount(req.Amount)
+	params["currency"] = "HKD"
+	params["payment_inst"] = inst
 	itBPay, err := mapi.ItBPayFor(req.ExpiresAt, p.now(), a.hk.itBPay)
 	if err != nil {
 		return nil, err
