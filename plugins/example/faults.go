@@ -26,6 +26,9 @@ const (
 	EnvStderrMalformed = "PAYMUX_EXAMPLE_STDERR_MALFORMED"
 	// EnvHugeResponse=N: CreatePayment's action value is N bytes long.
 	EnvHugeResponse = "PAYMUX_EXAMPLE_HUGE_RESPONSE"
+	// EnvStrayOutput=1: every call prints to os.Stdout and os.Stderr (after the handshake
+	// go-plugin carries these to the host, which shows them as warnings).
+	EnvStrayOutput = "PAYMUX_EXAMPLE_STRAY_OUTPUT"
 )
 
 // malformedLines are hclog-looking JSON lines with non-string @message/@level/@timestamp.
@@ -45,6 +48,7 @@ type faulty struct {
 	crashAfter int64
 	hang       map[string]bool
 	malformed  bool
+	stray      bool
 	huge       int
 }
 
@@ -58,6 +62,7 @@ func withFaults(p *wallet.Provider) core.Provider {
 	}
 	f.malformed = os.Getenv(EnvStderrMalformed) == "1"
 	f.huge, _ = strconv.Atoi(os.Getenv(EnvHugeResponse))
+	f.stray = os.Getenv(EnvStrayOutput) == "1"
 	if os.Getenv(EnvStdoutGarbage) == "1" {
 		fmt.Println("example plugin starting up (this line breaks the handshake)")
 	}
@@ -82,6 +87,10 @@ func (f *faulty) before(ctx context.Context, method string) {
 	}
 	if f.malformed {
 		f.writeMalformed()
+	}
+	if f.stray {
+		fmt.Println("stray stdout from", method)
+		fmt.Fprintln(os.Stderr, "stray stderr from", method)
 	}
 	if f.hang["*"] || f.hang[method] {
 		<-ctx.Done()

@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/plugins/example/wallet"
@@ -337,4 +340,62 @@ func helperHost() {
 	os.Stdout.WriteString("plugin-pid " + strconv.Itoa(p.Pid()) + "\n")
 	time.Sleep(time.Minute)
 	os.Exit(1)
+}
+
+// lockedBuffer collects log output written from go-plugin's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStrayOutputAndLogsReachHostLog: the plugin's own log lines arrive under its name, and
+// writes to stdout/stderr after the handshake are warnings.
+func TestStrayOutputAndLogsReachHostLog(t *testing.T) {
+	var buf lockedBuffer
+	log := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Info, Output: &buf})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := Launch(ctx, LaunchConfig{Name: "example", Path: examplePath, SHA256: exampleSHA, RuntimeDir: runtimeDirFor(t),
+		Logger: log, Env: map[string]string{"PAYMUX_EXAMPLE_STRAY_OUTPUT": "1", "PAYMUX_EXAMPLE_CRASH_AFTER": "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if _, err := p.Provider().Describe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	want := []string{
+		`[INFO]  host.example: serving paymux provider plugin: pid=`,
+		`[WARN]  host.example: plugin wrote to stdout instead of its logger: output="stray stdout from Describe"`,
+		`[WARN]  host.example: plugin wrote to stderr instead of its logger: output="stray stderr from Describe"`,
+	}
+	for {
+		out := buf.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host log lacks %q:\n%s", missing, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

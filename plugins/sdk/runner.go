@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -199,7 +200,7 @@ type warnWriter struct {
 }
 
 func (w warnWriter) Write(p []byte) (int, error) {
-	s := string(p)
+	s := strings.TrimRight(string(p), "\r\n")
 	if len(s) > 1024 {
 		s = s[:1024] + "..."
 	}

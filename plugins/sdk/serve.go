@@ -58,6 +58,7 @@ func Serve(p core.Provider) {
 	log.SetFlags(0)
 	log.SetOutput(l.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}))
 	watchParent(l, os.Getenv(EnvParentPID), os.Getppid, func() { os.Exit(3) }, 200*time.Millisecond)
+	l.Info("serving paymux provider plugin", "protocol", ProtocolVersion, "pid", os.Getpid())
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
