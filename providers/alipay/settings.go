@@ -37,23 +37,25 @@ type account struct {
 	singleQuote bool
 }
 
-func settingsSchema() []core.Setting {
-	return append(mapi.CommonSettings(),
-		core.Setting{Name: SetCurrency, Required: true, Description: "settlement currency of the contract (ISO 4217, not CNY); CNY payments are priced with rmb_fee and settle in it"},
-		core.Setting{Name: SetProductCode, Description: "product_code sent with payments and refunds (default NEW_WAP_OVERSEAS_SELLER)"},
-		core.Setting{Name: SetItBPay, Description: "app order timeout when the payment has no expiry: 1m..15d in m, h or d, or 1c (default 30m)"},
-		core.Setting{Name: SetAppSignType, Description: "sign type of the SDK order string: RSA (default; the docs say the APP product takes only RSA) or RSA2"},
-		core.Setting{Name: SetRefundIsSync, Description: "true (default): forex_refund is_sync=Y, the answer carries the result; false: is_sync=N, the result comes by refund notification"},
-		core.Setting{Name: SetTimeoutRule, Description: "h5 timeout_rule (e.g. 30m, 1h, 12h); not sent when empty (gateway default 12h)"},
-		core.Setting{Name: SetH5AppPay, Description: "true: h5 sends app_pay=Y so the cashier opens the wallet app when installed (default false)"},
-		core.Setting{Name: SetSettlementService, Description: "settlement records from forex_compare_file (compare, default: every payment and refund) or forex_liquidation_file (liquidation: settled ones)"},
-		core.Setting{Name: SetSplitFundQuoteMode, Description: "json (default) sends split_fund_info as given; single replaces \" by ' as Alipay's web demo does"},
-	)
+func settingsSchema() []core.Setting { return append(mapi.CommonSettings(), ownSettings()...) }
+
+// ownSettings describes the settings of the cross-border product beyond mapi's common ones.
+func ownSettings() []core.Setting {
+	return []core.Setting{
+		{Name: SetCurrency, Required: true, Description: "settlement currency of the contract (ISO 4217, not CNY); CNY payments are priced with rmb_fee and settle in it"},
+		{Name: SetProductCode, Description: "product_code sent with payments and refunds (default NEW_WAP_OVERSEAS_SELLER)"},
+		{Name: SetItBPay, Description: "app order timeout when the payment has no expiry: 1m..15d in m, h or d, or 1c (default 30m)"},
+		{Name: SetAppSignType, Description: "sign type of the SDK order string: RSA (default; the docs say the APP product takes only RSA) or RSA2"},
+		{Name: SetRefundIsSync, Description: "true (default): forex_refund is_sync=Y, the answer carries the result; false: is_sync=N, the result comes by refund notification"},
+		{Name: SetTimeoutRule, Description: "h5 timeout_rule (e.g. 30m, 1h, 12h); not sent when empty (gateway default 12h)"},
+		{Name: SetH5AppPay, Description: "true: h5 sends app_pay=Y so the cashier opens the wallet app when installed (default false)"},
+		{Name: SetSettlementService, Description: "settlement records from forex_compare_file (compare, default: every payment and refund) or forex_liquidation_file (liquidation: settled ones)"},
+		{Name: SetSplitFundQuoteMode, Description: "json (default) sends split_fund_info as given; single replaces \" by ' as Alipay's web demo does"},
+	}
 }
 
 func parseAccount(raw map[string]string) (*account, error) {
-	s, err := mapi.ParseSettings(raw, SetCurrency, SetProductCode, SetItBPay, SetAppSignType, SetRefundIsSync,
-		SetTimeoutRule, SetH5AppPay, SetSettlementService, SetSplitFundQuoteMode)
+	s, err := mapi.ParseSettings(raw, mapi.SettingNames(ownSettings())...)
 	if err != nil {
 		return nil, err
 	}

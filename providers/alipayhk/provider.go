@@ -110,8 +110,7 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	if req.Account == "" {
 		return core.Errorf(core.ECONFIG, "account name is empty")
 	}
-	extra := append(hkSettingNames(), sftpSettingNames()...)
-	s, err := mapi.ParseSettings(req.Settings, extra...)
+	s, err := mapi.ParseSettings(req.Settings, mapi.SettingNames(hkSettings(), sftpSettings())...)
 	if err != nil {
 		return err
 	}
@@ -134,14 +133,6 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	a := &account{name: req.Account, client: client, hk: hk, sftp: sc}
 	p.accounts.Set(req.Account, a)
 	return nil
-}
-
-func hkSettingNames() []string {
-	var out []string
-	for _, s := range hkSettings() {
-		out = append(out, s.Name)
-	}
-	return out
 }
 
 func (p *Provider) account(name string) (*account, error) {

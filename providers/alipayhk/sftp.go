@@ -57,14 +57,6 @@ func sftpSettings() []core.Setting {
 	}
 }
 
-func sftpSettingNames() []string {
-	var out []string
-	for _, s := range sftpSettings() {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
 // sftpConfig is an account's parsed SFTP settings; nil when reconciliation is not configured.
 type sftpConfig struct {
 	addr      string
@@ -86,7 +78,7 @@ func (c *sftpConfig) String() string { return "sftp(" + c.user + "@" + c.addr + 
 func parseSFTP(raw map[string]string) (*sftpConfig, error) {
 	get := func(k string) string { return strings.TrimSpace(raw[k]) }
 	if get(SetSFTPAddr) == "" {
-		for _, k := range sftpSettingNames() {
+		for _, k := range mapi.SettingNames(sftpSettings()) {
 			if get(k) != "" {
 				return nil, core.Errorf(core.ECONFIG, "setting %s is set but %s is not", k, SetSFTPAddr)
 			}

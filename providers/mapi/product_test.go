@@ -111,3 +111,20 @@ func TestItBPayFor(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingNames(t *testing.T) {
+	own := []core.Setting{{Name: SetCurrency}, {Name: SetItBPay}}
+	got := SettingNames(own, []core.Setting{{Name: "sftp_addr"}})
+	if strings.Join(got, ",") != "currency,it_b_pay,sftp_addr" {
+		t.Errorf("SettingNames = %v", got)
+	}
+	// The names derived from a description are what ParseSettings accepts beyond its own.
+	raw := map[string]string{SetPartner: testPartner, SetGatewayURL: "https://gw.example/gateway.do", SetSignType: "MD5",
+		SetMD5Key: "test-md5-key-DO-NOT-USE-0123456789", SetCurrency: "HKD", "sftp_addr": "x"}
+	if _, err := ParseSettings(raw, got...); err != nil {
+		t.Errorf("described settings refused: %v", err)
+	}
+	if _, err := ParseSettings(raw, SettingNames(own)...); core.ErrorCode(err) != core.ECONFIG || !strings.Contains(core.ErrorMessage(err), "sftp_addr") {
+		t.Errorf("undescribed setting: %v", err)
+	}
+}

@@ -50,6 +50,18 @@ func CommonSettings() []core.Setting {
 	}
 }
 
+// SettingNames returns the names of the described settings, for the extra names ParseSettings
+// accepts: a provider describes its own settings once and derives the list from that.
+func SettingNames(described ...[]core.Setting) []string {
+	var out []string
+	for _, list := range described {
+		for _, s := range list {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // Settings are an account's parsed mapi settings. They hold keys: never print them (String
 // redacts).
 type Settings struct {
