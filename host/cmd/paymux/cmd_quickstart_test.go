@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -369,5 +372,36 @@ func TestQuickstart(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "quickstart: stopped") {
 		t.Errorf("stderr lacks the stop line:\n%s", stderr.String())
+	}
+}
+
+func TestQsWaitReady(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := calls.Add(1); r.URL.Path != "/readyz" || n < 3 {
+			http.Error(w, `{"status":"starting"}`, http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	never := make(chan struct{})
+	if err := qsWaitReady(t.Context(), srv.URL, 10*time.Second, never); err != nil || calls.Load() != 3 {
+		t.Errorf("ready after 3 calls: %v (calls %d)", err, calls.Load())
+	}
+	calls.Store(-1000)
+	err := qsWaitReady(t.Context(), srv.URL, 500*time.Millisecond, never)
+	if err == nil || !strings.Contains(err.Error(), "not ready") || !strings.Contains(err.Error(), `HTTP 503 {"status":"starting"}`) {
+		t.Errorf("timeout: %v", err)
+	}
+	exited := make(chan struct{})
+	close(exited)
+	if err := qsWaitReady(t.Context(), srv.URL, 10*time.Second, exited); err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
+		t.Errorf("serve exited: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := qsWaitReady(ctx, srv.URL, 10*time.Second, never); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("interrupted: %v", err)
 	}
 }
