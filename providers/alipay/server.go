@@ -57,8 +57,8 @@ func (p *Provider) Refund(ctx context.Context, req *core.RefundRequest) (*core.R
 	if err := checkMoney(req.Amount); err != nil {
 		return nil, err
 	}
-	if req.PaymentAmount.Currency != "" && req.PaymentAmount.Currency != req.Amount.Currency {
-		return nil, core.Errorf(core.EINVALID, "refund currency %s differs from the payment's %s", req.Amount.Currency, req.PaymentAmount.Currency)
+	if err := mapi.CheckRefundAmount(req.Amount, req.PaymentAmount); err != nil {
+		return nil, err
 	}
 	params := map[string]string{
 		"service":       ServiceRefund,

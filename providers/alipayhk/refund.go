@@ -21,11 +21,8 @@ func (p *Provider) Refund(ctx context.Context, req *core.RefundRequest) (*core.R
 	if req.Amount.Currency != "HKD" {
 		return nil, core.Errorf(core.EINVALID, "%s refunds in HKD only, not %q", Name, req.Amount.Currency)
 	}
-	if err := req.Amount.Validate(); err != nil {
+	if err := mapi.CheckRefundAmount(req.Amount, req.PaymentAmount); err != nil {
 		return nil, err
-	}
-	if req.PaymentAmount.Currency != "" && req.Amount.Value > req.PaymentAmount.Value {
-		return nil, core.Errorf(core.EINVALID, "refund of %s exceeds the payment's %s", req.Amount.Decimal(), req.PaymentAmount.Decimal())
 	}
 	if err := checkRef("out_trade_no", req.OutTradeNo, 64); err != nil {
 		return nil, err

@@ -109,3 +109,22 @@ func RefundQueryState(f map[string]string, defaultCurrency string) (*core.Refund
 	}
 	return st, nil
 }
+
+// CheckRefundAmount checks one refund's amount before the gateway is asked: a valid positive
+// amount and, when the host passes the payment's amount, in its currency and not above it (the
+// sum of several refunds is the host's and the gateway's to check).
+func CheckRefundAmount(amount, payment core.Money) error {
+	if err := amount.Validate(); err != nil {
+		return err
+	}
+	if payment.Currency == "" {
+		return nil
+	}
+	if amount.Currency != payment.Currency {
+		return core.Errorf(core.EINVALID, "refund currency %s differs from the payment's %s", amount.Currency, payment.Currency)
+	}
+	if amount.Value > payment.Value {
+		return core.Errorf(core.EINVALID, "refund of %s exceeds the payment's %s", amount.Decimal(), payment.Decimal())
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,26 @@ func TestNotificationDefaultCurrency(t *testing.T) {
 	refund := map[string]string{"notify_type": NotifyRefund, "out_trade_no": "o-1", "out_return_no": "r-1", "refund_status": "REFUND_SUCCESS", "return_amount": "1.00"}
 	if ev, err := NotificationEvents(refund, "HKD"); err != nil || len(ev) != 1 || ev[0].Amount != (core.Money{Value: 100, Currency: "HKD"}) {
 		t.Errorf("refund: %+v, %v", ev, err)
+	}
+}
+
+func TestCheckRefundAmount(t *testing.T) {
+	usd := func(v int64) core.Money { return core.Money{Value: v, Currency: "USD"} }
+	for _, tc := range []struct {
+		amount, payment core.Money
+		mention         string // "": accepted
+	}{
+		{usd(500), usd(1000), ""},
+		{usd(1000), usd(1000), ""},
+		{usd(500), core.Money{}, ""}, // the host passed no payment amount
+		{usd(1001), usd(1000), "exceeds"},
+		{core.Money{Value: 500, Currency: "CNY"}, usd(1000), "differs"},
+		{usd(0), usd(1000), "positive"},
+		{core.Money{Value: 5, Currency: "XXX"}, core.Money{}, "currency"},
+	} {
+		err := CheckRefundAmount(tc.amount, tc.payment)
+		if tc.mention == "" && err != nil || tc.mention != "" && (core.ErrorCode(err) != core.EINVALID || !strings.Contains(core.ErrorMessage(err), tc.mention)) {
+			t.Errorf("CheckRefundAmount(%v, %v) = %v, want %q", tc.amount, tc.payment, err, tc.mention)
+		}
 	}
 }
