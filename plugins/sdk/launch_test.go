@@ -378,7 +378,7 @@ func TestStrayOutputAndLogsReachHostLog(t *testing.T) {
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	want := []string{
-		`[INFO]  host.example: serving paymux provider plugin: pid=`,
+		`[INFO]  host.example: serving paymux provider plugin:`,
 		`[WARN]  host.example: plugin wrote to stdout instead of its logger: output="stray stdout from Describe"`,
 		`[WARN]  host.example: plugin wrote to stderr instead of its logger: output="stray stderr from Describe"`,
 	}

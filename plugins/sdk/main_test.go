@@ -43,22 +43,12 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	if code == 0 {
-		if err := goleak.Find(leakOptions()...); err != nil {
+		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-// leakOptions ignores what outlives a test on purpose: gRPC's and go-plugin's package-level
-// workers.
-func leakOptions() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),
-		goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/resolver/dns.(*dnsResolver).watcher"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	}
 }
 
 // runtimeDir is a short private directory for sockets (t.TempDir paths can be too long for
