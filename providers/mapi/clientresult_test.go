@@ -79,3 +79,42 @@ func TestCheckSDKResult(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheckSDKResult feeds arbitrary SDK answers (seeded with a genuine signed result) through
+// CheckSDKResult: it never fails, its own messages are UTF-8 (memo is passed on as given), and
+// it verifies only a signed, successful echo of the payment.
+func FuzzCheckSDKResult(f *testing.F) {
+	s, _ := rsaSettings(f, "https://gw.example/gateway.do")
+	signer, err := signing.NewRSASigner(signing.RSA, merchantKey(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	order, err := OrderString(map[string]string{"service": ServiceAppPay, "partner": testPartner, "out_trade_no": "o-1",
+		"total_fee": "12.50", "currency": "HKD", "payment_inst": "ALIPAYHK"}, signer)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("9000", sdkResult(f, order, "true"), "")
+	f.Add("6001", "", "用户取消")
+	f.Add("9000", `partner="2088101122136241"&success="true"&sign_type="RSA"&sign="x"`, "")
+	want := Echo{OutTradeNo: "o-1", Amount: core.Money{Value: 12_50, Currency: "HKD"}, Currency: "HKD", PaymentInst: "ALIPAYHK"}
+	f.Fuzz(func(t *testing.T, status, result, memo string) {
+		res := CheckSDKResult(s, map[string]string{"resultStatus": status, "result": result, "memo": memo}, want)
+		if !res.Status.Valid() {
+			t.Fatalf("invalid status %q", res.Status)
+		}
+		if memo == "" && !utf8.ValidString(res.Message) {
+			t.Fatalf("message is not UTF-8: %q", res.Message)
+		}
+		if !res.Verified {
+			return
+		}
+		r, err := ParseSDKResult(result)
+		if err != nil || status != "9000" || res.Status != core.PaymentSucceeded {
+			t.Fatalf("verified %+v from %q", res, result)
+		}
+		if r.Fields["success"] != "true" || r.Fields["out_trade_no"] != "o-1" || r.Fields["partner"] != testPartner || r.Fields["total_fee"] != "12.50" {
+			t.Fatalf("verified a result that is not the payment's echo: %v", r.Fields)
+		}
+	})
+}
