@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/host/httpapi"
+	"github.com/paymux/paymux/host/pluginhost"
+	"github.com/paymux/paymux/host/store"
+	_ "github.com/paymux/paymux/host/store/postgres" // registers "postgres"
+	_ "github.com/paymux/paymux/host/store/sqlite"   // registers "sqlite"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "serve the REST API, /notify, the webhook dispatcher and the janitor", run: runServe})
+}
+
+// serveShutdownTimeout bounds the graceful shutdown: in-flight requests, the dispatcher's
+// deliveries and the plugins' stop.
+const serveShutdownTimeout = 30 * time.Second
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "paymux.yaml", "config file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: paymux serve -config FILE\n\n"+
+			"Serves the REST API and /notify/{account}, starts the plugins (pinned by SHA-256), the webhook\n"+
+			"dispatcher and the janitor. SIGHUP reloads the config atomically (a bad config is refused and the\n"+
+			"old one keeps serving); SIGINT/SIGTERM finish in-flight requests and stop every plugin.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newServeLogger(cfg.Log)
+	srv, err := startServer(ctx, cfg, *cfgPath, log)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			srv.reload(ctx)
+		case err := <-srv.serveErr:
+			srv.shutdown()
+			return fmt.Errorf("http server: %w", err)
+		case <-ctx.Done():
+			log.Info("shutting down")
+			return srv.shutdown()
+		}
+	}
+}
+
+func newServeLogger(c config.Log) hclog.Logger {
+	level := hclog.LevelFromString(c.Level)
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: level, JSONFormat: c.Format == "json", Output: os.Stderr})
+}
+
+// server is one running paymux host.
+type server struct {
+	log      hclog.Logger
+	holder   *config.Holder
+	store    store.Store
+	plugins  *pluginhost.Manager
+	svc      *host.Service
+	api      *httpapi.API
+	http     *http.Server
+	serveErr chan error
+	cancel   context.CancelFunc // stops the background workers
+	workers  sync.WaitGroup
+	runtime  string
+}
+
+// startServer opens the store, starts and configures the plugins, checks the regions against
+// what the plugins declare, and starts serving. On error everything started is stopped again.
+func startServer(ctx context.Context, cfg *config.Config, path string, log hclog.Logger) (_ *server, err error) {
+	s := &server{log: log, holder: config.NewHolder(path, cfg), serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.shutdown()
+		}
+	}()
+	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
+	defer cancelOpen()
+	if s.store, err = store.Open(openCtx, cfg.Store.Driver, cfg.Store.DSN.Value()); err != nil {
+		return nil, err
+	}
+	if s.runtime, err = os.MkdirTemp("", "pmx-"); err != nil {
+		return nil, fmt.Errorf("plugin runtime dir: %w", err)
+	}
+	s.plugins = pluginhost.New(pluginhost.Options{Logger: log, RuntimeDir: s.runtime})
+	if err := s.plugins.Start(openCtx, pluginSpecs(cfg)); err != nil {
+		return nil, fmt.Errorf("starting plugins: %w", err)
+	}
+	for plugin, accounts := range pluginAccounts(cfg) {
+		for id, settings := range accounts {
+			if err := s.plugins.Configure(openCtx, plugin, id, settings); err != nil {
+				return nil, fmt.Errorf("account %s: %w", id, err)
+			}
+		}
+	}
+	if err := config.ValidateMethods(cfg, s.describer(openCtx)); err != nil {
+		return nil, err
+	}
+	settings, err := host.SettingsFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.svc = host.New(host.Options{Store: s.store, Providers: pluginProviders{s}, Settings: settings, Logger: log.Named("service")})
+	s.api = httpapi.New(httpapi.Options{
+		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"),
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
+	})
+	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
+	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor")})
+	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake})
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.goWorker(func() { disp.Run(bg) })
+	s.goWorker(func() { jan.Run(bg) })
+	s.goWorker(func() { s.expireIdempotencyKeys(bg) })
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	s.http = &http.Server{
+		Handler:           s.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	scheme := "http"
+	if t := cfg.Server.TLS; t != nil {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server.tls: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, s.http.TLSConfig)
+		scheme = "https"
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- err
+		}
+	}()
+	log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "public_url", cfg.Server.PublicURL,
+		"store", cfg.Store.Driver, "plugins", s.plugins.Plugins(), "webhooks", cfg.Webhooks.URL != "")
+	return s, nil
+}
+
+func (s *server) goWorker(f func()) {
+	s.workers.Add(1)
+	go func() { defer s.workers.Done(); f() }()
+}
+
+// expireIdempotencyKeys deletes expired idempotency keys every few minutes.
+func (s *server) expireIdempotencyKeys(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.DeleteExpiredIdempotencyKeys(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("deleting expired idempotency keys failed", "error", err)
+			} else if n > 0 {
+				s.log.Debug("deleted expired idempotency keys", "count", n)
+			}
+		}
+	}
+}
+
+// reload loads the config file again; on any error the old config keeps serving.
+func (s *server) reload(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s.log.Info("reloading config (SIGHUP)")
+	changes, err := s.holder.Reload(func(old, next *config.Config, d *config.Changes) error {
+		settings, err := host.SettingsFromConfig(next)
+		if err != nil {
+			return err
+		}
+		if err := s.plugins.Reload(ctx, pluginSpecs(next), pluginAccounts(next)); err != nil {
+			s.rollbackPlugins(ctx, old)
+			return fmt.Errorf("plugins: %w", err)
+		}
+		if err := config.ValidateMethods(next, s.describer(ctx)); err != nil {
+			s.rollbackPlugins(ctx, old)
+			return err
+		}
+		s.svc.SetSettings(settings)
+		s.api.SetKeys(apiKeys(next))
+		s.api.SetLimits(next.Server.MaxBodyBytes, time.Duration(next.Server.IdempotencyTTL))
+		return nil
+	})
+	if err != nil {
+		s.log.Error("config reload refused; the old config keeps serving", "error", err)
+		return
+	}
+	s.log.Info("config reloaded", "plugins_started", changes.PluginsToStart(), "accounts_changed",
+		append(append([]string{}, changes.AccountsAdded...), changes.AccountsChanged...), "regions_changed", changes.RegionsChanged)
+}
+
+func (s *server) rollbackPlugins(ctx context.Context, old *config.Config) {
+	if err := s.plugins.Reload(ctx, pluginSpecs(old), pluginAccounts(old)); err != nil {
+		s.log.Error("restoring the previous plugins after a refused reload failed", "error", err)
+	}
+}
+
+// shutdown stops serving (finishing in-flight requests), the workers, the plugins and the store.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), serveShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.workers.Wait()
+	if s.plugins != nil {
+		if err := s.plugins.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping plugins: %w", err))
+		}
+	}
+	if s.runtime != "" {
+		os.RemoveAll(s.runtime)
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing store: %w", err))
+		}
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (s *server) describer(ctx context.Context) func(plugin string) (*core.Description, error) {
+	return func(plugin string) (*core.Description, error) { return s.plugins.Describe(ctx, plugin) }
+}
+
+// pluginProviders satisfies host.Providers with the plugin manager and the current config.
+type pluginProviders struct{ s *server }
+
+func (p pluginProviders) Provider(ctx context.Context, account string) (core.Provider, *core.Description, error) {
+	acct, ok := p.s.holder.Current().Accounts[account]
+	if !ok {
+		return nil, nil, core.Errorf(core.ENOTFOUND, "unknown account %q", account)
+	}
+	prov, err := p.s.plugins.Provider(acct.Plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	desc, err := p.s.plugins.Describe(ctx, acct.Plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	return prov, desc, nil
+}
+
+func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
+	specs := make([]pluginhost.Spec, 0, len(cfg.Plugins))
+	for name, p := range cfg.Plugins {
+		specs = append(specs, pluginhost.Spec{Name: name, Command: p.Command, SHA256: p.SHA256, Env: p.Env})
+	}
+	return specs
+}
+
+func pluginAccounts(cfg *config.Config) map[string]pluginhost.Accounts {
+	out := map[string]pluginhost.Accounts{}
+	for id, a := range cfg.Accounts {
+		if out[a.Plugin] == nil {
+			out[a.Plugin] = pluginhost.Accounts{}
+		}
+		out[a.Plugin][id] = cfg.AccountSettings(id)
+	}
+	return out
+}
+
+func apiKeys(cfg *config.Config) httpapi.KeyMatcher {
+	keys := make([]string, 0, len(cfg.Server.APIKeys))
+	for _, k := range cfg.Server.APIKeys {
+		keys = append(keys, k.Value())
+	}
+	return httpapi.StaticKeys(keys)
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/host/webhook"
+	"github.com/paymux/paymux/providers/mapisim"
+)
+
+const (
+	serveTestKey     = "pmx-serve-test-key-DO-NOT-USE"
+	serveTestSecret  = "whsec-serve-test-DO-NOT-USE"
+	serveTestPartner = "2088101122136241"
+)
+
+// serveWorld is mapisim, a webhook sink and a config file for `paymux serve` with the real
+// alipay plugin binary.
+type serveWorld struct {
+	sim      *mapisim.Sim
+	cfgPath  string
+	baseURL  string
+	events   chan webhook.Event
+	template string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newServeWorld(t *testing.T) *serveWorld {
+	bin := checkPluginBinaries(t)
+	w := &serveWorld{events: make(chan webhook.Event, 100)}
+	w.sim = mapisim.New(mapisim.Config{Seed: 3, TimeScale: 1000})
+	t.Cleanup(w.sim.Close)
+	gw := httptest.NewServer(w.sim.Handler())
+	t.Cleanup(gw.Close)
+	if err := w.sim.AddPartner(mapisim.Partner{ID: serveTestPartner, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, Currencies: []string{"USD"}}); err != nil {
+		t.Fatal(err)
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(serveTestSecret, r.Header.Get(webhook.Header), body, 0); err != nil {
+			t.Errorf("webhook signature: %v", err)
+			rw.WriteHeader(400)
+			return
+		}
+		var e webhook.Event
+		_ = json.Unmarshal(body, &e)
+		w.events <- e
+		rw.WriteHeader(204)
+	}))
+	t.Cleanup(sink.Close)
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "test-merchant-private-DO-NOT-USE.pem")
+	pub := filepath.Join(dir, "test-alipay-public.pem")
+	must(t, os.WriteFile(priv, mapisim.TestMerchantPrivateKeyPEM, 0o600))
+	must(t, os.WriteFile(pub, w.sim.AlipayPublicKeyPEM(), 0o600))
+	plugin := filepath.Join(bin, "paymux-provider-alipay")
+	addr := freeAddr(t)
+	w.baseURL = "http://" + addr
+	w.template = fmt.Sprintf(`server:
+  listen: %s
+  public_url: %s
+  api_keys: [%q%%s]
+store:
+  driver: sqlite
+  dsn: %s
+plugins:
+  alipay:
+    command: %s
+    sha256: %s
+accounts:
+  global:
+    plugin: alipay
+    settings:
+      partner: %q
+      gateway_url: %s/gateway.do
+      sign_type: RSA2
+      private_key_file: %s
+      alipay_public_key_file: %s
+      currency: USD
+      timeout: 3s
+regions:
+  CN:
+    methods:
+      - method: %%s
+        account: global
+webhooks:
+  url: %s
+  secret: %q
+log:
+  level: warn
+`, addr, w.baseURL, serveTestKey, filepath.Join(dir, "paymux.db"), plugin, pinHexSHA(checkMustRead(t, plugin)),
+		serveTestPartner, gw.URL, priv, pub, sink.URL, serveTestSecret)
+	w.cfgPath = filepath.Join(dir, "paymux.yaml")
+	w.writeConfig(t, "", "alipay")
+	return w
+}
+
+// writeConfig writes the config with extra API keys (", \"k\"" form) and the CN method.
+func (w *serveWorld) writeConfig(t *testing.T, extraKeys, method string) {
+	must(t, os.WriteFile(w.cfgPath, []byte(fmt.Sprintf(w.template, extraKeys, method)), 0o600))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func serveCall(t *testing.T, method, url, key string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// TestServeEndToEndWithPlugin runs `paymux serve` (in process, real plugin binary, SQLite) and
+// drives the thin path: create over REST, pay in the simulator, notification through the
+// plugin, payment succeeded, signed webhook received. Then a graceful shutdown.
+func TestServeEndToEndWithPlugin(t *testing.T) {
+	w := newServeWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var serveErr error
+	go func() { defer close(done); serveErr = runServe(ctx, []string{"-config", w.cfgPath}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(w.baseURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("serve exited: %v", serveErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, body := serveCall(t, "POST", w.baseURL+"/v1/payments", serveTestKey, map[string]any{
+		"region": "CN", "method": "alipay", "amount": map[string]any{"value": 990, "currency": "USD"},
+		"subject": "Oolong", "channel": "app", "reference": "serve-1"})
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var p struct {
+		ID         string
+		NextAction struct{ Value string } `json:"next_action"`
+	}
+	must(t, json.Unmarshal(body, &p))
+	if res, err := w.sim.PayOrderString(ctx, p.NextAction.Value); err != nil || res.ResultStatus != mapisim.ResultSuccess {
+		t.Fatalf("pay: %+v %v", res, err)
+	}
+	waitEvent(t, w.events, "payment.succeeded", p.ID)
+	code, body = serveCall(t, "GET", w.baseURL+"/v1/payments/"+p.ID, serveTestKey, nil)
+	if code != 200 || !strings.Contains(string(body), `"status":"succeeded"`) {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	cancel()
+	select {
+	case <-done:
+		if serveErr != nil {
+			t.Fatalf("serve returned %v", serveErr)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if _, err := http.Get(w.baseURL + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func waitEvent(t *testing.T, ch chan webhook.Event, typ, id string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-ch:
+			if e.Type == typ && strings.Contains(string(e.Data), id) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %s webhook for %s", typ, id)
+		}
+	}
+}
+
+// TestServeReload checks SIGHUP's reload: a good new config takes effect (a new API key), a bad
+// one (a method the plugin does not declare) is refused and the old config keeps serving.
+func TestServeReload(t *testing.T) {
+	w := newServeWorld(t)
+	cfg, err := config.Load(w.cfgPath)
+	must(t, err)
+	var logBuf syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logBuf})
+	ctx := context.Background()
+	s, err := startServer(ctx, cfg, w.cfgPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	const newKey = "pmx-serve-second-key-DO-NOT-USE"
+	if code, _ := serveCall(t, "GET", w.baseURL+"/v1/methods?region=CN", newKey, nil); code != 401 {
+		t.Fatalf("new key before reload: %d", code)
+	}
+	w.writeConfig(t, fmt.Sprintf(", %q", newKey), "alipay")
+	s.reload(ctx)
+	code, body := serveCall(t, "GET", w.baseURL+"/v1/methods?region=CN", newKey, nil)
+	if code != 200 || !strings.Contains(string(body), `"method":"alipay"`) {
+		t.Fatalf("new key after reload: %d %s\n%s", code, body, logBuf.String())
+	}
+	w.writeConfig(t, "", "wechat")
+	s.reload(ctx)
+	if !strings.Contains(logBuf.String(), "config reload refused") {
+		t.Fatalf("bad reload not refused:\n%s", logBuf.String())
+	}
+	if code, _ := serveCall(t, "GET", w.baseURL+"/v1/methods?region=CN", newKey, nil); code != 200 {
+		t.Fatalf("old config stopped serving after a refused reload: %d", code)
+	}
+	if strings.Contains(logBuf.String(), serveTestKey) || strings.Contains(logBuf.String(), serveTestSecret) {
+		t.Fatal("a secret reached the logs")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
