@@ -56,13 +56,20 @@ func logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Debug, Output: os.Stderr})
 }
 
-// newManager returns a manager shut down at cleanup, with a short private socket dir.
-func newManager(t *testing.T, opts Options) *Manager {
-	t.Helper()
+// shortDir is a private directory short enough for unix socket paths, removed at cleanup.
+func shortDir(t testing.TB) string {
 	d, err := os.MkdirTemp("", "pmx")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// newManager returns a manager shut down at cleanup, with a short private socket dir.
+func newManager(t *testing.T, opts Options) *Manager {
+	t.Helper()
+	d := shortDir(t)
 	opts.RuntimeDir, opts.Logger = d, logger()
 	m := New(opts)
 	t.Cleanup(func() {
@@ -71,7 +78,6 @@ func newManager(t *testing.T, opts Options) *Manager {
 		if err := m.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		os.RemoveAll(d)
 	})
 	return m
 }

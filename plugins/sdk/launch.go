@@ -77,6 +77,8 @@ type Plugin struct {
 	provider *Client
 	runner   *procRunner
 	version  int
+	// runtimeDir is where the socket directory lives (tests check it).
+	runtimeDir string
 }
 
 // Launch verifies the binary against its pin, starts it, negotiates the protocol version and
@@ -152,7 +154,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 		client.Kill()
 		return nil, err
 	}
-	p.runner = pr
+	p.runner, p.runtimeDir = pr, dir
 	return p, nil
 }
 

@@ -55,6 +55,14 @@ func signedNotification(no, status string) *core.NotificationRequest {
 // TestLaunchFullFlow runs every method of the contract across a real process boundary.
 func TestLaunchFullFlow(t *testing.T) {
 	p := launch(t, nil)
+	// The socket lives in a private directory inside RuntimeDir (go-plugin notes §3.11).
+	socks, _ := filepath.Glob(filepath.Join(p.runtimeDir, "plugin-dir*", "plugin*"))
+	if len(socks) != 1 {
+		t.Fatalf("sockets under the runtime dir: %v", socks)
+	}
+	if fi, err := os.Stat(filepath.Dir(socks[0])); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("socket dir mode: %v, %v", fi.Mode(), err)
+	}
 	if p.NegotiatedVersion() != ProtocolVersion {
 		t.Fatalf("negotiated %d", p.NegotiatedVersion())
 	}
