@@ -1,0 +1,202 @@
+// Package metrics is paymux's Prometheus instrumentation: HTTP requests by route and status,
+// plugin call latency by plugin and method, notifications by outcome, the janitor's passes and
+// backlog, the outbox's pending count and lag, and plugin restarts. Everything lives in one
+// Metrics value with its own registry (never the global default), which the CLI creates once
+// and hands to the API, the service's provider lookup and the janitor, and serves at /metrics.
+//
+// Labels carry only bounded, non-secret values: route patterns (never raw paths), plugin and
+// method names, status classes and outcome words.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/store"
+)
+
+// Metrics holds every paymux series and the registry they are registered in.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	pluginCalls   *prometheus.HistogramVec
+	pluginErrors  *prometheus.CounterVec
+	notifications *prometheus.CounterVec
+	janitorItems  *prometheus.CounterVec
+	janitorPasses prometheus.Counter
+}
+
+// New returns a Metrics with a fresh registry holding the paymux series plus the Go runtime and
+// process collectors.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_http_requests_total", Help: "HTTP requests served, by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "paymux_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"route", "method"})
+	m.pluginCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "paymux_plugin_call_duration_seconds", Help: "Provider (plugin) call latency by plugin and method.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"plugin", "method"})
+	m.pluginErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_plugin_call_errors_total", Help: "Provider (plugin) calls that returned an error, by plugin, method and core error code.",
+	}, []string{"plugin", "method", "code"})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_notifications_total", Help: "Wallet notifications received, by outcome (processed, duplicate, unmatched, rejected, flagged, error).",
+	}, []string{"outcome"})
+	m.janitorItems = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_janitor_items_total", Help: "Janitor work by result (claimed_payment, claimed_refund, resolved, closed, rescheduled, error).",
+	}, []string{"result"})
+	m.janitorPasses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "paymux_janitor_passes_total", Help: "Janitor passes run.",
+	})
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.notifications,
+		m.janitorItems, m.janitorPasses,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry, for tests and for registering more collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition format (mount it at /metrics).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, Timeout: 10 * time.Second})
+}
+
+// ObserveNotification counts one notification by its outcome; pass it as
+// httpapi.Hooks.OnNotification.
+func (m *Metrics) ObserveNotification(o host.NotificationOutcome) {
+	outcome := string(o.Status)
+	if outcome == "" {
+		outcome = "unknown"
+	}
+	m.notifications.WithLabelValues(outcome).Inc()
+}
+
+// ObserveJanitorPass counts one janitor pass; pass it as host.JanitorOptions.OnPass.
+func (m *Metrics) ObserveJanitorPass(p host.JanitorPass) {
+	m.janitorPasses.Inc()
+	for result, n := range map[string]int{
+		"claimed_payment": p.Payments, "claimed_refund": p.Refunds, "resolved": p.Resolved,
+		"closed": p.Closed, "rescheduled": p.Rescheduled, "error": p.Errors,
+	} {
+		if n > 0 {
+			m.janitorItems.WithLabelValues(result).Add(float64(n))
+		}
+	}
+}
+
+// ObserveHTTP records one request; route must be a pattern (e.g. "GET /v1/payments/{id}"),
+// never a raw path, so that ids do not become label values.
+func (m *Metrics) ObserveHTTP(route, method string, code int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// WatchStore reports the store's backlog at every scrape: the janitor's due and open items and
+// the outbox's pending events and lag (age of the oldest pending event). It does nothing when
+// the store cannot count its backlog (store.BacklogReader). now is the clock (nil: time.Now).
+func (m *Metrics) WatchStore(st store.Store, now func() time.Time) {
+	br, ok := st.(store.BacklogReader)
+	if !ok {
+		return
+	}
+	if now == nil {
+		now = time.Now
+	}
+	m.reg.MustRegister(&backlogCollector{br: br, now: now})
+}
+
+// Restarter is the part of host/pluginhost.Manager the restart metric reads.
+type Restarter interface {
+	Plugins() []string
+	Restarts(plugin string) int
+}
+
+// WatchPlugins reports each plugin's restart count at every scrape.
+func (m *Metrics) WatchPlugins(r Restarter) {
+	m.reg.MustRegister(&restartCollector{r: r})
+}
+
+var (
+	descDue = prometheus.NewDesc("paymux_janitor_backlog",
+		"Payments and refunds whose janitor query is due now (kind=payment|refund).", []string{"kind"}, nil)
+	descOpen = prometheus.NewDesc("paymux_janitor_open",
+		"Payments and refunds not final that the janitor will query, due or later (kind=payment|refund).", []string{"kind"}, nil)
+	descPending = prometheus.NewDesc("paymux_outbox_pending_events",
+		"Outbox events not yet delivered to the merchant's webhook (and not given up).", nil, nil)
+	descLag = prometheus.NewDesc("paymux_outbox_lag_seconds",
+		"Age of the oldest pending outbox event; 0 when none is pending.", nil, nil)
+	descScrapeErr = prometheus.NewDesc("paymux_store_backlog_up",
+		"1 when the store answered the backlog query at this scrape, else 0.", nil, nil)
+	descRestarts = prometheus.NewDesc("paymux_plugin_restarts_total",
+		"Restarts of a plugin after its first start (crash recovery).", []string{"plugin"}, nil)
+)
+
+type backlogCollector struct {
+	br  store.BacklogReader
+	now func() time.Time
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDue, descOpen, descPending, descLag, descScrapeErr} {
+		ch <- d
+	}
+}
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := c.now()
+	b, err := c.br.Backlog(ctx, now)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(descDue, prometheus.GaugeValue, float64(b.DuePayments), "payment")
+	ch <- prometheus.MustNewConstMetric(descDue, prometheus.GaugeValue, float64(b.DueRefunds), "refund")
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(b.OpenPayments), "payment")
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(b.OpenRefunds), "refund")
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(b.PendingEvents))
+	lag := 0.0
+	if !b.OldestPendingEvent.IsZero() {
+		lag = max(0, now.Sub(b.OldestPendingEvent).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, lag)
+}
+
+type restartCollector struct{ r Restarter }
+
+func (c *restartCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRestarts }
+
+func (c *restartCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.r.Plugins() {
+		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(c.r.Restarts(p)), p)
+	}
+}
+
+// codeOf is the error label of a provider call: its core code, "ok" when there was none.
+func codeOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return core.ErrorCode(err)
+}
