@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -549,3 +550,36 @@ func TestWebhookGivesUp(t *testing.T) {
 }
 
 var _ = store.MaxPageSize
+
+// TestOpenAPIDocumentCatchesDrift proves the response check is not vacuous: a payment without
+// required fields, an undeclared status and an unknown route all fail validation.
+func TestOpenAPIDocumentCatchesDrift(t *testing.T) {
+	v := openAPIValidator(t)
+	check := func(method, path string, status int, body string) bool {
+		req, _ := http.NewRequest(method, "http://127.0.0.1:8080"+path, nil)
+		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: req}
+		ok, _ := v.ValidateHttpResponse(req, resp)
+		return ok
+	}
+	good := `{"id":"pay_1","status":"pending","region":"HK","method":"m","channel":"app","amount":{"value":1,"currency":"HKD"},"amount_refunded":{"value":0,"currency":"HKD"},"out_trade_no":"x","flags":[],"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
+	if !check("GET", "/v1/payments/pay_1", 200, good) {
+		t.Fatal("a valid payment fails validation")
+	}
+	for name, c := range map[string]struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		"missing field":   {"GET", "/v1/payments/pay_1", 200, `{"id":"pay_1"}`},
+		"bad status enum": {"GET", "/v1/payments/pay_1", 200, strings.Replace(good, `"pending"`, `"paid"`, 1)},
+		"extra field":     {"GET", "/v1/payments/pay_1", 200, strings.Replace(good, `"id"`, `"secret":"x","id"`, 1)},
+		"undeclared code": {"GET", "/v1/payments/pay_1", 418, `{"error":{"code":"invalid","message":"m"}}`},
+		"unknown error":   {"GET", "/v1/payments/pay_1", 404, `{"error":{"code":"teapot","message":"m"}}`},
+		"unknown route":   {"GET", "/v1/teapots", 200, `{}`},
+	} {
+		if check(c.method, c.path, c.status, c.body) {
+			t.Errorf("%s: validation passed, want a failure", name)
+		}
+	}
+}

@@ -53,12 +53,12 @@ func (s *Service) Methods(ctx context.Context, req MethodsRequest) ([]MethodOpti
 		}
 		_, desc, err := s.provider(ctx, rm.Account)
 		if err != nil {
-			s.log.Warn("leaving a method out of the checkout: provider unavailable", "method", rm.Method, "account", rm.Account, "error", err)
+			s.logFor(ctx).Warn("leaving a method out of the checkout: provider unavailable", "method", rm.Method, "account", rm.Account, "error", err)
 			continue
 		}
 		m, ok := desc.Method(rm.Method)
 		if !ok {
-			s.log.Warn("region enables a method its provider does not declare", "region", req.Region, "method", rm.Method)
+			s.logFor(ctx).Warn("region enables a method its provider does not declare", "region", req.Region, "method", rm.Method)
 			continue
 		}
 		if req.Currency != "" {

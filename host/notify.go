@@ -56,14 +56,14 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		Body: raw.Body, RemoteAddr: raw.RemoteAddr, Status: store.NotificationReceived, ReceivedAt: s.now(),
 	}
 	if err := s.store.InsertNotification(ctx, ntf); err != nil {
-		s.log.Error("could not store a notification; asking the wallet to retry", "account", raw.Account, "error", err)
+		s.logFor(ctx).Error("could not store a notification; asking the wallet to retry", "account", raw.Account, "error", err)
 		return NotificationOutcome{Status: store.NotificationError, Ack: RetryAck}
 	}
 	out := NotificationOutcome{ID: ntf.ID}
 	fail := func(status store.NotificationStatus, reason string, ack core.Ack) NotificationOutcome {
 		ntf.Status, ntf.Reason = status, reason
 		if err := s.store.UpdateNotification(ctx, ntf); err != nil {
-			s.log.Error("could not record a notification's status", "notification_id", ntf.ID, "error", err)
+			s.logFor(ctx).Error("could not record a notification's status", "notification_id", ntf.ID, "error", err)
 		}
 		out.Status, out.Ack = status, ack
 		return out
@@ -82,7 +82,7 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	})
 	cancel()
 	if err != nil {
-		s.log.Warn("provider could not decide on a notification", "notification_id", ntf.ID, "code", core.ErrorCode(err), "error", err)
+		s.logFor(ctx).Warn("provider could not decide on a notification", "notification_id", ntf.ID, "code", core.ErrorCode(err), "error", err)
 		return fail(store.NotificationError, "provider error: "+core.ErrorCode(err), RetryAck)
 	}
 	ack := res.Ack
@@ -90,7 +90,7 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		ack.Status = http.StatusOK
 	}
 	if !res.Verified {
-		s.log.Warn("notification failed verification", "notification_id", ntf.ID, "account", raw.Account, "reason", res.RejectReason)
+		s.logFor(ctx).Warn("notification failed verification", "notification_id", ntf.ID, "account", raw.Account, "reason", res.RejectReason)
 		reason := res.RejectReason
 		if reason == "" {
 			reason = "not verified"
@@ -122,10 +122,10 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	switch {
 	case err == nil:
 	case res.DedupeKey != "" && core.ErrorCode(err) == core.ECONFLICT:
-		s.log.Info("duplicate notification acknowledged", "notification_id", ntf.ID, "dedupe_key", res.DedupeKey)
+		s.logFor(ctx).Info("duplicate notification acknowledged", "notification_id", ntf.ID, "dedupe_key", res.DedupeKey)
 		return fail(store.NotificationDuplicate, "already processed", ack)
 	default:
-		s.log.Error("could not apply a notification; asking the wallet to retry", "notification_id", ntf.ID, "error", err)
+		s.logFor(ctx).Error("could not apply a notification; asking the wallet to retry", "notification_id", ntf.ID, "error", err)
 		return fail(store.NotificationError, "store error", RetryAck)
 	}
 	out.Status, out.Ack = status, ack

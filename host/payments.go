@@ -180,7 +180,7 @@ func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
 		return tx.UpdatePayment(ctx, p)
 	})
 	if err != nil {
-		s.log.Error("could not mark an unstarted payment failed", "payment_id", id, "error", err)
+		s.logFor(ctx).Error("could not mark an unstarted payment failed", "payment_id", id, "error", err)
 	}
 }
 
@@ -272,12 +272,12 @@ func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.P
 			Payment  *Payment   `json:"payment"`
 			Reported core.Money `json:"reported_amount"`
 		}{paymentView(p), f.Amount}
-		s.log.Warn("payment amount mismatch", "payment_id", p.ID, "expected", p.Amount.String(), "reported", f.Amount.String())
+		s.logFor(ctx).Warn("payment amount mismatch", "payment_id", p.ID, "expected", p.Amount.String(), "reported", f.Amount.String())
 		return applyMismatch, emit(ctx, tx, webhook.PaymentAmountMismatch, p.Account, p.ID, "", data)
 	}
 	if !f.Status.Valid() || core.PaymentTransition(p.Status, f.Status) != nil {
 		if f.Status != p.Status && f.Status.Valid() {
-			s.log.Info("ignoring a payment state the transition table does not allow",
+			s.logFor(ctx).Info("ignoring a payment state the transition table does not allow",
 				"payment_id", p.ID, "from", p.Status, "to", f.Status, "raw_status", f.RawStatus)
 		}
 		if p.ProviderRef == "" && f.ProviderRef != "" {

@@ -91,7 +91,7 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	default:
 		// Timeout, gateway fault, plugin down: maybe refunded, maybe not. Keep the reservation
 		// and let the janitor query with the same out_refund_no (the gateway's idempotency key).
-		s.log.Warn("refund outcome unknown; left pending for the janitor", "refund_id", r.ID, "code", core.ErrorCode(err), "error", err)
+		s.logFor(ctx).Warn("refund outcome unknown; left pending for the janitor", "refund_id", r.ID, "code", core.ErrorCode(err), "error", err)
 		fact = refundFact{Status: core.RefundPending}
 	}
 	var out *store.Refund
@@ -135,7 +135,7 @@ func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, 
 	}
 	if f.Status == r.Status || core.RefundTransition(r.Status, f.Status) != nil {
 		if f.Status != r.Status && f.Status.Valid() {
-			s.log.Info("ignoring a refund state the transition table does not allow", "refund_id", r.ID, "from", r.Status, "to", f.Status, "raw_status", f.RawStatus)
+			s.logFor(ctx).Info("ignoring a refund state the transition table does not allow", "refund_id", r.ID, "from", r.Status, "to", f.Status, "raw_status", f.RawStatus)
 		}
 		return r, tx.UpdateRefund(ctx, r)
 	}

@@ -193,3 +193,21 @@ func (m RegionMethod) checkLimits(amount core.Money) error {
 	}
 	return nil
 }
+
+type ctxKey int
+
+const ctxRequestID ctxKey = 0
+
+// WithRequestID returns ctx carrying the API request id, so that the service's log lines name
+// the request that caused them (host/httpapi sets it for every request).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxRequestID, id)
+}
+
+// logFor returns the service logger with the request id of ctx, if any.
+func (s *Service) logFor(ctx context.Context) hclog.Logger {
+	if id, ok := ctx.Value(ctxRequestID).(string); ok && id != "" {
+		return s.log.With("request_id", id)
+	}
+	return s.log
+}

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/paymux/paymux/host"
 )
 
 type ctxKey int
@@ -82,7 +84,7 @@ func (a *API) outer(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		ctx := host.WithRequestID(context.WithValue(r.Context(), ctxRequestID, id), id)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()
