@@ -31,7 +31,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.BacklogReader = (*Store)(nil)
+)
 
 var dialect = &sqlbase.Dialect{
 	Name:       "postgres",

@@ -47,7 +47,10 @@ type Options struct {
 // DefaultMaxBatch is the default Options.MaxBatch.
 const DefaultMaxBatch = 256
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.BacklogReader = (*Store)(nil)
+)
 
 var dialect = &sqlbase.Dialect{
 	Name:         "sqlite",
