@@ -78,8 +78,9 @@ func (f *faulty) writeMalformed() {
 	}
 }
 
-// before runs the switched-on faults for one call.
-func (f *faulty) before(ctx context.Context, method string) {
+// before runs the switched-on faults for one call. A hanging call returns its context's error
+// once the host gave up, never a result (which could race the host's deadline).
+func (f *faulty) before(ctx context.Context, method string) error {
 	n := f.calls.Add(1)
 	if f.crashAfter > 0 && n > f.crashAfter {
 		fmt.Fprintf(realStderr, "example plugin: crashing on call %d (%s) as asked\n", n, method)
@@ -94,21 +95,29 @@ func (f *faulty) before(ctx context.Context, method string) {
 	}
 	if f.hang["*"] || f.hang[method] {
 		<-ctx.Done()
+		return ctx.Err()
 	}
+	return nil
 }
 
 func (f *faulty) Describe(ctx context.Context) (*core.Description, error) {
-	f.before(ctx, "Describe")
+	if err := f.before(ctx, "Describe"); err != nil {
+		return nil, err
+	}
 	return f.Provider.Describe(ctx)
 }
 
 func (f *faulty) Configure(ctx context.Context, req *core.ConfigureRequest) error {
-	f.before(ctx, "Configure")
+	if err := f.before(ctx, "Configure"); err != nil {
+		return err
+	}
 	return f.Provider.Configure(ctx, req)
 }
 
 func (f *faulty) CreatePayment(ctx context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
-	f.before(ctx, "CreatePayment")
+	if err := f.before(ctx, "CreatePayment"); err != nil {
+		return nil, err
+	}
 	res, err := f.Provider.CreatePayment(ctx, req)
 	if err == nil && f.huge > 0 {
 		res.Action.Value = strings.Repeat("x", f.huge)
@@ -117,36 +126,50 @@ func (f *faulty) CreatePayment(ctx context.Context, req *core.CreatePaymentReque
 }
 
 func (f *faulty) VerifyClientResult(ctx context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
-	f.before(ctx, "VerifyClientResult")
+	if err := f.before(ctx, "VerifyClientResult"); err != nil {
+		return nil, err
+	}
 	return f.Provider.VerifyClientResult(ctx, req)
 }
 
 func (f *faulty) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
-	f.before(ctx, "ParseNotification")
+	if err := f.before(ctx, "ParseNotification"); err != nil {
+		return nil, err
+	}
 	return f.Provider.ParseNotification(ctx, req)
 }
 
 func (f *faulty) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
-	f.before(ctx, "QueryPayment")
+	if err := f.before(ctx, "QueryPayment"); err != nil {
+		return nil, err
+	}
 	return f.Provider.QueryPayment(ctx, req)
 }
 
 func (f *faulty) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
-	f.before(ctx, "Refund")
+	if err := f.before(ctx, "Refund"); err != nil {
+		return nil, err
+	}
 	return f.Provider.Refund(ctx, req)
 }
 
 func (f *faulty) QueryRefund(ctx context.Context, req *core.QueryRefundRequest) (*core.RefundState, error) {
-	f.before(ctx, "QueryRefund")
+	if err := f.before(ctx, "QueryRefund"); err != nil {
+		return nil, err
+	}
 	return f.Provider.QueryRefund(ctx, req)
 }
 
 func (f *faulty) Close(ctx context.Context, req *core.ClosePaymentRequest) (*core.PaymentState, error) {
-	f.before(ctx, "Close")
+	if err := f.before(ctx, "Close"); err != nil {
+		return nil, err
+	}
 	return f.Provider.Close(ctx, req)
 }
 
 func (f *faulty) FetchSettlement(ctx context.Context, req *core.SettlementRequest, yield func(*core.SettlementRecord) error) error {
-	f.before(ctx, "FetchSettlement")
+	if err := f.before(ctx, "FetchSettlement"); err != nil {
+		return err
+	}
 	return f.Provider.FetchSettlement(ctx, req, yield)
 }
