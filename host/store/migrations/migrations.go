@@ -2,6 +2,12 @@
 // stores. Each NNN_name.sql file is applied once, in order, and recorded in schema_migrations.
 // The files are written once for both databases; the few type names that differ are
 // placeholders that Load replaces per dialect, so the schema can never diverge between them.
+//
+// To change the schema, add the next NNN_name.sql; never edit a file that has shipped (a
+// database that applied it will not apply it again). Keep each file valid in both dialects:
+// portable SQL plus the placeholders ({{SERIAL}}, {{TIME}}, {{BYTES}}); the stores apply
+// each file in one transaction, so PostgreSQL's transactional DDL and SQLite's both roll back
+// a failed step. A database with a migration this binary does not know is refused at open.
 package migrations
 
 import (
