@@ -5,9 +5,9 @@
 //
 // To change the schema, add the next NNN_name.sql; never edit a file that has shipped (a
 // database that applied it will not apply it again). Keep each file valid in both dialects:
-// portable SQL plus the placeholders ({{SERIAL}}, {{TIME}}, {{BYTES}}); the stores apply
-// each file in one transaction, so PostgreSQL's transactional DDL and SQLite's both roll back
-// a failed step. A database with a migration this binary does not know is refused at open.
+// portable SQL plus the placeholders ({{SERIAL}}, {{TIME}}, {{BYTES}}); the stores apply all
+// pending files in one transaction, so PostgreSQL's transactional DDL and SQLite's both roll
+// back a failed upgrade as a whole. A database with a migration this binary does not know is refused at open.
 package migrations
 
 import (
