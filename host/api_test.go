@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -230,6 +232,15 @@ func TestIdempotency(t *testing.T) {
 	second := e.call("POST", "/v1/payments", paymentBody("idem", 1000), key)
 	if second.Status != 201 || !bytes.Equal(first.Body, second.Body) || second.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %s\nfirst %s", second.Status, second.Body, first.Body)
+	}
+	// The stored answer was committed with the payment (the same transaction): it is done and
+	// holds exactly the bytes that were sent.
+	stored, err := e.store.GetIdempotencyKey(t.Context(), "key_"+keyIDHex(testAPIKey)+" POST /v1/payments", "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.State != store.IdempotencyDone || stored.Response.Status != 201 || !bytes.Equal(stored.Response.Body, first.Body) {
+		t.Fatalf("stored key = %+v", stored)
 	}
 	other := e.call("POST", "/v1/payments", paymentBody("idem", 2000), key)
 	if other.Status != 422 || other.errorCode(t) != "idempotency_key_reused" {
@@ -549,7 +560,11 @@ func TestWebhookGivesUp(t *testing.T) {
 	}
 }
 
-var _ = store.MaxPageSize
+// keyIDHex is the first 6 bytes of the key's SHA-256 in hex, as httpapi.StaticKeys names keys.
+func keyIDHex(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:6])
+}
 
 // TestOpenAPIDocumentCatchesDrift proves the response check is not vacuous: a payment without
 // required fields, an undeclared status and an unknown route all fail validation.

@@ -143,7 +143,7 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		s.failUnstarted(ctx, p.ID, err)
 		return nil, err
 	}
-	var out *store.Payment
+	var out *Payment
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		cur, err := tx.LockPayment(ctx, p.ID)
 		if err != nil {
@@ -157,13 +157,16 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		if err := tx.UpdatePayment(ctx, cur); err != nil {
 			return err
 		}
-		out = cur
-		return emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.ID, "", paymentView(cur))
+		out = paymentView(cur)
+		if err := emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.ID, "", out); err != nil {
+			return err
+		}
+		return complete(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return paymentView(out), nil
+	return out, nil
 }
 
 // failUnstarted marks a payment whose client action could not be built as failed.
@@ -431,8 +434,13 @@ func (s *Service) ClosePayment(ctx context.Context, id string) (*Payment, error)
 			return err
 		}
 		out = cur
-		_, err = s.applyPaymentState(ctx, tx, cur, paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus})
-		return err
+		if _, err = s.applyPaymentState(ctx, tx, cur, paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus}); err != nil {
+			return err
+		}
+		if cur.Status == core.PaymentSucceeded {
+			return nil // answered with a conflict below: nothing to replay
+		}
+		return complete(ctx, tx, paymentView(cur))
 	})
 	if err != nil {
 		return nil, err

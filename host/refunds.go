@@ -97,8 +97,10 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	var out *store.Refund
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = s.applyRefundState(ctx, tx, r.ID, fact)
-		return err
+		if out, err = s.applyRefundState(ctx, tx, r.ID, fact); err != nil {
+			return err
+		}
+		return complete(ctx, tx, refundView(out))
 	})
 	if err != nil {
 		return nil, err

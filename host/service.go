@@ -211,3 +211,24 @@ func (s *Service) logFor(ctx context.Context) hclog.Logger {
 	}
 	return s.log
 }
+
+// Completion is handed the resource a request will answer with, inside the transaction that
+// commits the request's final effect. host/httpapi uses it to store an idempotent response in
+// that same transaction, so that an effect and its replayable answer commit together or not at
+// all. It may be called more than once if the store retries the transaction.
+type Completion func(ctx context.Context, tx store.Queries, resource any) error
+
+const ctxCompletion ctxKey = 1
+
+// WithCompletion returns ctx carrying c for the service's next effectful call.
+func WithCompletion(ctx context.Context, c Completion) context.Context {
+	return context.WithValue(ctx, ctxCompletion, c)
+}
+
+// complete calls the request's completion, if any, inside tx.
+func complete(ctx context.Context, tx store.Queries, resource any) error {
+	if c, ok := ctx.Value(ctxCompletion).(Completion); ok && c != nil {
+		return c(ctx, tx, resource)
+	}
+	return nil
+}

@@ -13,16 +13,12 @@ import (
 	"github.com/paymux/paymux/host/store"
 )
 
-func (a *API) createPayment(r *http.Request, body []byte) (int, any, error) {
+func (a *API) createPayment(r *http.Request, body []byte) (any, error) {
 	var req host.CreatePaymentRequest
 	if err := decode(body, &req); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	p, err := a.svc.CreatePayment(r.Context(), &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusCreated, p, nil
+	return a.svc.CreatePayment(r.Context(), &req)
 }
 
 func (a *API) getPayment(w http.ResponseWriter, r *http.Request) {
@@ -73,16 +69,12 @@ func (a *API) clientResult(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, r, http.StatusOK, p)
 }
 
-func (a *API) createRefund(r *http.Request, body []byte) (int, any, error) {
+func (a *API) createRefund(r *http.Request, body []byte) (any, error) {
 	var req host.CreateRefundRequest
 	if err := decode(body, &req); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	rf, err := a.svc.CreateRefund(r.Context(), r.PathValue("id"), &req)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusCreated, rf, nil
+	return a.svc.CreateRefund(r.Context(), r.PathValue("id"), &req)
 }
 
 func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {
@@ -108,15 +100,11 @@ func (a *API) listRefunds(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, r, http.StatusOK, page)
 }
 
-func (a *API) closePayment(r *http.Request, body []byte) (int, any, error) {
+func (a *API) closePayment(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &struct{}{}); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	p, err := a.svc.ClosePayment(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, p, nil
+	return a.svc.ClosePayment(r.Context(), r.PathValue("id"))
 }
 
 func (a *API) methods(w http.ResponseWriter, r *http.Request) {

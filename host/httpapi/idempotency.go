@@ -9,25 +9,29 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/store"
 )
 
-// bodyHandler handles a request whose body has been read, and returns what to answer.
-type bodyHandler func(r *http.Request, body []byte) (status int, v any, err error)
+// bodyHandler handles a request whose body has been read, and returns the resource to answer
+// with.
+type bodyHandler func(r *http.Request, body []byte) (v any, err error)
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
 
-// idempotent wraps a POST that has an effect. Without an Idempotency-Key it simply runs. With
-// one, scoped to the caller's API key and the route:
-//   - first use: the request runs and a successful answer is stored with the key;
+// idempotent wraps a POST that has an effect and answers status on success. Without an
+// Idempotency-Key it simply runs. With one, scoped to the caller's API key and the route:
+//   - first use: the request runs, and its answer is stored with the key in the transaction that
+//     commits its effect (see host.WithCompletion), so that no crash can leave an effect
+//     without its replayable answer;
 //   - same key, same body, finished: the stored answer is replayed byte for byte;
 //   - same key, other body: 422 idempotency_key_reused;
 //   - same key while the first request still runs: 409 idempotency_key_in_use.
 //
 // Errors are not stored: the service has no effect when it returns an error (a refund whose
 // outcome is unknown is a 201 with a pending refund), so the client may retry with the same key.
-func (a *API) idempotent(h bodyHandler) http.HandlerFunc {
+func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := a.readBody(w, r)
 		if err != nil {
@@ -36,7 +40,12 @@ func (a *API) idempotent(h bodyHandler) http.HandlerFunc {
 		}
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
-			a.answer(w, r, h, body)
+			v, err := h(r, body)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			a.writeJSON(w, r, status, v)
 			return
 		}
 		if len(key) > maxIdempotencyKey || !printableASCII(key) {
@@ -72,7 +81,20 @@ func (a *API) idempotent(h bodyHandler) http.HandlerFunc {
 			}
 			return
 		}
-		status, out, herr := a.run(r, h, body)
+		header := http.Header{"Content-Type": {"application/json"}}
+		var committed []byte // the answer stored inside the effect's transaction
+		completion := func(ctx context.Context, tx store.Queries, v any) error {
+			b, err := marshal(v)
+			if err != nil {
+				return err
+			}
+			if err := tx.CompleteIdempotencyKey(ctx, scope, key, store.StoredResponse{Status: status, Header: header, Body: b}); err != nil {
+				return err
+			}
+			committed = b
+			return nil
+		}
+		v, herr := h(r.WithContext(host.WithCompletion(ctx, completion)), body)
 		if herr != nil {
 			// Nothing took effect: forget the key so that the client can retry with it.
 			if err := st.DeleteIdempotencyKey(context.WithoutCancel(ctx), scope, key); err != nil {
@@ -81,37 +103,21 @@ func (a *API) idempotent(h bodyHandler) http.HandlerFunc {
 			a.fail(w, r, herr)
 			return
 		}
-		resp := store.StoredResponse{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}
-		if err := st.CompleteIdempotencyKey(context.WithoutCancel(ctx), scope, key, resp); err != nil {
-			// The effect is committed; the answer still goes out. A retry with this key gets
-			// 409 until the key expires, never a second effect.
-			a.log.Error("storing an idempotent response failed", "request_id", RequestID(ctx), "error", err)
+		out := committed
+		if out == nil {
+			// The request had no effect to commit (e.g. closing a closed payment): store the
+			// answer on its own.
+			if out, err = marshal(v); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			resp := store.StoredResponse{Status: status, Header: header, Body: out}
+			if err := st.CompleteIdempotencyKey(context.WithoutCancel(ctx), scope, key, resp); err != nil {
+				a.log.Error("storing an idempotent response failed", "request_id", RequestID(ctx), "error", err)
+			}
 		}
 		writeRaw(w, status, "application/json", out)
 	}
-}
-
-// run calls h and renders its value.
-func (a *API) run(r *http.Request, h bodyHandler, body []byte) (int, []byte, error) {
-	status, v, err := h(r, body)
-	if err != nil {
-		return 0, nil, err
-	}
-	b, err := marshal(v)
-	if err != nil {
-		return 0, nil, err
-	}
-	return status, b, nil
-}
-
-// answer runs h without idempotency.
-func (a *API) answer(w http.ResponseWriter, r *http.Request, h bodyHandler, body []byte) {
-	status, out, err := a.run(r, h, body)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeRaw(w, status, "application/json", out)
 }
 
 func printableASCII(s string) bool {
