@@ -30,7 +30,9 @@ type reconWorld struct {
 	names [][2]string
 }
 
-func (w *reconWorld) name(generated, stable string) { w.names = append(w.names, [2]string{generated, stable}) }
+func (w *reconWorld) name(generated, stable string) {
+	w.names = append(w.names, [2]string{generated, stable})
+}
 
 func (w *reconWorld) normalise(s string) string {
 	for _, n := range w.names {
