@@ -20,6 +20,7 @@ import (
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/httpapi"
+	"github.com/paymux/paymux/host/metrics"
 	"github.com/paymux/paymux/host/pluginhost"
 	"github.com/paymux/paymux/host/store"
 	_ "github.com/paymux/paymux/host/store/postgres" // registers "postgres"
@@ -135,14 +136,22 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	if err != nil {
 		return nil, err
 	}
-	s.svc = host.New(host.Options{Store: s.store, Providers: pluginProviders{s}, Settings: settings, Logger: log.Named("service")})
+	m := metrics.New()
+	m.WatchStore(s.store, nil)
+	m.WatchPlugins(s.plugins)
+	s.svc = host.New(host.Options{Store: s.store, Providers: m.Providers(pluginProviders{s}), Settings: settings, Logger: log.Named("service")})
 	s.api = httpapi.New(httpapi.Options{
 		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
 	})
 	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
-	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor")})
-	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake})
+	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass})
+	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake, OnNotification: m.ObserveNotification})
+	// /metrics sits beside the API on the same listener, without an API key: its labels hold
+	// only route patterns, plugin and method names and outcome words, never ids or secrets.
+	root := http.NewServeMux()
+	root.Handle("GET /metrics", m.Handler())
+	root.Handle("/", s.api.InstrumentedHandler(m.ObserveHTTP))
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -155,7 +164,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	s.http = &http.Server{
-		Handler:           s.api.Handler(),
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second,

@@ -204,6 +204,10 @@ func TestServeEndToEndWithPlugin(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"status":"succeeded"`) {
 		t.Fatalf("get: %d %s", code, body)
 	}
+	code, body = serveCall(t, "GET", w.baseURL+"/metrics", "", nil)
+	if code != 200 || !strings.Contains(string(body), "paymux_") || strings.Contains(string(body), p.ID) {
+		t.Fatalf("metrics: %d (ids must not be labels)\n%.2000s", code, body)
+	}
 	cancel()
 	select {
 	case <-done:
