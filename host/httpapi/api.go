@@ -100,6 +100,7 @@ func (a *API) routes() {
 	authed("GET /v1/notifications", a.listNotifications)
 	authed("GET /v1/events", a.listEvents)
 	authed("POST /v1/events/{id}/redeliver", a.redeliver)
+	authed("POST /v1/reconciliations", a.reconcile)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, apiError(core.ENOTFOUND, "no such route"))
 	})
