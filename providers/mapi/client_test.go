@@ -77,12 +77,13 @@ func TestClientCall(t *testing.T) {
 		case "html":
 			fmt.Fprint(w, "<html>maintenance</html>")
 		case "slow":
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(2 * time.Second)
 			fmt.Fprint(w, signedQueryXML(t, "TRADE_FINISHED"))
 		}
 	})
 	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
-	s.Timeout = 100 * time.Millisecond
+	// Generous against a loaded machine (the handler signs with RSA); "slow" sleeps past it.
+	s.Timeout = time.Second
 	c := NewClient(s, nil)
 	for _, tc := range []struct {
 		mode, code, provider string
@@ -171,6 +172,9 @@ func TestParseNotification(t *testing.T) {
 	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) { fmt.Fprint(w, verifyAnswer) })
 	s, raw := rsaSettings(t, srv.URL)
 	s.NotifyVerify = true
+	// Widened as accept_sign_types=RSA2,RSA,MD5 would: this test covers every algorithm;
+	// TestSignTypeDowngrade covers the default.
+	s.Accepted = []signing.SignType{signing.RSA2, signing.RSA, signing.MD5}
 	c := NewClient(s, nil)
 	md5, _ := signing.NewMD5(raw[SetMD5Key])
 	body := func(signer signing.Signer, mutate func(url.Values), nid ...string) []byte {

@@ -109,9 +109,10 @@ func ParseSDKResult(result string) (*SDKResult, error) {
 	return r, nil
 }
 
-// Verify checks the result's signature with the account's verifier for its sign type.
+// Verify checks the result's signature with the account's verifier for its sign type (see
+// Settings.ClientResultVerifier).
 func (r *SDKResult) Verify(s *Settings) error {
-	v, err := s.Verifier(r.SignType)
+	v, err := s.ClientResultVerifier(r.SignType)
 	if err != nil {
 		return err
 	}

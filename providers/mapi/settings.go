@@ -27,6 +27,7 @@ const (
 	SetTimeout         = "timeout"
 	SetRequireRespSign = "require_response_sign"
 	SetAckBody         = "ack_body"
+	SetAcceptSignTypes = "accept_sign_types"
 )
 
 // DefaultTimeout bounds one gateway call when the account sets no timeout.
@@ -47,6 +48,7 @@ func CommonSettings() []core.Setting {
 		{Name: SetTimeout, Description: "deadline of one gateway call, e.g. 15s (default 15s)"},
 		{Name: SetAckBody, Description: "body that acknowledges a notification: success (default) or SUCCESS (the docs and the SDKs disagree)"},
 		{Name: SetRequireRespSign, Description: "true: reject signed-service XML responses that carry no <sign> (default false: verify when present)"},
+		{Name: SetAcceptSignTypes, Description: "sign types accepted on notifications and gateway answers, comma-separated (default: sign_type only; that Alipay always signs with the account's type is UNCONFIRMED). A message declaring another type is refused, so that nobody can downgrade an RSA account to MD5"},
 	}
 }
 
@@ -78,6 +80,10 @@ type Settings struct {
 	RequireResponseSign bool
 	Signer              signing.Signer                        // signs requests with SignType
 	Verifiers           map[signing.SignType]signing.Verifier // by the sign_type a message declares
+	// Accepted are the sign types a notification or gateway answer may declare (the account's
+	// SignType unless accept_sign_types widens it). A message may not pick a weaker algorithm
+	// just because the account also has a key for it.
+	Accepted []signing.SignType
 	// Ack is the answer that stops redelivery of a notification.
 	Ack core.Ack
 	// Warnings are non-fatal findings (weak keys) for the provider to log.
@@ -89,12 +95,35 @@ func (s *Settings) String() string {
 	return "mapi.Settings{partner=" + s.Partner + " sign_type=" + string(s.SignType) + " gateway=" + s.GatewayURL + "}"
 }
 
-// Verifier returns the verifier for a message's declared sign type.
+// Verifier returns the verifier for a message's declared sign type, which must be one the account
+// accepts (Accepted): an attacker must not make an RSA account check MD5.
 func (s *Settings) Verifier(t string) (signing.Verifier, error) {
 	st, err := signing.ParseSignType(t)
 	if err != nil {
 		return nil, err
 	}
+	if !slices.Contains(s.Accepted, st) {
+		return nil, core.Errorf(core.EUNAUTHORIZED, "sign_type %s is not accepted for this account (setting %s)", st, SetAcceptSignTypes)
+	}
+	return s.verifierFor(st)
+}
+
+// ClientResultVerifier returns the verifier for the sign type of the wallet SDK's synchronous
+// result: Alipay signs it with its RSA key (SHA1withRSA; "RSA2 cannot be used for synchronous
+// notification verification"), whatever the account's server sign type, so RSA and RSA2 are
+// taken with the account's Alipay public key; MD5 only when the account accepts MD5.
+func (s *Settings) ClientResultVerifier(t string) (signing.Verifier, error) {
+	st, err := signing.ParseSignType(t)
+	if err != nil {
+		return nil, err
+	}
+	if st == signing.MD5 && !slices.Contains(s.Accepted, st) {
+		return nil, core.Errorf(core.EUNAUTHORIZED, "sign_type %s is not accepted for this account (setting %s)", st, SetAcceptSignTypes)
+	}
+	return s.verifierFor(st)
+}
+
+func (s *Settings) verifierFor(st signing.SignType) (signing.Verifier, error) {
 	v, ok := s.Verifiers[st]
 	if !ok {
 		return nil, core.Errorf(core.EUNAUTHORIZED, "sign_type %s is not configured for this account", st)
@@ -168,7 +197,32 @@ func ParseSettings(raw map[string]string, extra ...string) (*Settings, error) {
 	if err := s.loadKeys(raw); err != nil {
 		return nil, err
 	}
+	if s.Accepted, err = s.parseAccepted(raw[SetAcceptSignTypes]); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// parseAccepted reads accept_sign_types: "" is the account's sign type alone; a list must name
+// types the account has keys for.
+func (s *Settings) parseAccepted(v string) ([]signing.SignType, error) {
+	if strings.TrimSpace(v) == "" {
+		return []signing.SignType{s.SignType}, nil
+	}
+	var out []signing.SignType
+	for _, part := range strings.Split(v, ",") {
+		st, err := signing.ParseSignType(strings.TrimSpace(part))
+		if err != nil {
+			return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetAcceptSignTypes, core.ErrorMessage(err))
+		}
+		if _, ok := s.Verifiers[st]; !ok {
+			return nil, core.Errorf(core.ECONFIG, "setting %s names %s but the account has no key to verify it", SetAcceptSignTypes, st)
+		}
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 func (s *Settings) loadKeys(raw map[string]string) error {
@@ -286,7 +340,8 @@ func looksLikeBase64Key(v string) bool {
 func isCommon(k string) bool {
 	switch k {
 	case SetPartner, SetSellerID, SetGatewayURL, SetSignType, SetPrivateKeyFile, SetPublicKeyFile,
-		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody:
+		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody,
+		SetAcceptSignTypes:
 		return true
 	}
 	return false
