@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/httpapi"
 	"github.com/paymux/paymux/host/store"
-	"github.com/paymux/paymux/host/store/sqlite"
 	"github.com/paymux/paymux/host/webhook"
 )
 
@@ -178,11 +176,8 @@ func openAPIValidator(t testing.TB) validator.Validator {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "paymux.db"))
-	if err != nil {
-		t.Fatalf("sqlite: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	// SQLite by default; PostgreSQL with PAYMUX_TEST_STORE=postgres (see newTestStore).
+	st := newTestStore(t)
 	e := &env{t: t, store: st, providers: &staticProviders{accs: o.accounts}, sink: newWebhookSink(t)}
 	log := hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: hclog.Warn, Output: testWriter{t}})
 	settings := &host.Settings{Regions: o.regions, WebhookURL: e.sink.srv.URL, WebhookSecret: testWebhookSecret}
