@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/httpapi"
 	"github.com/paymux/paymux/host/store"
 	"github.com/paymux/paymux/providers/alipay"
 	"github.com/paymux/paymux/providers/mapisim"
@@ -224,4 +228,61 @@ func (n noSettlement) Describe(ctx context.Context) (*core.Description, error) {
 		}
 	}
 	return &c, nil
+}
+
+// TestReconcileHTTP: POST /v1/reconciliations answers the same report as JSON, and as CSV by
+// ?format=csv or by Accept: text/csv.
+func TestReconcileHTTP(t *testing.T) {
+	w := newReconWorld(t)
+	api := httpapi.New(httpapi.Options{Service: w.svc, Keys: httpapi.StaticKeys([]string{testAPIKey})})
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	day := w.day.Format("2006-01-02")
+	body := `{"account":"acct","from":"` + day + `","to":"` + day + `","timezone":"Asia/Shanghai"}`
+	post := func(query, accept, body string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/reconciliations"+query, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAPIKey)
+		req.Header.Set("Content-Type", "application/json")
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	code, ctype, got := post("", "", body)
+	if code != 200 || ctype != "application/json" {
+		t.Fatalf("json: %d %s %s", code, ctype, got)
+	}
+	var rep host.ReconcileReport
+	if err := json.Unmarshal([]byte(got), &rep); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(&rep, "", "  ")
+	checkGolden(t, "reconcile_mapisim.json", []byte(w.normalise(string(js))+"\n"))
+	for _, tc := range []struct{ query, accept string }{{"?format=csv", ""}, {"", "text/csv"}, {"", "text/csv;q=0.9, application/json;q=0.5"}} {
+		code, ctype, got := post(tc.query, tc.accept, body)
+		if code != 200 || ctype != "text/csv; charset=utf-8" {
+			t.Fatalf("%+v: %d %s %s", tc, code, ctype, got)
+		}
+		checkGolden(t, "reconcile_mapisim.csv", []byte(w.normalise(got)))
+	}
+	for _, tc := range []struct {
+		query, body string
+		code        int
+	}{
+		{"?format=xml", body, 400},
+		{"", `{"account":"acct","from":"` + day + `"}`, 400},
+		{"", `{"account":"acct","from":"` + day + `","to":"` + day + `","extra":1}`, 400},
+		{"", `{"account":"nobody","from":"` + day + `","to":"` + day + `"}`, 404},
+	} {
+		if code, _, got := post(tc.query, "", tc.body); code != tc.code || !strings.Contains(got, `"error"`) {
+			t.Errorf("%s %s: %d %s, want %d", tc.query, tc.body, code, got, tc.code)
+		}
+	}
 }
