@@ -100,7 +100,7 @@ func parseSFTP(raw map[string]string) (*sftpConfig, error) {
 		if !strings.HasPrefix(k, "-----BEGIN") {
 			b, err := os.ReadFile(k)
 			if err != nil {
-				return nil, core.WrapError(core.ECONFIG, err, "setting %s: cannot read the key file", SetSFTPKeyFile)
+				return nil, mapi.KeyFileError(SetSFTPKeyFile, err)
 			}
 			data = b
 		}

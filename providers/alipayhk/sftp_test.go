@@ -320,7 +320,9 @@ func TestParseSFTPSettings(t *testing.T) {
 		{"no known hosts", srv.settings(SetSFTPKnownHosts, ""), "host key is always checked", ""},
 		{"unreadable known hosts", srv.settings(SetSFTPKnownHosts, "/nonexistent/known_hosts"), "sftp_known_hosts_file", ""},
 		{"bad key", srv.settings(SetSFTPKeyFile, "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LXN0dWZm\n-----END OPENSSH PRIVATE KEY-----"), "not an SSH private key", "c2VjcmV0"},
-		{"missing key file", srv.settings(SetSFTPKeyFile, "/nonexistent/key"), "cannot read the key file", ""},
+		{"missing key file", srv.settings(SetSFTPKeyFile, "/nonexistent/key"), "neither a key nor a readable key file (no such file)", ""},
+		// A key pasted without its BEGIN line is read as a path: the error must not quote it.
+		{"pasted key, not a path", srv.settings(SetSFTPKeyFile, "b3BlbnNzaC1rZXktdjEAAAAA SECRET-SFTP-KEY-MARKER"), "neither a key nor a readable key file", "SECRET-SFTP-KEY-MARKER"},
 		{"bad files", srv.settings(SetSFTPFiles, "both"), "sftp_files must be one of", ""},
 		{"bad missing", srv.settings(SetSFTPMissingFile, "ignore"), "sftp_missing_file", ""},
 		{"bad timeout", srv.settings(SetSFTPTimeout, "2h"), "sftp_timeout", ""},

@@ -1,11 +1,14 @@
 package mapi
 
 import (
+	"errors"
+	"io/fs"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/paymux/paymux/core"
@@ -319,7 +322,25 @@ func keyMaterial(name, v string) ([]byte, error) {
 	if looksLikeBase64Key(v) {
 		return []byte(v), nil
 	}
-	return nil, core.WrapError(core.ECONFIG, err, "setting %s: cannot read the key file", name)
+	return nil, KeyFileError(name, err)
+}
+
+// KeyFileError is the error for a key setting whose value is neither a key nor a readable file.
+// os.ReadFile's error quotes the path, which may be a pasted key with a stray character: the
+// error names the setting and the reason only, and wraps nothing that holds the value.
+func KeyFileError(name string, err error) *core.Error {
+	reason := "unreadable"
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reason = "no such file"
+	case errors.Is(err, fs.ErrPermission):
+		reason = "permission denied"
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		reason = "name too long"
+	case errors.Is(err, syscall.EISDIR):
+		reason = "is a directory"
+	}
+	return core.Errorf(core.ECONFIG, "setting %s is neither a key nor a readable key file (%s)", name, reason)
 }
 
 // looksLikeBase64Key reports whether v is a bare base64 key rather than a path: keys are long and
