@@ -145,6 +145,12 @@ func NotificationEvents(fields map[string]string, defaultCurrency string) ([]cor
 	if !ok {
 		return nil, nil
 	}
+	// As in TradeState: TRADE_CLOSED on a trade that was paid (a full refund closed it) says the
+	// payment succeeded. Mapped to closed, it would close a payment whose TRADE_FINISHED
+	// notification the host never received, although the buyer paid.
+	if st == core.PaymentClosed && paidBeforeClose(fields) {
+		st = core.PaymentSucceeded
+	}
 	ev.PaymentStatus = st
 	if amt := fields["total_fee"]; amt != "" && cur != "" {
 		if ev.Amount, err = ParseAmount(amt, cur); err != nil {
@@ -155,6 +161,12 @@ func NotificationEvents(fields map[string]string, defaultCurrency string) ([]cor
 		ev.OccurredAt = p
 	}
 	return []core.NotificationEvent{ev}, nil
+}
+
+// paidBeforeClose reports whether the fields of a TRADE_CLOSED trade show a payment: a payment
+// time or a refund.
+func paidBeforeClose(f map[string]string) bool {
+	return f["gmt_payment"] != "" || f["refund_fee"] != "" || f["refund_status"] != "" || f["gmt_refund"] != ""
 }
 
 // ParseAmount parses a gateway amount in currency, tolerating zero decimals beyond the

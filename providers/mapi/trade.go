@@ -17,7 +17,7 @@ func TradeState(f map[string]string, defaultCurrency string) (*core.PaymentState
 	if !ok {
 		return nil, &core.Error{Code: core.EUNKNOWN, Message: "single_trade_query: unknown trade_status; query later", ProviderCode: truncate(st.RawStatus, 40)}
 	}
-	if s == core.PaymentClosed && (f["gmt_payment"] != "" || f["refund_fee"] != "") {
+	if s == core.PaymentClosed && paidBeforeClose(f) {
 		s = core.PaymentSucceeded
 	}
 	st.Status = s

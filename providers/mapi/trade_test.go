@@ -164,3 +164,30 @@ func TestCheckRefundAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestNotificationClosedAfterPayment: a TRADE_CLOSED notification of a trade that was paid (full
+// refund) reports the payment succeeded, as TradeState does; closed unpaid stays closed.
+func TestNotificationClosedAfterPayment(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields map[string]string
+		want   core.PaymentStatus
+	}{
+		{"closed unpaid", map[string]string{"trade_status": "TRADE_CLOSED", "gmt_close": "2026-11-20 10:30:00"}, core.PaymentClosed},
+		{"closed after payment", map[string]string{"trade_status": "TRADE_CLOSED", "gmt_payment": "2026-11-20 10:00:00", "gmt_close": "2026-11-21 10:00:00"}, core.PaymentSucceeded},
+		{"closed by full refund", map[string]string{"trade_status": "TRADE_CLOSED", "refund_status": "REFUND_SUCCESS", "gmt_refund": "2026-11-21 10:00:00"}, core.PaymentSucceeded},
+		{"closed with refund_fee", map[string]string{"trade_status": "TRADE_CLOSED", "refund_fee": "10.00"}, core.PaymentSucceeded},
+	} {
+		f := map[string]string{"notify_type": NotifyTrade, "out_trade_no": "o-1", "trade_no": "2026112200001", "total_fee": "10.00", "currency": "USD"}
+		for k, v := range tc.fields {
+			f[k] = v
+		}
+		evs, err := NotificationEvents(f, "")
+		if err != nil || len(evs) != 1 || evs[0].Kind != core.EventPayment || evs[0].PaymentStatus != tc.want {
+			t.Errorf("%s: events %+v, %v; want one payment event %s", tc.name, evs, err, tc.want)
+		}
+		if st, err := TradeState(f, ""); err != nil || st.Status != tc.want {
+			t.Errorf("%s: TradeState %+v, %v; want %s", tc.name, st, err, tc.want)
+		}
+	}
+}
