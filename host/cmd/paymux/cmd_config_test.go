@@ -201,7 +201,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	s := checkProblemsText(r)
 	for _, frag := range []string{
 		`regions.HK.methods[0].method: plugin alipayhk (account alipayhk-main) has no method "wechat" (it offers: alipayhk, alipay)`,
-		`accounts.alipay-global-sgd.settings: plugin alipay refused the settings: setting currency "XYZ" is not a cross-border settlement currency`,
+		`accounts.alipay-global-sgd.settings: plugin alipay refused the settings: setting currency "XYZ" is not a settlement currency of the product`,
 	} {
 		if !strings.Contains(s, frag) {
 			t.Errorf("problems lack %q:\n%s", frag, s)
