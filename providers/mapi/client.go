@@ -3,6 +3,7 @@ package mapi
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,8 +50,19 @@ type Client struct {
 	// AlipayHK omits the field, its only currency being HKD). "" leaves such amounts zero.
 	DefaultCurrency string
 
+	// MaxFileBytes bounds one downloaded file (Download); 0 means DefaultMaxFileBytes. A file
+	// service streams, but an answer without end must not run for the whole deadline.
+	MaxFileBytes int64
+
 	confirmed confirmedSet // notifications notify_verify confirmed, see ParseNotification
 }
+
+// DefaultMaxFileBytes bounds a downloaded file: ten days of a busy merchant's compare file are
+// tens of MiB.
+const DefaultMaxFileBytes = 512 << 20
+
+// MaxRateLines bounds forex_rate_file, which lists a few dozen currencies and is kept in memory.
+const MaxRateLines = 1000
 
 // NewClient returns a client for the account; hc nil means a fresh NewHTTPClient.
 func NewClient(s *Settings, hc *http.Client) *Client {
@@ -180,7 +192,12 @@ func (c *Client) Download(ctx context.Context, params map[string]string, fn func
 	}
 	defer cancel()
 	defer drain(resp.Body)
-	var body io.Reader = resp.Body
+	limit := c.MaxFileBytes
+	if limit <= 0 {
+		limit = DefaultMaxFileBytes
+	}
+	capped := &capReader{r: resp.Body, left: limit}
+	var body io.Reader = capped
 	if _, p, ok := strings.Cut(resp.Header.Get("Content-Type"), "charset="); ok {
 		cs := strings.Trim(strings.TrimSpace(strings.Split(p, ";")[0]), `"`)
 		if r, err := CharsetReader(cs, body); err == nil {
@@ -205,14 +222,53 @@ func (c *Client) Download(ctx context.Context, params map[string]string, fn func
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
+		// The scanner hands out a partial last line before it reports the read error.
+		if capped.over {
+			break
+		}
 		if err := fn(strings.TrimRight(sc.Text(), "\r")); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); err != nil || capped.over {
+		if capped.over || errors.Is(err, errFileTooLarge) {
+			return core.Errorf(core.EUNAVAILABLE, "%s: file is larger than %d bytes", op, limit)
+		}
+		if errors.Is(err, bufio.ErrTooLong) {
+			return core.Errorf(core.EINVALID, "%s: a line is longer than 64 KiB", op)
+		}
 		return TransportError(op, err)
 	}
 	return nil
+}
+
+var errFileTooLarge = errors.New("mapi: file over the size limit")
+
+// capReader fails with errFileTooLarge once more than left bytes were read (io.LimitReader would
+// end the file silently and truncate the records).
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool // the limit was passed
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more tells a file of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			c.over = true
+			return 0, errFileTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func isXML(head []byte) bool {

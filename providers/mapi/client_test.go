@@ -322,3 +322,38 @@ func TestParseSettingsErrors(t *testing.T) {
 		t.Errorf("1024-bit key: %v, warnings %v", err, s)
 	}
 }
+
+// TestDownloadBounds: a file answer over Client.MaxFileBytes is an error, not a silently
+// truncated file; a file of exactly the limit passes; a rate file without end is refused.
+func TestDownloadBounds(t *testing.T) {
+	const line = "o-1|10.00|USD|20260101120000|20260102120000|P|0.10|S|\n"
+	var lines int
+	srv := fakeGateway(t, func(w http.ResponseWriter, form url.Values) {
+		if form.Get("service") == ServiceRateFile {
+			for i := 0; i < MaxRateLines+5; i++ {
+				fmt.Fprint(w, "20260101|120000|USD|7.1\n")
+			}
+			return
+		}
+		fmt.Fprint(w, strings.Repeat(line, lines))
+	})
+	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
+	c := NewClient(s, nil)
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, Beijing)
+	for _, tc := range []struct {
+		lines int
+		code  string
+	}{{10, ""}, {11, core.EUNAVAILABLE}, {100000, core.EUNAVAILABLE}} {
+		c.MaxFileBytes = int64(10*len(line)) + 5 // the 11th line is cut: it must not reach the parser
+		lines = tc.lines
+		n := 0
+		err := c.FetchSettlement(context.Background(), ServiceCompareFile, from, from, func(*core.SettlementRecord) error { n++; return nil })
+		if core.ErrorCode(err) != tc.code || (tc.code == "" && n != tc.lines) {
+			t.Errorf("%d lines: %d records, err %v; want code %q", tc.lines, n, err, tc.code)
+		}
+	}
+	c.MaxFileBytes = 0
+	if rates, err := c.FetchRates(context.Background()); core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Errorf("endless rate file: %d rates, err %v", len(rates), err)
+	}
+}

@@ -187,6 +187,9 @@ func (c *Client) FetchRates(ctx context.Context) ([]Rate, error) {
 			return err
 		}
 		if r != nil {
+			if len(out) >= MaxRateLines {
+				return core.Errorf(core.EUNAVAILABLE, "%s: more than %d rates", ServiceRateFile, MaxRateLines)
+			}
 			out = append(out, *r)
 		}
 		return nil

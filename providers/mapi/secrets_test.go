@@ -69,7 +69,7 @@ func TestSettingsErrorsKeepSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewClient(s, nil)
-	for _, text := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%+v", *s), fmt.Sprintf("%#v", *s), fmt.Sprint(c), fmt.Sprintf("%+v", *c)} {
+	for _, text := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", s), fmt.Sprintf("%+v", *s), fmt.Sprintf("%#v", *s), fmt.Sprint(c), fmt.Sprintf("%+v", c)} {
 		if strings.Contains(text, secretMarker) || strings.Contains(text, pemBody) {
 			t.Errorf("printed settings quote a secret: %s", text)
 		}
