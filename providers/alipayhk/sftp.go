@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -369,7 +370,16 @@ func (c *sftpConfig) readFile(s *sftpSession, rf remoteFile, limits ZipLimits, y
 		// on the server, never copied whole.
 		err = ReadSettlementZip(f, rf.Size, limits, wrapped)
 	} else {
-		err = ReadTransactionFile(f, wrapped)
+		// A transaction file is streamed, but one without end must not run for the whole
+		// deadline: it gets the archive's total budget, and passing it is an error rather than
+		// a silently cut file.
+		if rf.Size > limits.MaxTotalBytes {
+			return core.Errorf(core.EUNAVAILABLE, "reconciliation file %s has %d bytes, over the %d limit", path.Base(rf.Path), rf.Size, limits.MaxTotalBytes)
+		}
+		err = ReadTransactionFile(&capFile{r: f, left: limits.MaxTotalBytes}, wrapped)
+		if errors.Is(err, ErrZipLimit) {
+			return core.WrapError(core.EUNAVAILABLE, err, "reconciliation file %s grew past the %d byte limit while read", path.Base(rf.Path), limits.MaxTotalBytes)
+		}
 	}
 	var ye *yieldError
 	switch {
@@ -384,6 +394,30 @@ func (c *sftpConfig) readFile(s *sftpSession, rf remoteFile, limits ZipLimits, y
 	}
 	// The file was read but is malformed: reconciling it would give a wrong report.
 	return core.WrapError(core.EINVALID, err, "reconciliation file %s is malformed: %s", path.Base(rf.Path), clip(err.Error(), 300))
+}
+
+// capFile fails with ErrZipLimit once a file yields more than left bytes (its size was checked
+// by Stat, but the server may keep writing).
+type capFile struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capFile) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("file over its size limit: %w", ErrZipLimit)
+		} else {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func isNetErr(err error) bool {

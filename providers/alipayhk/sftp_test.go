@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -358,5 +359,33 @@ func TestParseSFTPSettings(t *testing.T) {
 		t.Fatalf("a host not in known_hosts was accepted: %v", c)
 	} else if !strings.Contains(err.Error(), "example.com") {
 		t.Fatalf("default port: error %v should name the host", err)
+	}
+}
+
+// TestSFTPTransactionFileBounded: a transaction file over the byte budget is an error, never a
+// silently cut file (the cut must not reach the parser as a short last row).
+func TestSFTPTransactionFileBounded(t *testing.T) {
+	srv := startSFTP(t, reconDir(t))
+	c, err := parseSFTP(srv.settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := DefaultZipLimits
+	limits.MaxTotalBytes = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n := 0
+	err = c.fetch(ctx, "2088101122136241", hkDay(20), hkDay(20), limits, func(*core.SettlementRecord) error { n++; return nil })
+	if core.ErrorCode(err) != core.EUNAVAILABLE || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("file over the budget: %d records, error %v; want EUNAVAILABLE naming the limit", n, err)
+	}
+	// The reader itself stops a file that grows past its Stat size.
+	cf := &capFile{r: strings.NewReader(strings.Repeat("x", 10)), left: 4}
+	if b, err := io.ReadAll(cf); !errors.Is(err, ErrZipLimit) || len(b) != 4 {
+		t.Fatalf("capFile: %q, %v", b, err)
+	}
+	cf = &capFile{r: strings.NewReader("abcd"), left: 4}
+	if b, err := io.ReadAll(cf); err != nil || string(b) != "abcd" {
+		t.Fatalf("capFile at exactly the limit: %q, %v", b, err)
 	}
 }
