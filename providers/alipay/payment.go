@@ -251,7 +251,7 @@ func (a *account) verifyReturn(req *core.ClientResultRequest) *core.ClientResult
 		res.Message = "return is for another order"
 	case f["currency"] != "" && f["currency"] != a.currency:
 		res.Message = "return currency differs from the account's " + a.currency
-	case req.Amount.Currency == "CNY" && f["rmb_fee"] != "" && f["rmb_fee"] != mapi.FormatAmount(req.Amount):
+	case req.Amount.Currency == "CNY" && !sameAmount(f["rmb_fee"], req.Amount):
 		res.Message = "return rmb_fee differs from the payment's " + req.Amount.String()
 	case req.Amount.Currency != "CNY" && !sameAmount(f["total_fee"], req.Amount):
 		res.Message = "return total_fee differs from the payment's " + req.Amount.String()

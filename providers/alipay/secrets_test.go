@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -156,5 +157,41 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "notification rejected") {
 		t.Error("the log captured nothing: the test would not see a leak")
+	}
+}
+
+// TestH5ReturnAmountRequired: a genuinely signed return that names no amount in the payment's
+// pricing currency is not an echo of this payment (a CNY-priced payment needs rmb_fee).
+func TestH5ReturnAmountRequired(t *testing.T) {
+	p := configured(t, baseSettings(t, "https://gateway.test/gateway.do"))
+	for _, tc := range []struct {
+		name   string
+		fields map[string]string
+		amount core.Money
+		ok     bool
+	}{
+		{"CNY with rmb_fee", map[string]string{"rmb_fee": "0.10", "total_fee": "0.02"}, core.Money{Value: 10, Currency: "CNY"}, true},
+		{"CNY with rmb_fee 0.1", map[string]string{"rmb_fee": "0.1", "total_fee": "0.02"}, core.Money{Value: 10, Currency: "CNY"}, true},
+		{"CNY without rmb_fee", map[string]string{"total_fee": "0.02"}, core.Money{Value: 10, Currency: "CNY"}, false},
+		{"CNY, other rmb_fee", map[string]string{"rmb_fee": "0.11"}, core.Money{Value: 10, Currency: "CNY"}, false},
+		{"USD", map[string]string{"total_fee": "0.10"}, core.Money{Value: 10, Currency: "USD"}, true},
+		{"USD without total_fee", map[string]string{"rmb_fee": "0.10"}, core.Money{Value: 10, Currency: "USD"}, false},
+	} {
+		f := map[string]string{"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": "TRADE_FINISHED", "currency": "USD"}
+		for k, v := range tc.fields {
+			f[k] = v
+		}
+		form, err := url.ParseQuery(string(signedNotification(t, f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		result := map[string]string{}
+		for k := range form {
+			result[k] = form.Get(k)
+		}
+		res, err := p.VerifyClientResult(context.Background(), &core.ClientResultRequest{Account: "acct", OutTradeNo: "o-1", Amount: tc.amount, Result: result})
+		if err != nil || res.Verified != tc.ok {
+			t.Errorf("%s: verified=%v (%s), err %v; want %v", tc.name, res.Verified, res.Message, err, tc.ok)
+		}
 	}
 }
