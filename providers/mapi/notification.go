@@ -128,7 +128,12 @@ func NotificationEvents(fields map[string]string, defaultCurrency string) ([]cor
 		if t, err := ParseTime(fields["gmt_refund"]); err == nil && !t.IsZero() {
 			ev.OccurredAt = t
 		}
-		if amt := fields["return_amount"]; amt != "" && cur != "" {
+		if amt := fields["return_rmb_amount"]; amt != "" {
+			// A refund of a CNY-priced payment, when the notification echoes the CNY amount.
+			if ev.Amount, err = ParseAmount(amt, "CNY"); err != nil {
+				return nil, err
+			}
+		} else if amt := fields["return_amount"]; amt != "" && cur != "" {
 			if ev.Amount, err = ParseAmount(amt, cur); err != nil {
 				return nil, err
 			}
@@ -152,7 +157,13 @@ func NotificationEvents(fields map[string]string, defaultCurrency string) ([]cor
 		st = core.PaymentSucceeded
 	}
 	ev.PaymentStatus = st
-	if amt := fields["total_fee"]; amt != "" && cur != "" {
+	if amt := fields["rmb_fee"]; amt != "" {
+		// A CNY-priced payment whose notification echoes the price: that is the amount the host
+		// holds (total_fee is Alipay's conversion into the settlement currency).
+		if ev.Amount, err = ParseAmount(amt, "CNY"); err != nil {
+			return nil, err
+		}
+	} else if amt := fields["total_fee"]; amt != "" && cur != "" {
 		if ev.Amount, err = ParseAmount(amt, cur); err != nil {
 			return nil, err
 		}

@@ -191,3 +191,24 @@ func TestNotificationClosedAfterPayment(t *testing.T) {
 		}
 	}
 }
+
+// TestNotificationRMBAmount: when a notification echoes the CNY price (rmb_fee,
+// return_rmb_amount), the event carries it, not Alipay's conversion into the settlement currency.
+func TestNotificationRMBAmount(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields map[string]string
+		want   core.Money
+	}{
+		{"total_fee only", map[string]string{"notify_type": NotifyTrade, "trade_status": "TRADE_FINISHED", "total_fee": "2.00", "currency": "JPY"}, core.Money{Value: 2, Currency: "JPY"}},
+		{"rmb_fee echoed", map[string]string{"notify_type": NotifyTrade, "trade_status": "TRADE_FINISHED", "total_fee": "2.00", "currency": "JPY", "rmb_fee": "0.10"}, core.Money{Value: 10, Currency: "CNY"}},
+		{"refund in settlement currency", map[string]string{"notify_type": NotifyRefund, "out_return_no": "r-1", "refund_status": "REFUND_SUCCESS", "return_amount": "1.00", "currency": "USD"}, core.Money{Value: 100, Currency: "USD"}},
+		{"refund rmb echoed", map[string]string{"notify_type": NotifyRefund, "out_return_no": "r-1", "refund_status": "REFUND_SUCCESS", "return_amount": "1.00", "currency": "USD", "return_rmb_amount": "7.10"}, core.Money{Value: 710, Currency: "CNY"}},
+	} {
+		tc.fields["out_trade_no"] = "o-1"
+		evs, err := NotificationEvents(tc.fields, "")
+		if err != nil || len(evs) != 1 || evs[0].Amount != tc.want {
+			t.Errorf("%s: %+v, %v; want amount %v", tc.name, evs, err, tc.want)
+		}
+	}
+}
