@@ -357,3 +357,25 @@ func TestDownloadBounds(t *testing.T) {
 		t.Errorf("endless rate file: %d rates, err %v", len(rates), err)
 	}
 }
+
+// TestUnsignedLeafIgnored: a top-level leaf beside a signed <response> is outside the signature
+// and must not become a field (here it would turn a closed trade into a paid one).
+func TestUnsignedLeafIgnored(t *testing.T) {
+	s, _ := rsaSettings(t, "https://gateway.test/gateway.do")
+	body := strings.Replace(signedQueryXML(t, "TRADE_CLOSED"), "<is_success>T</is_success>",
+		"<is_success>T</is_success><gmt_payment>2026-11-20 10:00:00</gmt_payment><currency>JPY</currency>", 1)
+	r, err := ParseResponse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyResponse(s, r, true); err != nil {
+		t.Fatalf("genuine signature over <response>: %v", err)
+	}
+	if _, ok := r.Fields["gmt_payment"]; ok {
+		t.Errorf("unsigned top-level leaf became a field: %v", r.Fields)
+	}
+	st, err := TradeState(r.Fields, "USD")
+	if err != nil || st.Status != core.PaymentClosed || st.Amount.Currency != "USD" {
+		t.Errorf("TradeState = %+v, %v; want closed in USD", st, err)
+	}
+}

@@ -28,7 +28,7 @@ type Response struct {
 	Success  bool              // is_success == T: the request was processed (not: the trade is paid)
 	Error    string            // the gateway's error code when Success is false
 	Request  map[string]string // the <request> echo
-	Fields   map[string]string // leaf elements under <response>, plus top-level leaves that are not envelope fields
+	Fields   map[string]string // the leaf elements under <response>, else the top-level leaves that are not envelope fields (= Signed)
 	Signed   map[string]string // what the signature covers: the leaves under <response>, else the extra top-level leaves
 	Sign     string
 	SignType string
@@ -134,16 +134,16 @@ func ParseResponse(body []byte) (*Response, error) {
 	if !r.Success && r.Error == "" {
 		r.Error = "UNKNOWN_ERROR"
 	}
-	for k, v := range topLeaves {
-		r.Fields[k] = v
-	}
-	for k, v := range respLeaves {
-		r.Fields[k] = v
-	}
+	// Fields are exactly what the signature covers: a top-level leaf beside a signed <response>
+	// is outside the signature, and read as a field it could (say, a <gmt_payment>) turn a
+	// closed trade into a paid one.
 	if len(respLeaves) > 0 {
 		r.Signed = respLeaves
 	} else {
 		r.Signed = topLeaves
+	}
+	for k, v := range r.Signed {
+		r.Fields[k] = v
 	}
 	return r, nil
 }
