@@ -212,7 +212,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.Store = "sqlite"
 	}
 	r.HostMode = "in process (host memory includes the load generator)"
-	if len(o.Stack.HostArgv) > 0 {
+	switch {
+	case len(o.Stack.ServeArgv) > 0:
+		r.HostMode = "child process: " + strings.Join(o.Stack.ServeArgv, " ")
+	case len(o.Stack.HostArgv) > 0:
 		r.HostMode = "child process: " + strings.Join(o.Stack.HostArgv, " ")
 	}
 	o.logf("starting simulator and host (%s, store %s)", r.HostMode, r.Store)

@@ -73,6 +73,10 @@ type StackOptions struct {
 	// JSON file is appended; the child calls RunHost and prints ReadyPrefix. Empty runs the host
 	// in this process (its memory then includes the load generator's).
 	HostArgv []string
+	// ServeArgv, when set, runs the real `paymux serve` instead (e.g. {"/path/paymux", "serve"}):
+	// the stack writes a paymux YAML config for it and appends "-config <file>"; readiness is
+	// GET /healthz. It takes precedence over HostArgv.
+	ServeArgv []string
 	// HostEnv is added to the child's environment.
 	HostEnv []string
 	// WorkDir holds the config, keys, the SQLite file and the host's log. Required.
@@ -200,7 +204,7 @@ func (s *Stack) HostConfig() HostConfig { return s.cfg }
 func (s *Stack) startHost(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if len(s.opts.HostArgv) == 0 {
+	if len(s.opts.HostArgv) == 0 && len(s.opts.ServeArgv) == 0 {
 		hctx, stop := context.WithCancel(context.Background())
 		readyc, done := make(chan string, 1), make(chan error, 1)
 		go func() { done <- RunHost(hctx, s.cfg, func(a string) { readyc <- a }) }()
@@ -217,10 +221,27 @@ func (s *Stack) startHost(ctx context.Context) error {
 			return fmt.Errorf("bench: host did not start: %w", ctx.Err())
 		}
 	}
-	if err := WriteHostConfig(s.cfgPath, s.cfg); err != nil {
-		return err
+	var argv []string
+	if len(s.opts.ServeArgv) > 0 {
+		if s.cfg.Listen == "127.0.0.1:0" {
+			// serve announces nothing: pick the port now (and keep it across restarts).
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			s.cfg.Listen = port
+		}
+		yml := filepath.Join(s.opts.WorkDir, "paymux.yaml")
+		if err := writeServeConfig(yml, s.cfg); err != nil {
+			return err
+		}
+		argv = append(append([]string{}, s.opts.ServeArgv...), "-config", yml)
+	} else {
+		if err := WriteHostConfig(s.cfgPath, s.cfg); err != nil {
+			return err
+		}
+		argv = append(append([]string{}, s.opts.HostArgv...), s.cfgPath)
 	}
-	argv := append(append([]string{}, s.opts.HostArgv...), s.cfgPath)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), s.opts.HostEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -245,6 +266,9 @@ func (s *Stack) startHost(ctx context.Context) error {
 	}
 	s.child, s.waited = cmd, make(chan struct{})
 	readyc := make(chan string, 1)
+	if len(s.opts.ServeArgv) > 0 {
+		go pollHealthz(ctx, s.cfg.Listen, readyc, s.waited)
+	}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -280,6 +304,41 @@ func (s *Stack) hostReady(addr string) error {
 		s.Client.SetBase(s.URL)
 	}
 	return nil
+}
+
+// freePort returns a loopback address with a port that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// pollHealthz sends addr to ready once GET /healthz answers 200.
+func pollHealthz(ctx context.Context, addr string, ready chan<- string, exited <-chan struct{}) {
+	c := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				select {
+				case ready <- addr:
+				default:
+				}
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-exited:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // HostPID is the host's process id (this process when the host runs in process).

@@ -44,8 +44,14 @@ func newFixture(t *testing.T, o bench.StackOptions) *fixture {
 	t.Helper()
 	o.PluginPath = pluginPath
 	o.WorkDir = t.TempDir()
-	o.HostArgv = []string{os.Args[0], "-test.run=^$"}
-	o.HostEnv = []string{envHost + "=1"}
+	if os.Getenv("PAYMUX_FAULTTEST_HOST_MODE") == "child" {
+		o.HostArgv = []string{os.Args[0], "-test.run=^$"}
+		o.HostEnv = []string{envHost + "=1"}
+	} else {
+		// The real thing: `paymux serve` with a generated config, killed and restarted as a
+		// process.
+		o.ServeArgv = []string{paymuxPath, "serve"}
+	}
 	if o.BackoffMin == 0 {
 		o.BackoffMin = 100 * time.Millisecond
 	}

@@ -15,12 +15,14 @@ import (
 	"github.com/paymux/paymux/host/bench"
 )
 
-// envHost, set to 1, makes the test binary the host child: it serves the HostConfig whose path
-// is its last argument (bench.RunHost) instead of running tests. Killing that process is
-// killing the host.
+// envHost, set to 1, makes the test binary a minimal host child: it serves the HostConfig whose
+// path is its last argument (bench.RunHost) instead of running tests. The tests run the real
+// `paymux serve` unless PAYMUX_FAULTTEST_HOST_MODE=child selects this one.
 const envHost = "PAYMUX_FAULTTEST_HOST"
 
-var pluginPath string
+// pluginPath is the Alipay plugin binary; paymuxPath the paymux binary whose `serve` is the
+// host under test.
+var pluginPath, paymuxPath string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envHost) == "1" {
@@ -47,6 +49,7 @@ func serveHost(cfgPath string) int {
 func runTests(m *testing.M) int {
 	if bin := os.Getenv("PAYMUX_BIN"); bin != "" {
 		pluginPath = filepath.Join(bin, bench.PluginBinary)
+		paymuxPath = filepath.Join(bin, "paymux")
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "pmxfault")
@@ -56,10 +59,12 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	pluginPath = filepath.Join(dir, bench.PluginBinary)
-	out, err := exec.Command("go", "build", "-o", pluginPath, "github.com/paymux/paymux/plugins/alipay").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building the alipay plugin: %v\n%s", err, out)
-		return 1
+	paymuxPath = filepath.Join(dir, "paymux")
+	for bin, pkg := range map[string]string{pluginPath: "github.com/paymux/paymux/plugins/alipay", paymuxPath: "github.com/paymux/paymux/host/cmd/paymux"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

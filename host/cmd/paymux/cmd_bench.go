@@ -26,7 +26,7 @@ func runBench(ctx context.Context, args []string) error {
 		o        bench.Options
 		jsonOut  bool
 		binDir   string
-		inProc   bool
+		hostMode string
 		workDir  string
 		progress bool
 	)
@@ -42,7 +42,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Rounds, "rounds", 3, "slices of the scenario, each paired with the bare RSA measurements around it")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&binDir, "bin", "", "directory of paymux-provider-alipay (default: $PAYMUX_BIN, else the directory of this executable)")
-	fs.BoolVar(&inProc, "in-process", false, "run the host inside this process (its memory then includes the load generator)")
+	fs.StringVar(&hostMode, "host", "serve", "how the host runs: serve (this executable's `paymux serve`, with a generated config), child (a minimal host child: store, plugin, service, API; no janitor or dispatcher) or in-process (inside the bench; its memory then includes the load generator)")
 	fs.StringVar(&workDir, "workdir", "", "directory for the config, keys, SQLite file and host log (default: a temporary one, removed after)")
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
 	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
@@ -68,8 +68,17 @@ func runBench(ctx context.Context, args []string) error {
 		binDir = filepath.Dir(self)
 	}
 	o.Stack.PluginPath = filepath.Join(binDir, bench.PluginBinary)
-	if !inProc {
+	switch hostMode {
+	case "serve":
+		if commands["serve"] == nil {
+			return errors.New("this paymux has no serve command; use -host child")
+		}
+		o.Stack.ServeArgv = []string{self, "serve"}
+	case "child":
 		o.Stack.HostArgv = []string{self, "bench", "host"}
+	case "in-process":
+	default:
+		return fmt.Errorf("-host %q: serve, child or in-process: %w", hostMode, errUsage)
 	}
 	if workDir == "" {
 		d, err := os.MkdirTemp("", "paymux-bench-")
