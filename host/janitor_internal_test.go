@@ -48,3 +48,27 @@ func TestFirstQueryAndNextAfter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReconcileRequest: the days of a reconciliation request (outside input from the API and
+// the CLI) either parse into a bounded range or are refused with EINVALID, never panic.
+func FuzzReconcileRequest(f *testing.F) {
+	for _, s := range [][3]string{
+		{"2026-11-20", "2026-11-20", ""}, {"20261101", "20261110", "Asia/Shanghai"}, {"2026-11-20", "2026-11-19", "UTC"},
+		{"2026-01-01", "2026-12-31", ""}, {"", "", "Mars/Olympus"}, {"2026-02-30", "2026-13-01", "../etc"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, from, to, tz string) {
+		r := &ReconcileRequest{Account: "acct", From: from, To: to, TimeZone: tz}
+		a, b, loc, err := r.days()
+		if err != nil {
+			if code := core.ErrorCode(err); code != core.EINVALID {
+				t.Fatalf("error code %s: %v", code, err)
+			}
+			return
+		}
+		if loc == nil || b.Before(a) || b.Sub(a) >= MaxReconcileDays*24*time.Hour {
+			t.Fatalf("accepted %q..%q (%v) as %v..%v", from, to, loc, a, b)
+		}
+	})
+}
