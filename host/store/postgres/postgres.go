@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,14 +64,34 @@ var dialect = &sqlbase.Dialect{
 const migrationLock = `SELECT pg_advisory_xact_lock(hashtext('paymux.migrations.' || current_schema()))`
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string; pool settings
-// such as pool_max_conns are accepted) and applies pending migrations.
+// such as pool_max_conns are accepted, see ParseConfig) and applies pending migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// DefaultMaxConns is the pool size when the DSN does not set pool_max_conns. pgxpool's own
+// default, max(4, CPUs), lets only four transactions wait for a WAL flush together on a small
+// machine, while PostgreSQL shares one flush among every backend waiting for it: a
+// notification storm then queues in the pool. The connections open on demand, so an idle
+// host holds few of them; mind the server's max_connections when several hosts share it.
+var DefaultMaxConns = int32(max(32, 4*runtime.NumCPU()))
+
+// ParseConfig parses dsn as pgxpool.ParseConfig does and sets MaxConns to DefaultMaxConns
+// unless the DSN says pool_max_conns.
+func ParseConfig(dsn string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The DSN may hold a password: say what is wrong without echoing it.
 		return nil, core.Errorf(core.ECONFIG, "postgres store: malformed DSN")
 	}
-	return OpenConfig(ctx, cfg)
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	return cfg, nil
 }
 
 // OpenConfig is Open with a parsed pool configuration.
@@ -117,13 +139,34 @@ type tx struct{ sqlbase.Queries }
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		err = s.inTx(ctx, func(c sqlbase.Conn) error {
-			return fn(tx{sqlbase.Queries{C: c, D: dialect}})
-		})
+		err = s.pipeTx(ctx, fn)
 		if !retryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
+	return err
+}
+
+// pipeTx runs fn in one pipelined transaction (see pipeTx). When fn returns nil but one of
+// its held-back writes failed, that write's error is returned, as fn would have returned it.
+func (s *Store) pipeTx(ctx context.Context, fn func(store.Tx) error) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return core.WrapError(core.EINTERNAL, err, "store: begin transaction")
+	}
+	t := &pipeTx{conn: conn}
+	done := false
+	defer func() {
+		if !done {
+			t.rollback(ctx)
+		}
+		conn.Release()
+	}()
+	if err := fn(tx{sqlbase.Queries{C: t, D: dialect}}); err != nil {
+		return err
+	}
+	err = t.commit(ctx)
+	done = err == nil
 	return err
 }
 

@@ -24,7 +24,7 @@ func testSchema(t testing.TB) *pgxpool.Config {
 		t.Skip("PAYMUX_TEST_POSTGRES_DSN is not set: skipping the PostgreSQL store tests " +
 			"(e.g. PAYMUX_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		t.Fatalf("PAYMUX_TEST_POSTGRES_DSN: %v", err)
 	}

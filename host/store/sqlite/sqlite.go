@@ -108,7 +108,9 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 		return nil, core.Errorf(core.ECONFIG, "sqlite store: need a file path without '?' or '#', got %q", path)
 	}
 	const common = "&_busy_timeout=10000&_foreign_keys=1&_synchronous=FULL"
-	writer, err := sql.Open("sqlite", "file:"+path+"?_journal_mode=WAL&_txlock=immediate"+common)
+	// temp_store=memory keeps the statement journal of the group commit's savepoints in
+	// memory rather than in a temporary file written with a syscall per page.
+	writer, err := sql.Open("sqlite", "file:"+path+"?_journal_mode=WAL&_txlock=immediate&_pragma=temp_store(memory)"+common)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/store/internal/sqlbase"
 )
 
 // The Store's own writes go through the committer too, so that they share durable commits
@@ -52,9 +53,14 @@ func (s *Store) DeleteIdempotencyKey(ctx context.Context, scope, key string) err
 	return s.write(ctx, func(tx store.Tx) error { return tx.DeleteIdempotencyKey(ctx, scope, key) })
 }
 
-// InsertNotification implements store.Queries.
+// InsertNotification implements store.Queries. The row is encoded before it queues, so the
+// committer only runs the statement.
 func (s *Store) InsertNotification(ctx context.Context, n *store.Notification) error {
-	return s.write(ctx, func(tx store.Tx) error { return tx.InsertNotification(ctx, n) })
+	w, err := sqlbase.NotificationInsert(dialect, n)
+	if err != nil {
+		return err
+	}
+	return s.group.do(ctx, func(c sqlbase.Conn) error { return sqlbase.Queries{C: c, D: dialect}.Do(ctx, w) })
 }
 
 // UpdateNotification implements store.Queries.

@@ -267,3 +267,25 @@ func all[T any](ctx context.Context, c Conn, q string, args []any, scan func(Row
 	}
 	return out, nil
 }
+
+// Deferrer is a Conn of a transaction that may hold back writes whose only result is an error
+// (PostgreSQL pipelines them with the next statement that needs an answer, or with COMMIT, so
+// that a transaction of N such writes costs one round trip instead of N). The held-back
+// statements run in the order they were deferred and before any later statement, so the
+// transaction sees its own writes; check turns a statement's outcome (rows affected, driver
+// error) into the store error the write would have returned. When a check fails, the Conn
+// returns that error from the statement that flushed it and from every later one, and the
+// transaction cannot commit: InTx returns the error, as it would have had fn returned it.
+type Deferrer interface {
+	Defer(query string, args []any, check func(rows int64, err error) error)
+}
+
+// write runs a statement whose only result is an error, deferred when the Conn allows it.
+func (q Queries) write(ctx context.Context, query string, args []any, check func(rows int64, err error) error) error {
+	if d, ok := q.C.(Deferrer); ok {
+		d.Defer(query, args, check)
+		return nil
+	}
+	n, err := q.C.Exec(ctx, query, args...)
+	return check(n, err)
+}

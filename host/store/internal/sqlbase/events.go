@@ -49,13 +49,16 @@ func (q Queries) InsertEvent(ctx context.Context, e *store.Event) error {
 	}
 	e.NextAttemptAt, e.LastAttemptAt, e.DeliveredAt = norm(e.NextAttemptAt), norm(e.LastAttemptAt), norm(e.DeliveredAt)
 	d := q.D
-	_, err := q.C.Exec(ctx, d.Q(`INSERT INTO events (id, type, account, payment_id, refund_id, payload, created_at,
+	id := e.ID
+	return q.write(ctx, d.Q(`INSERT INTO events (id, type, account, payment_id, refund_id, payload, created_at,
 status, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
-		e.ID, e.Type, e.Account, e.PaymentID, e.RefundID, string(e.Payload), d.T(e.CreatedAt), string(e.Status),
-		e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt))
-	return d.classify(err, "insert event "+e.ID, func(string) string {
-		return fmt.Sprintf("event %s already exists", e.ID)
-	}, "")
+		[]any{id, e.Type, e.Account, e.PaymentID, e.RefundID, string(e.Payload), d.T(e.CreatedAt), string(e.Status),
+			e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt)},
+		func(_ int64, err error) error {
+			return d.classify(err, "insert event "+id, func(string) string {
+				return fmt.Sprintf("event %s already exists", id)
+			}, "")
+		})
 }
 
 // GetEvent implements store.Queries.

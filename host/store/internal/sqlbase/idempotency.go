@@ -100,16 +100,18 @@ func (q Queries) CompleteIdempotencyKey(ctx context.Context, scope, key string, 
 	if body == nil {
 		body = []byte{}
 	}
-	n, err := q.C.Exec(ctx, q.D.Q(`UPDATE idempotency_keys SET state = ?, response_status = ?, response_header = ?,
+	return q.write(ctx, q.D.Q(`UPDATE idempotency_keys SET state = ?, response_status = ?, response_header = ?,
 response_body = ?, resource_id = CASE WHEN ? = '' THEN resource_id ELSE ? END WHERE scope = ? AND key = ?`),
-		string(store.IdempotencyDone), resp.Status, header, body, resp.ResourceID, resp.ResourceID, scope, key)
-	if err != nil {
-		return internal(err, "complete idempotency key")
-	}
-	if n == 0 {
-		return core.Errorf(core.ENOTFOUND, "idempotency key %q not found", key)
-	}
-	return nil
+		[]any{string(store.IdempotencyDone), resp.Status, header, body, resp.ResourceID, resp.ResourceID, scope, key},
+		func(n int64, err error) error {
+			if err != nil {
+				return internal(err, "complete idempotency key")
+			}
+			if n == 0 {
+				return core.Errorf(core.ENOTFOUND, "idempotency key %q not found", key)
+			}
+			return nil
+		})
 }
 
 // DeleteIdempotencyKey implements store.Queries.

@@ -32,25 +32,51 @@ func scanNotification(r Rows) (*store.Notification, int64, error) {
 	return &n, seq, nil
 }
 
+// dedupeConflict names a conflict of n as n is now (the write may be deferred while the caller
+// goes on changing n).
 func dedupeConflict(n *store.Notification) func(string) string {
+	id, key, account := n.ID, n.DedupeKey, n.Account
 	return func(c string) string {
 		if c == "notifications_id_key" {
-			return fmt.Sprintf("notification %s already exists", n.ID)
+			return fmt.Sprintf("notification %s already exists", id)
 		}
-		return fmt.Sprintf("notification with dedupe key %q was already applied for account %s", n.DedupeKey, n.Account)
+		return fmt.Sprintf("notification with dedupe key %q was already applied for account %s", key, account)
 	}
 }
 
 // InsertNotification implements store.Queries.
 func (q Queries) InsertNotification(ctx context.Context, n *store.Notification) error {
+	w, err := NotificationInsert(q.D, n)
+	if err != nil {
+		return err
+	}
+	return q.Do(ctx, w)
+}
+
+// Write is one prepared single-statement write: its arguments are encoded (JSON and all), so
+// that running it costs only the statement. SQLite builds it before queueing for the
+// committer, whose goroutine is the store's bottleneck.
+type Write struct {
+	query string
+	args  []any
+	check func(rows int64, err error) error
+}
+
+// Do runs w.
+func (q Queries) Do(ctx context.Context, w Write) error {
+	return q.write(ctx, w.query, w.args, w.check)
+}
+
+// NotificationInsert prepares InsertNotification's statement, applying its defaults to n.
+func NotificationInsert(d *Dialect, n *store.Notification) (Write, error) {
 	if n.ID == "" || n.Account == "" {
-		return core.Errorf(core.EINVALID, "store: notification needs id and account")
+		return Write{}, core.Errorf(core.EINVALID, "store: notification needs id and account")
 	}
 	header := "{}"
 	if len(n.Header) > 0 {
 		b, err := json.Marshal(n.Header)
 		if err != nil {
-			return core.WrapError(core.EINVALID, err, "store: notification header")
+			return Write{}, core.WrapError(core.EINVALID, err, "store: notification header")
 		}
 		header = string(b)
 	}
@@ -66,13 +92,16 @@ func (q Queries) InsertNotification(ctx context.Context, n *store.Notification) 
 	if body == nil {
 		body = []byte{}
 	}
-	d := q.D
-	_, err := q.C.Exec(ctx, d.Q(`INSERT INTO notifications (id, account, method, header, query, body, remote_addr,
-received_at, status, dedupe_key, reason, payment_id, refund_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+	conflict := dedupeConflict(n)
+	what := "insert notification " + n.ID
+	return Write{d.Q(insertNotificationSQL), []any{
 		n.ID, n.Account, n.Method, header, n.Query, body, n.RemoteAddr, d.T(n.ReceivedAt), string(n.Status),
-		n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt))
-	return d.classify(err, "insert notification "+n.ID, dedupeConflict(n), "")
+		n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt)},
+		func(_ int64, err error) error { return d.classify(err, what, conflict, "") }}, nil
 }
+
+const insertNotificationSQL = `INSERT INTO notifications (id, account, method, header, query, body, remote_addr,
+received_at, status, dedupe_key, reason, payment_id, refund_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // GetNotification implements store.Queries.
 func (q Queries) GetNotification(ctx context.Context, id string) (*store.Notification, error) {
@@ -92,16 +121,19 @@ AND status IN ('processed', 'unmatched', 'flagged') AND dedupe_key <> ''`), []an
 func (q Queries) UpdateNotification(ctx context.Context, n *store.Notification) error {
 	n.UpdatedAt = Now()
 	d := q.D
-	c, err := q.C.Exec(ctx, d.Q(`UPDATE notifications SET status = ?, dedupe_key = ?, reason = ?, payment_id = ?,
+	id, conflict := n.ID, dedupeConflict(n)
+	return q.write(ctx, d.Q(`UPDATE notifications SET status = ?, dedupe_key = ?, reason = ?, payment_id = ?,
 refund_id = ?, updated_at = ? WHERE id = ?`),
-		string(n.Status), n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), n.ID)
-	if err != nil {
-		return d.classify(err, "update notification "+n.ID, dedupeConflict(n), "")
-	}
-	if c == 0 {
-		return core.Errorf(core.ENOTFOUND, "notification %s not found", n.ID)
-	}
-	return nil
+		[]any{string(n.Status), n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), id},
+		func(c int64, err error) error {
+			if err != nil {
+				return d.classify(err, "update notification "+id, conflict, "")
+			}
+			if c == 0 {
+				return core.Errorf(core.ENOTFOUND, "notification %s not found", id)
+			}
+			return nil
+		})
 }
 
 // ListNotifications implements store.Queries.

@@ -193,22 +193,25 @@ func (q Queries) UpdatePayment(ctx context.Context, p *store.Payment) error {
 	p.ExpiresAt, p.PaidAt, p.NextQueryAt = norm(p.ExpiresAt), norm(p.PaidAt), norm(p.NextQueryAt)
 	at, av := action(p.NextAction)
 	d := q.D
-	n, err := q.C.Exec(ctx, d.Q(`UPDATE payments SET region = ?, method = ?, channel = ?, reference = ?,
+	id := p.ID
+	return q.write(ctx, d.Q(`UPDATE payments SET region = ?, method = ?, channel = ?, reference = ?,
 amount_value = ?, amount_currency = ?, status = ?, subject = ?, description = ?, return_url = ?, extras = ?,
 provider_ref = ?, next_action_type = ?, next_action_value = ?, wallet = ?, failure_code = ?,
 amount_refunded = ?, amount_reserved = ?, flags = ?, expires_at = ?, paid_at = ?, next_query_at = ?,
-query_attempts = ?, updated_at = ? WHERE id = ?`),
+query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
 		p.Region, p.Method, string(p.Channel), p.Reference, p.Amount.Value, p.Amount.Currency, string(p.Status),
 		p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef, at, av, p.Wallet, p.FailureCode,
 		p.AmountRefunded, p.AmountReserved, flags, d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt),
-		p.QueryAttempts, d.T(p.UpdatedAt), p.ID)
-	if err != nil {
-		return internal(err, "update payment %s", p.ID)
-	}
-	if n == 0 {
-		return core.Errorf(core.ENOTFOUND, "payment %s not found", p.ID)
-	}
-	return nil
+		p.QueryAttempts, d.T(p.UpdatedAt), id},
+		func(n int64, err error) error {
+			if err != nil {
+				return internal(err, "update payment %s", id)
+			}
+			if n == 0 {
+				return core.Errorf(core.ENOTFOUND, "payment %s not found", id)
+			}
+			return nil
+		})
 }
 
 // ClaimDuePayments implements store.Store's claim; run it in its own transaction.

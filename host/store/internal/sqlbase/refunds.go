@@ -120,17 +120,20 @@ func (q Queries) UpdateRefund(ctx context.Context, r *store.Refund) error {
 	r.UpdatedAt = Now()
 	r.NextQueryAt = norm(r.NextQueryAt)
 	d := q.D
-	n, err := q.C.Exec(ctx, d.Q(`UPDATE refunds SET status = ?, reason = ?, provider_ref = ?, failure_code = ?,
-next_query_at = ?, query_attempts = ?, updated_at = ? WHERE id = ?`),
+	id := r.ID
+	return q.write(ctx, d.Q(`UPDATE refunds SET status = ?, reason = ?, provider_ref = ?, failure_code = ?,
+next_query_at = ?, query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
 		string(r.Status), r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts,
-		d.T(r.UpdatedAt), r.ID)
-	if err != nil {
-		return internal(err, "update refund %s", r.ID)
-	}
-	if n == 0 {
-		return core.Errorf(core.ENOTFOUND, "refund %s not found", r.ID)
-	}
-	return nil
+		d.T(r.UpdatedAt), id},
+		func(n int64, err error) error {
+			if err != nil {
+				return internal(err, "update refund %s", id)
+			}
+			if n == 0 {
+				return core.Errorf(core.ENOTFOUND, "refund %s not found", id)
+			}
+			return nil
+		})
 }
 
 // SumRefunds implements store.Queries.

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/store/internal/sqlbase"
+)
+
+// pipeTx is one transaction on a pooled connection that pipelines what it can. A plain
+// pgx.Tx costs a round trip per statement: BEGIN, the locking read, three or four writes and
+// COMMIT made the notification intake seven round trips, and with the server on the same
+// loaded cores each round trip is two context switches. Here BEGIN is sent with the first
+// statement, writes whose only result is an error are held back (sqlbase.Deferrer) and sent
+// with the next statement that needs an answer or with COMMIT, all as one pgx.Batch, so the
+// intake's effect transaction is two round trips: BEGIN + the locking read, then the writes +
+// COMMIT. The server still runs every statement in the order fn issued it.
+type pipeTx struct {
+	conn    *pgxpool.Conn
+	begun   bool       // BEGIN has been sent
+	pending []deferred // held-back writes, in order
+	err     error      // the first failed held-back write: the transaction cannot commit
+}
+
+type deferred struct {
+	query string
+	args  []any
+	check func(rows int64, err error) error
+}
+
+var (
+	_ sqlbase.Conn     = (*pipeTx)(nil)
+	_ sqlbase.Deferrer = (*pipeTx)(nil)
+)
+
+// errRolledBack is a COMMIT the server answered with ROLLBACK: a statement had failed and fn
+// carried on regardless.
+var errRolledBack = errors.New("transaction was rolled back by the server")
+
+// Defer implements sqlbase.Deferrer.
+func (t *pipeTx) Defer(query string, args []any, check func(int64, error) error) {
+	t.pending = append(t.pending, deferred{query, args, check})
+}
+
+// queue adds BEGIN (once) and the held-back writes to b.
+func (t *pipeTx) queue(b *pgx.Batch) {
+	if !t.begun {
+		b.Queue("begin")
+	}
+	for _, d := range t.pending {
+		b.Queue(d.query, d.args...)
+	}
+}
+
+// drain reads the results of what queue added, in order, and stops at the first failure.
+func (t *pipeTx) drain(br pgx.BatchResults) error {
+	if !t.begun {
+		if _, err := br.Exec(); err != nil {
+			return core.WrapError(core.EINTERNAL, err, "store: begin transaction")
+		}
+		t.begun = true
+	}
+	pending := t.pending
+	t.pending = nil
+	for _, d := range pending {
+		tag, err := br.Exec()
+		if cerr := d.check(tag.RowsAffected(), err); cerr != nil {
+			t.err = cerr
+			return cerr
+		}
+	}
+	return nil
+}
+
+// direct reports whether a statement can go to the connection on its own (nothing to send
+// with it).
+func (t *pipeTx) direct() bool { return t.begun && len(t.pending) == 0 }
+
+// Exec implements sqlbase.Conn.
+func (t *pipeTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.direct() {
+		tag, err := t.conn.Exec(ctx, query, args...)
+		return tag.RowsAffected(), err
+	}
+	b := &pgx.Batch{}
+	t.queue(b)
+	b.Queue(query, args...)
+	br := t.conn.SendBatch(ctx, b)
+	if err := t.drain(br); err != nil {
+		_ = br.Close()
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+// Query implements sqlbase.Conn. The rows keep the batch open until they are closed.
+func (t *pipeTx) Query(ctx context.Context, query string, args ...any) (sqlbase.Rows, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	if t.direct() {
+		return t.conn.Query(ctx, query, args...)
+	}
+	b := &pgx.Batch{}
+	t.queue(b)
+	b.Queue(query, args...)
+	br := t.conn.SendBatch(ctx, b)
+	if err := t.drain(br); err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return batchRows{rows, br}, nil
+}
+
+// batchRows closes the batch with the rows.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r batchRows) Close() {
+	r.Rows.Close()
+	_ = r.br.Close()
+}
+
+// commit sends the held-back writes and COMMIT in one round trip. A transaction that never
+// sent anything has nothing to commit.
+func (t *pipeTx) commit(ctx context.Context) error {
+	if t.err != nil {
+		return t.err
+	}
+	if !t.begun && len(t.pending) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	t.queue(b)
+	b.Queue("commit")
+	br := t.conn.SendBatch(ctx, b)
+	if err := t.drain(br); err != nil {
+		_ = br.Close()
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = errRolledBack
+	}
+	if err != nil {
+		return core.WrapError(core.EINTERNAL, err, "store: commit")
+	}
+	return nil
+}
+
+// rollback ends a transaction that did not commit, under its own deadline (ctx may be why we
+// are rolling back). A connection that cannot roll back is closed rather than returned to the
+// pool inside a transaction.
+func (t *pipeTx) rollback(ctx context.Context) {
+	pc := t.conn.Conn().PgConn()
+	if pc.IsClosed() || pc.TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := t.conn.Exec(rctx, "rollback"); err != nil {
+		_ = pc.Close(rctx)
+	}
+}
