@@ -10,7 +10,8 @@
 // simulator's notifications reach the kit, which hands them to ParseNotification and answers
 // with the provider's ack. Scenarios: describe, create, pay + notify, duplicate notify,
 // tampered notify, client result, query, partial refunds up to the amount and one beyond,
-// unknown outcomes under gateway faults, money rules, and settlement streaming.
+// unknown outcomes under gateway faults, money rules, settlement streaming, and secret settings
+// that never come back in errors or results.
 package conformance
 
 import (
@@ -111,6 +112,7 @@ func Run(t *testing.T, h Harness) {
 		{"PartialRefunds", k.partialRefunds},
 		{"UnknownOutcomes", k.unknownOutcomes},
 		{"Settlement", k.settlement},
+		{"SecretsStayHidden", k.secrets},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
