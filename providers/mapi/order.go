@@ -13,7 +13,16 @@ import (
 // Values must not contain `"` (the SDK string has no escaping); that is an EINVALID error.
 func OrderString(params map[string]string, signer signing.Signer) (string, error) {
 	for k, v := range params {
-		if strings.ContainsRune(v, '"') && k != "trade_information" && k != "split_fund_info" {
+		if k == "trade_information" || k == "split_fund_info" {
+			// JSON values keep their quotes, but `"&` followed by `key=` is where a reader of
+			// the order string ends a value: inside the JSON it would smuggle in a field (say a
+			// second total_fee) that the signature covers but the merchant never set.
+			if strings.Contains(v, `"&`) {
+				return "", core.Errorf(core.EINVALID, "parameter %s must not contain '\"&'", k)
+			}
+			continue
+		}
+		if strings.ContainsRune(v, '"') {
 			return "", core.Errorf(core.EINVALID, "parameter %s must not contain a double quote", k)
 		}
 	}

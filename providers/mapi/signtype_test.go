@@ -114,3 +114,46 @@ func TestClientResultSignType(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderStringNoFieldSmuggling: a JSON parameter may keep its quotes, but not the `"&key="`
+// sequence that ends a value for any reader of the order string.
+func TestOrderStringNoFieldSmuggling(t *testing.T) {
+	signer := gatewaySigner(t, signing.RSA)
+	base := map[string]string{"service": ServiceAppPay, "partner": testPartner, "out_trade_no": "o-1", "total_fee": "100.00", "currency": "USD"}
+	for _, tc := range []struct {
+		key, val string
+		ok       bool
+	}{
+		{"split_fund_info", `[{"transIn":"2088101122136241","amount":"1.00","currency":"USD","desc":"ok"}]`, true},
+		{"split_fund_info", `[{"transIn":"2088101122136241","amount":"1.00","currency":"USD","desc":"x\"&total_fee=\"0.01"}]`, false},
+		{"trade_information", `{"business_type":"4","x":"\"&total_fee=\"0.01"}`, false},
+		{"subject", `a"b`, false},
+	} {
+		p := map[string]string{}
+		for k, v := range base {
+			p[k] = v
+		}
+		p[tc.key] = tc.val
+		s, err := OrderString(p, signer)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s=%s: %v", tc.key, tc.val, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		fields, err := ParseOrderString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range fields {
+			if f[0] == "total_fee" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: order string reads %d total_fee fields", tc.key, n)
+		}
+	}
+}
