@@ -12,6 +12,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,8 @@ type Metrics struct {
 	notifications *prometheus.CounterVec
 	janitorItems  *prometheus.CounterVec
 	janitorPasses prometheus.Counter
+
+	pluginObs sync.Map // plugin name -> *[n]prometheus.Observer
 }
 
 // New returns a Metrics with a fresh registry holding the paymux series plus the Go runtime and
