@@ -430,6 +430,29 @@ func TestErrorsAndAuth(t *testing.T) {
 			}
 		})
 	}
+	// A known path with another method: 405 with Allow (not in the OpenAPI document, which
+	// lists only the methods that exist, so it is checked here directly).
+	req, _ := http.NewRequest("DELETE", e.srv.URL+"/v1/payments/pay_x", nil)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+		t.Fatalf("DELETE /v1/payments/{id}: %d Allow=%q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/v1/nothing", nil)
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	if resp, err = e.client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown route: %d", resp.StatusCode)
+	}
+	if r := e.call("GET", "/openapi.yaml", nil, nil); r.Status != 200 || !bytes.Equal(r.Body, host.OpenAPI) {
+		t.Fatalf("openapi.yaml: %d", r.Status)
+	}
 	r := e.call("GET", "/healthz", nil, map[string]string{"Authorization": ""})
 	if r.Status != 200 {
 		t.Fatalf("healthz %d", r.Status)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +103,20 @@ func (a *API) routes() {
 	authed("POST /v1/events/{id}/redeliver", a.redeliver)
 	authed("POST /v1/reconciliations", a.reconcile)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all also receives known paths with another method: answer those with 405.
+		var allow []string
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, pattern := a.mux.Handler(probe); pattern != "/" {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			a.fail(w, r, apiError(codeMethodNotAllowed, "method "+r.Method+" is not allowed here"))
+			return
+		}
 		a.fail(w, r, apiError(core.ENOTFOUND, "no such route"))
 	})
 	a.mux = m
