@@ -268,11 +268,21 @@ func (j *Janitor) payment(ctx context.Context, p *store.Payment, record func(fun
 			return nil // a notification or a call decided it meanwhile
 		}
 		if fact != nil {
+			if fact.Status == core.PaymentSucceeded && fact.Amount.Currency != "" && fact.Amount != cur.Amount && cur.HasFlag(store.FlagAmountMismatch) {
+				fact = nil // already flagged and reported: no second event
+			}
+		}
+		if fact != nil {
 			if out, err = j.svc.applyPaymentState(ctx, tx, cur, *fact); err != nil {
 				return err
 			}
 		}
 		final = cur.Status
+		if out == applyMismatch || (fact == nil && cur.HasFlag(store.FlagAmountMismatch)) {
+			// Paid, but not the amount asked: neither query on nor close it; a person decides.
+			cur.NextQueryAt = time.Time{}
+			return tx.UpdatePayment(ctx, cur)
+		}
 		if cur.Status == core.PaymentPending {
 			next := j.nextAfter(desc, cur.CreatedAt, now, cur.QueryAttempts)
 			if !cur.ExpiresAt.IsZero() && cur.ExpiresAt.Before(next) && cur.ExpiresAt.After(now) {

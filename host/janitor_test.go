@@ -350,3 +350,44 @@ func TestJanitorTwoHostsPostgres(t *testing.T) {
 		}
 	}
 }
+
+// wrongAmount reports every payment paid with one cent more than asked.
+type wrongAmount struct{ *countingProvider }
+
+func (w wrongAmount) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
+	st, err := w.countingProvider.QueryPayment(ctx, req)
+	if err == nil && st.Amount.Currency != "" {
+		st.Amount.Value++
+	}
+	return st, err
+}
+
+// TestJanitorAmountMismatch: a query that reports another amount flags the payment once (one
+// payment.amount_mismatch event), never marks it paid, and neither queries nor closes it again.
+func TestJanitorAmountMismatch(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	j := newTestJanitor(w, nil)
+	p := w.create(t, 1500, "order-7")
+	w.pay(t, p)
+	w.provs.mu.Lock()
+	w.provs.accs["acct"] = wrongAmount{w.prov}
+	w.provs.mu.Unlock()
+	w.clock.advance(time.Minute)
+	if n := runOnce(t, j); n != 1 {
+		t.Fatalf("claimed %d", n)
+	}
+	st, _ := w.store.GetPayment(context.Background(), p.ID)
+	if st.Status != core.PaymentPending || !st.HasFlag(store.FlagAmountMismatch) || !st.NextQueryAt.IsZero() {
+		t.Fatalf("after a mismatching query: status %s flags %v next %v", st.Status, st.Flags, st.NextQueryAt)
+	}
+	w.clock.advance(2 * time.Hour) // past expiry too
+	if n := runOnce(t, j); n != 0 {
+		t.Errorf("a flagged payment was claimed again")
+	}
+	if evs := w.events(t, webhook.PaymentAmountMismatch, p.ID); len(evs) != 1 {
+		t.Errorf("payment.amount_mismatch events = %d, want 1", len(evs))
+	}
+	if evs := w.events(t, webhook.PaymentClosed, p.ID); len(evs) != 0 {
+		t.Errorf("a paid (mismatching) payment was closed")
+	}
+}
