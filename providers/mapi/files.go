@@ -59,6 +59,12 @@ func ParseSettlementLine(line string) (*core.SettlementRecord, error) {
 	default:
 		return nil, core.Errorf(core.EINVALID, "settlement line type %q is neither P nor R", truncate(cols[5], 10))
 	}
+	// Whether refund lines carry a minus sign is UNCONFIRMED (the column layout is known from one
+	// SDK's parser): a refund may, and the record stays positive (Kind gives the direction), as
+	// the AlipayHK file reader does. A payment line with a sign is malformed.
+	if r.Kind == core.EventRefund {
+		cols[1], cols[6] = strings.TrimPrefix(cols[1], "-"), strings.TrimPrefix(cols[6], "-")
+	}
 	var err error
 	if r.Amount, err = ParseAmount(cols[1], cols[2]); err != nil {
 		return nil, core.Errorf(core.EINVALID, "settlement line amount: %s", core.ErrorMessage(err))

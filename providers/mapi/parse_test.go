@@ -112,10 +112,15 @@ func TestSettlementFileGolden(t *testing.T) {
 	}
 	golden(t, "files/compare.golden", recs)
 
+	// A signed refund line reads as the positive refund.
+	if r, err := ParseSettlementLine("r-2|-10.00|USD|20200228100000||R|-0.10|P|"); err != nil || r.Amount.Value != 1000 || r.Fee.Value != 10 || r.Kind != core.EventRefund {
+		t.Errorf("signed refund line: %+v, %v", r, err)
+	}
+
 	for _, bad := range []string{
 		"a|1|USD", "x|1.00|USD|20200101000000||X|0|P|", "x|1.001|USD|20200101000000||P|0|P|",
 		"x|1.00|USD|2020||P|0|P|", "|1.00|USD|20200101000000||P|0|P|", "x|1.00|ZZZ|20200101000000||P|0|P|",
-		"x|1.00|USD|20200101000000|bad|P|0|P|",
+		"x|1.00|USD|20200101000000|bad|P|0|P|", "x|-1.00|USD|20200101000000||P|0|P|", "x|--1.00|USD|20200101000000||R|0|P|",
 	} {
 		if _, err := ParseSettlementLine(bad); err == nil {
 			t.Errorf("ParseSettlementLine(%q) accepted", bad)
