@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host/store/internal/sqlbase"
@@ -27,9 +28,22 @@ type pipeTx struct {
 }
 
 type deferred struct {
-	query string
-	args  []any
-	check func(rows int64, err error) error
+	query    string
+	args     []any
+	needRows bool // query is wrapped by mustAffect
+	check    func(rows int64, err error) error
+}
+
+// mustAffect wraps a write whose check fails when it affects no row, so that the server fails
+// it too (division by zero) and the COMMIT pipelined behind it cannot commit.
+func mustAffect(query string) string {
+	return "WITH w AS (" + query + " RETURNING 1) SELECT 1 / count(*) FROM w"
+}
+
+// noRows reports the error of a mustAffect statement that affected no row.
+func noRows(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "22012"
 }
 
 var (
@@ -42,8 +56,11 @@ var (
 var errRolledBack = errors.New("transaction was rolled back by the server")
 
 // Defer implements sqlbase.Deferrer.
-func (t *pipeTx) Defer(query string, args []any, check func(int64, error) error) {
-	t.pending = append(t.pending, deferred{query, args, check})
+func (t *pipeTx) Defer(query string, args []any, needRows bool, check func(int64, error) error) {
+	if needRows {
+		query = mustAffect(query)
+	}
+	t.pending = append(t.pending, deferred{query, args, needRows, check})
 }
 
 // queue adds BEGIN (once) and the held-back writes to b.
@@ -68,9 +85,13 @@ func (t *pipeTx) drain(br pgx.BatchResults) error {
 	t.pending = nil
 	for _, d := range pending {
 		tag, err := br.Exec()
-		if cerr := d.check(tag.RowsAffected(), err); cerr != nil {
+		rows := tag.RowsAffected() // for mustAffect: the one row of its SELECT
+		if d.needRows && noRows(err) {
+			rows, err = 0, nil
+		}
+		if cerr := d.check(rows, err); cerr != nil {
 			t.err = cerr
-			return cerr
+			return &sqlbase.HeldBackError{Err: cerr}
 		}
 	}
 	return nil
@@ -83,7 +104,7 @@ func (t *pipeTx) direct() bool { return t.begun && len(t.pending) == 0 }
 // Exec implements sqlbase.Conn.
 func (t *pipeTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if t.err != nil {
-		return 0, t.err
+		return 0, &sqlbase.HeldBackError{Err: t.err}
 	}
 	if t.direct() {
 		tag, err := t.conn.Exec(ctx, query, args...)
@@ -107,7 +128,7 @@ func (t *pipeTx) Exec(ctx context.Context, query string, args ...any) (int64, er
 // Query implements sqlbase.Conn. The rows keep the batch open until they are closed.
 func (t *pipeTx) Query(ctx context.Context, query string, args ...any) (sqlbase.Rows, error) {
 	if t.err != nil {
-		return nil, t.err
+		return nil, &sqlbase.HeldBackError{Err: t.err}
 	}
 	if t.direct() {
 		return t.conn.Query(ctx, query, args...)
@@ -154,6 +175,9 @@ func (t *pipeTx) commit(ctx context.Context) error {
 	br := t.conn.SendBatch(ctx, b)
 	if err := t.drain(br); err != nil {
 		_ = br.Close()
+		if t.err != nil {
+			return t.err // a held-back write's own error, as fn would have returned it
+		}
 		return err
 	}
 	tag, err := br.Exec()

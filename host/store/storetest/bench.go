@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,8 @@ import (
 //	sync-us   microseconds per bare write + fdatasync, measured alternately in the same loop
 //	op/sync   the ratio: how many durable syncs one operation costs
 //
-// The ParallelNx variants run N x GOMAXPROCS goroutines and report ops/s, the bare syncs/s
+// The ParallelNx variants run N x GOMAXPROCS goroutines and report ops/s, the median and 99th
+// percentile latency of one operation (p50-ms, p99-ms), the bare syncs/s
 // measured just before, and their ratio: above 1 means durable commits are shared (group
 // commit); SQLite serialises writers, so without grouping the ratio cannot pass 1. A store
 // with a CommitStats() (commits, txs int64) method (SQLite) also reports tx/commit, the
@@ -181,16 +183,33 @@ func parallel(b *testing.B, s *syncer, par int, op func(context.Context) error) 
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	var (
+		mu  sync.Mutex
+		lat []time.Duration
+	)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		defer func() {
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
+			t := time.Now()
 			if err := op(c); err != nil {
 				b.Error(err)
 				return
 			}
+			mine = append(mine, time.Since(t))
 		}
 	})
 	perSec := float64(b.N) / time.Since(start).Seconds()
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
 	if hasStats {
 		// Deterministic where the sync reference is noisy: how many transactions shared
 		// each durable commit.

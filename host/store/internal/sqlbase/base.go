@@ -6,6 +6,7 @@ package sqlbase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -120,6 +121,9 @@ func tm(t *time.Time) timeScanner { return timeScanner{t} }
 
 // internal wraps a database failure with what was being done; its code is EINTERNAL.
 func internal(err error, format string, args ...any) error {
+	if e, ok := heldBack(err); ok {
+		return e
+	}
 	return core.WrapError(core.EINTERNAL, err, "store: "+format, args...)
 }
 
@@ -129,6 +133,9 @@ func internal(err error, format string, args ...any) error {
 func (d *Dialect) classify(err error, what string, conflict func(constraint string) string, fkMsg string) error {
 	if err == nil {
 		return nil
+	}
+	if e, ok := heldBack(err); ok {
+		return e
 	}
 	if c := d.Constraint(err); c != "" && conflict != nil {
 		return core.WrapError(core.ECONFLICT, err, "%s", conflict(c))
@@ -276,14 +283,35 @@ func all[T any](ctx context.Context, c Conn, q string, args []any, scan func(Row
 // error) into the store error the write would have returned. When a check fails, the Conn
 // returns that error from the statement that flushed it and from every later one, and the
 // transaction cannot commit: InTx returns the error, as it would have had fn returned it.
+//
+// needRows says that check fails when the statement affected no row: the Conn must then make
+// the failure abort the transaction on the server too, since COMMIT may be in the same batch.
 type Deferrer interface {
-	Defer(query string, args []any, check func(rows int64, err error) error)
+	Defer(query string, args []any, needRows bool, check func(rows int64, err error) error)
+}
+
+// HeldBackError carries a held-back write's store error (ECONFLICT, ENOTFOUND, ...) out of the
+// statement that flushed it. internal and classify return the write's error unchanged rather
+// than wrapping it as a failure of that statement, so fn sees the code the write would have
+// returned.
+type HeldBackError struct{ Err error }
+
+func (e *HeldBackError) Error() string { return e.Err.Error() }
+func (e *HeldBackError) Unwrap() error { return e.Err }
+
+// heldBack returns the write's error when err carries one.
+func heldBack(err error) (error, bool) {
+	var h *HeldBackError
+	if errors.As(err, &h) {
+		return h.Err, true
+	}
+	return nil, false
 }
 
 // write runs a statement whose only result is an error, deferred when the Conn allows it.
-func (q Queries) write(ctx context.Context, query string, args []any, check func(rows int64, err error) error) error {
+func (q Queries) write(ctx context.Context, query string, args []any, needRows bool, check func(rows int64, err error) error) error {
 	if d, ok := q.C.(Deferrer); ok {
-		d.Defer(query, args, check)
+		d.Defer(query, args, needRows, check)
 		return nil
 	}
 	n, err := q.C.Exec(ctx, query, args...)

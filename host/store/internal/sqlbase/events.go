@@ -53,7 +53,7 @@ func (q Queries) InsertEvent(ctx context.Context, e *store.Event) error {
 	return q.write(ctx, d.Q(`INSERT INTO events (id, type, account, payment_id, refund_id, payload, created_at,
 status, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		[]any{id, e.Type, e.Account, e.PaymentID, e.RefundID, string(e.Payload), d.T(e.CreatedAt), string(e.Status),
-			e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt)},
+			e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt)}, false,
 		func(_ int64, err error) error {
 			return d.classify(err, "insert event "+id, func(string) string {
 				return fmt.Sprintf("event %s already exists", id)

@@ -102,7 +102,7 @@ func (q Queries) CompleteIdempotencyKey(ctx context.Context, scope, key string, 
 	}
 	return q.write(ctx, q.D.Q(`UPDATE idempotency_keys SET state = ?, response_status = ?, response_header = ?,
 response_body = ?, resource_id = CASE WHEN ? = '' THEN resource_id ELSE ? END WHERE scope = ? AND key = ?`),
-		[]any{string(store.IdempotencyDone), resp.Status, header, body, resp.ResourceID, resp.ResourceID, scope, key},
+		[]any{string(store.IdempotencyDone), resp.Status, header, body, resp.ResourceID, resp.ResourceID, scope, key}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "complete idempotency key")

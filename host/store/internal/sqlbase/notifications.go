@@ -57,14 +57,15 @@ func (q Queries) InsertNotification(ctx context.Context, n *store.Notification) 
 // that running it costs only the statement. SQLite builds it before queueing for the
 // committer, whose goroutine is the store's bottleneck.
 type Write struct {
-	query string
-	args  []any
-	check func(rows int64, err error) error
+	query    string
+	args     []any
+	needRows bool
+	check    func(rows int64, err error) error
 }
 
 // Do runs w.
 func (q Queries) Do(ctx context.Context, w Write) error {
-	return q.write(ctx, w.query, w.args, w.check)
+	return q.write(ctx, w.query, w.args, w.needRows, w.check)
 }
 
 // NotificationInsert prepares InsertNotification's statement, applying its defaults to n.
@@ -96,7 +97,7 @@ func NotificationInsert(d *Dialect, n *store.Notification) (Write, error) {
 	what := "insert notification " + n.ID
 	return Write{d.Q(insertNotificationSQL), []any{
 		n.ID, n.Account, n.Method, header, n.Query, body, n.RemoteAddr, d.T(n.ReceivedAt), string(n.Status),
-		n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt)},
+		n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt)}, false,
 		func(_ int64, err error) error { return d.classify(err, what, conflict, "") }}, nil
 }
 
@@ -124,7 +125,7 @@ func (q Queries) UpdateNotification(ctx context.Context, n *store.Notification) 
 	id, conflict := n.ID, dedupeConflict(n)
 	return q.write(ctx, d.Q(`UPDATE notifications SET status = ?, dedupe_key = ?, reason = ?, payment_id = ?,
 refund_id = ?, updated_at = ? WHERE id = ?`),
-		[]any{string(n.Status), n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), id},
+		[]any{string(n.Status), n.DedupeKey, n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), id}, true,
 		func(c int64, err error) error {
 			if err != nil {
 				return d.classify(err, "update notification "+id, conflict, "")

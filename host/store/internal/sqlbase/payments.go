@@ -202,7 +202,7 @@ query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
 		p.Region, p.Method, string(p.Channel), p.Reference, p.Amount.Value, p.Amount.Currency, string(p.Status),
 		p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef, at, av, p.Wallet, p.FailureCode,
 		p.AmountRefunded, p.AmountReserved, flags, d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt),
-		p.QueryAttempts, d.T(p.UpdatedAt), id},
+		p.QueryAttempts, d.T(p.UpdatedAt), id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update payment %s", id)

@@ -124,7 +124,7 @@ func (q Queries) UpdateRefund(ctx context.Context, r *store.Refund) error {
 	return q.write(ctx, d.Q(`UPDATE refunds SET status = ?, reason = ?, provider_ref = ?, failure_code = ?,
 next_query_at = ?, query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
 		string(r.Status), r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts,
-		d.T(r.UpdatedAt), id},
+		d.T(r.UpdatedAt), id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update refund %s", id)
