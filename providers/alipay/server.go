@@ -15,8 +15,9 @@ const (
 	ServiceRefundQuery = mapi.ServiceRefundQuery
 )
 
-// ParseNotification verifies a trade_status_sync or refund_status_sync notification (RSA, RSA2
-// or MD5 by its sign_type, plus notify_verify when the account says so) and maps it.
+// ParseNotification verifies a trade_status_sync or refund_status_sync notification (by its
+// sign_type, which must be one the account accepts: its own unless accept_sign_types widens it;
+// plus notify_verify when the account says so) and maps it.
 func (p *Provider) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
