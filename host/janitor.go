@@ -267,18 +267,17 @@ func (j *Janitor) payment(ctx context.Context, p *store.Payment, record func(fun
 		if cur.Status != core.PaymentPending {
 			return nil // a notification or a call decided it meanwhile
 		}
-		if fact != nil {
-			if fact.Status == core.PaymentSucceeded && fact.Amount.Currency != "" && fact.Amount != cur.Amount && cur.HasFlag(store.FlagAmountMismatch) {
-				fact = nil // already flagged and reported: no second event
-			}
+		f := fact // fn may run again (a serialisation retry): leave fact as it was
+		if f != nil && f.Status == core.PaymentSucceeded && f.Amount.Currency != "" && f.Amount != cur.Amount && cur.HasFlag(store.FlagAmountMismatch) {
+			f = nil // already flagged and reported: no second event
 		}
-		if fact != nil {
-			if out, err = j.svc.applyPaymentState(ctx, tx, cur, *fact); err != nil {
+		if f != nil {
+			if out, err = j.svc.applyPaymentState(ctx, tx, cur, *f); err != nil {
 				return err
 			}
 		}
 		final = cur.Status
-		if out == applyMismatch || (fact == nil && cur.HasFlag(store.FlagAmountMismatch)) {
+		if out == applyMismatch || (f == nil && cur.HasFlag(store.FlagAmountMismatch)) {
 			// Paid, but not the amount asked: neither query on nor close it; a person decides.
 			cur.NextQueryAt = time.Time{}
 			return tx.UpdatePayment(ctx, cur)
