@@ -71,6 +71,16 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if utf8.RuneCountInString(req.Description) > 400 {
 		return nil, core.Errorf(core.EINVALID, "description is longer than 400 characters")
 	}
+	// The content rules of the cross-border product (no quotes or control characters, none of
+	// the parameter names Alipay intercepts orders for, such as "total_fee="): the notification
+	// echoes these texts into its signed Format B string, where they could pass for fields. The
+	// byte bounds are lax: the character counts above are the HK limits.
+	if err := mapi.CheckText("subject", subject, 4*256, true); err != nil {
+		return nil, err
+	}
+	if err := mapi.CheckText("body", req.Description, 4*400, false); err != nil {
+		return nil, err
+	}
 	params := make(map[string]string, 16+len(req.Extras)) // sized once: this is the hot path
 	params["notify_url"] = req.NotifyURL
 	params["return_url"] = req.ReturnURL
