@@ -49,7 +49,7 @@ func (f *flakyNotify) ParseNotification(ctx context.Context, r *core.Notificatio
 	return f.Provider.ParseNotification(ctx, r)
 }
 
-func newSimEnv(t *testing.T, timeScale float64, wrap func(account string, p core.Provider) core.Provider) *simEnv {
+func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core.Provider) core.Provider) *simEnv {
 	t.Helper()
 	sim := mapisim.New(mapisim.Config{Seed: 7, TimeScale: timeScale})
 	t.Cleanup(sim.Close)
