@@ -75,19 +75,24 @@ func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core
 		return map[string]string{"partner": partner, "gateway_url": gw, "sign_type": "RSA2",
 			"private_key_file": priv, "alipay_public_key_file": pub, "timeout": "3s"}
 	}
-	global := alipay.New()
 	gs := common(e2eGlobalPartner)
 	gs["currency"] = "USD"
-	if err := global.Configure(context.Background(), &core.ConfigureRequest{Account: "global", Settings: gs}); err != nil {
-		t.Fatalf("configure alipay: %v", err)
-	}
-	hk := alipayhk.New()
 	hs := common(e2eHKPartner)
 	hs["refund_is_sync"] = "true"
-	if err := hk.Configure(context.Background(), &core.ConfigureRequest{Account: "hk", Settings: hs}); err != nil {
-		t.Fatalf("configure alipayhk: %v", err)
+	var accounts map[string]core.Provider
+	if simEnvPlugins {
+		accounts = pluginAccounts(t, map[string]map[string]string{"global": gs, "hk": hs})
+	} else {
+		global := alipay.New()
+		if err := global.Configure(context.Background(), &core.ConfigureRequest{Account: "global", Settings: gs}); err != nil {
+			t.Fatalf("configure alipay: %v", err)
+		}
+		hk := alipayhk.New()
+		if err := hk.Configure(context.Background(), &core.ConfigureRequest{Account: "hk", Settings: hs}); err != nil {
+			t.Fatalf("configure alipayhk: %v", err)
+		}
+		accounts = map[string]core.Provider{"global": global, "hk": hk}
 	}
-	accounts := map[string]core.Provider{"global": global, "hk": hk}
 	if wrap != nil {
 		for k, p := range accounts {
 			accounts[k] = wrap(k, p)
@@ -122,9 +127,33 @@ func (e *simEnv) waitStatus(t *testing.T, id string, want core.PaymentStatus) *h
 // TestE2EThinPath is the whole path through the real provider and the simulator: an app payment
 // created over REST, paid in the simulated wallet, its notification delivered by the
 // simulator's notifier to /notify/{account}, verified and stored, the payment succeeded, and
-// the merchant's webhook received with a valid Paymux-Signature.
-func TestE2EThinPath(t *testing.T) {
+// the merchant's webhook received with a valid Paymux-Signature. Then a partial refund and an
+// over-refund.
+func TestE2EThinPath(t *testing.T) { thinPath(t, newSimEnv(t, 1000, nil)) }
+
+// TestE2EThinPathPlugins is TestE2EThinPath with both providers behind their real plugin
+// binaries, started and pinned by host/pluginhost.
+func TestE2EThinPathPlugins(t *testing.T) {
+	if testing.Short() && os.Getenv("PAYMUX_BIN") == "" {
+		t.Skip("-short: not building plugin binaries (set PAYMUX_BIN)")
+	}
+	simEnvPlugins = true
+	defer func() { simEnvPlugins = false }()
 	e := newSimEnv(t, 1000, nil)
+	thinPath(t, e)
+	// AlipayHK through its plugin as well.
+	p := e.createPayment(map[string]any{
+		"region": "HK", "method": "alipayhk", "amount": map[string]any{"value": 8800, "currency": "HKD"},
+		"subject": "Egg tart", "channel": "app",
+	}, nil)
+	if res, err := e.sim.PayOrderString(context.Background(), p.NextAction.Value); err != nil || res.ResultStatus != mapisim.ResultSuccess {
+		t.Fatalf("pay: %+v %v", res, err)
+	}
+	e.waitStatus(t, p.ID, core.PaymentSucceeded)
+	e.sink.waitFor(t, "payment.succeeded", p.ID)
+}
+
+func thinPath(t *testing.T, e *simEnv) {
 	p := e.createPayment(map[string]any{
 		"region": "CN", "method": "alipay", "amount": map[string]any{"value": 1234, "currency": "USD"},
 		"reference": "order-e2e-1", "subject": "Green tea", "channel": "app",
