@@ -278,6 +278,17 @@ func TestIdempotency(t *testing.T) {
 	if r := <-done; r.Status != 201 {
 		t.Fatalf("blocked first: %d %s", r.Status, r.Body)
 	}
+
+	// Keys expire after server.idempotency_ttl: then the key is free for a new request.
+	e.api.SetLimits(0, 50*time.Millisecond)
+	key4 := map[string]string{"Idempotency-Key": "k-4"}
+	if r := e.call("POST", "/v1/payments", paymentBody("idem4", 1000), key4); r.Status != 201 {
+		t.Fatalf("k-4: %d", r.Status)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if r := e.call("POST", "/v1/payments", paymentBody("idem4", 2000), key4); r.Status != 201 || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("expired key with another body: %d %s", r.Status, r.Body)
+	}
 }
 
 func TestIdempotencyScopedPerAPIKey(t *testing.T) {
