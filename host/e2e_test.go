@@ -171,7 +171,9 @@ func thinPath(t *testing.T, e *simEnv) {
 	// The SDK's synchronous result is a hint only.
 	r := e.call("POST", "/v1/payments/"+p.ID+"/client-result", map[string]any{"result": map[string]string{
 		"resultStatus": res.ResultStatus, "result": res.Result, "memo": res.Memo}}, nil)
-	if r.Status != http.StatusOK {
+	var hinted host.Payment
+	r.decode(t, &hinted)
+	if r.Status != http.StatusOK || hinted.ClientResult == nil || !hinted.ClientResult.Verified || hinted.ClientResult.Status != core.PaymentSucceeded {
 		t.Fatalf("client-result: %d %s", r.Status, r.Body)
 	}
 	paid := e.waitStatus(t, p.ID, core.PaymentSucceeded)
