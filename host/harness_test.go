@@ -151,8 +151,9 @@ type env struct {
 type envOptions struct {
 	accounts map[string]core.Provider
 	regions  map[string][]host.RegionMethod
-	// publicURL overrides the API server's URL as the notify base (e.g. a proxy).
 	policy host.RetryPolicy
+	// store is the store to use; nil means a fresh one (see newTestStore).
+	store store.Store
 }
 
 var (
@@ -177,7 +178,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	// SQLite by default; PostgreSQL with PAYMUX_TEST_STORE=postgres (see newTestStore).
-	st := newTestStore(t)
+	st := o.store
+	if st == nil {
+		st = newTestStore(t)
+	}
 	e := &env{t: t, store: st, providers: &staticProviders{accs: o.accounts}, sink: newWebhookSink(t)}
 	log := hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: hclog.Warn, Output: testWriter{t}})
 	settings := &host.Settings{Regions: o.regions, WebhookURL: e.sink.srv.URL, WebhookSecret: testWebhookSecret}
