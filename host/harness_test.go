@@ -151,7 +151,7 @@ type env struct {
 type envOptions struct {
 	accounts map[string]core.Provider
 	regions  map[string][]host.RegionMethod
-	policy host.RetryPolicy
+	policy   host.RetryPolicy
 	// store is the store to use; nil means a fresh one (see newTestStore).
 	store store.Store
 }
