@@ -196,15 +196,15 @@ func TestNotificationFaults(t *testing.T) {
 		t.Fatalf("retry after outage: %s", got.Status)
 	}
 
-	// Unknown account: stored, retry answer.
-	code, _ = e.notifyFake("nobody", fakeNote{ID: "x6", Sig: "ok"})
-	if code != 503 {
-		t.Fatalf("unknown account: %d", code)
+	// Unknown account: refused with 404 (not an ack), and not stored.
+	code, body = e.notifyFake("nobody", fakeNote{ID: "x6", Sig: "ok"})
+	if code != 404 || body == "success" {
+		t.Fatalf("unknown account: %d %q", code, body)
 	}
-	r = e.call("GET", "/v1/notifications?status=rejected", nil, nil)
+	r = e.call("GET", "/v1/notifications?account=nobody", nil, nil)
 	r.decode(t, &page)
-	if len(page.Data) != 2 {
-		t.Fatalf("rejected notifications = %s", r.Body)
+	if len(page.Data) != 0 {
+		t.Fatalf("notification for an unknown account stored: %s", r.Body)
 	}
 }
 

@@ -27,6 +27,9 @@ type RawNotification struct {
 // a provider's success ack, so nothing unstored is ever acknowledged.
 var RetryAck = core.Ack{Status: http.StatusServiceUnavailable, ContentType: "text/plain; charset=utf-8", Body: []byte("retry")}
 
+// UnknownAccountAck answers a notification for an account this host does not have.
+var UnknownAccountAck = core.Ack{Status: http.StatusNotFound, ContentType: "text/plain; charset=utf-8", Body: []byte("unknown account")}
+
 // maxNotifyHeaders bounds the headers kept in the inbox.
 const maxNotifyHeaders = 64
 
@@ -51,6 +54,14 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		hdr[k] = v
 		n++
 	}
+	// An account this host does not have is refused before anything is stored, so that junk
+	// posted to /notify/<anything> cannot fill the inbox. The answer is not an ack: if the
+	// account was only misnamed in config, the wallet delivers again after the fix.
+	prov, _, provErr := s.provider(ctx, raw.Account)
+	if core.ErrorCode(provErr) == core.ENOTFOUND {
+		s.logFor(ctx).Warn("notification for an unknown account refused", "account", raw.Account)
+		return NotificationOutcome{Status: store.NotificationRejected, Ack: UnknownAccountAck}
+	}
 	ntf := &store.Notification{
 		ID: store.NewID("ntf_"), Account: raw.Account, Method: raw.Method, Header: hdr, Query: raw.Query,
 		Body: raw.Body, RemoteAddr: raw.RemoteAddr, Status: store.NotificationReceived, ReceivedAt: s.now(),
@@ -69,12 +80,8 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		return out
 	}
 
-	prov, _, err := s.provider(ctx, raw.Account)
-	if err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			return fail(store.NotificationRejected, "unknown account", RetryAck)
-		}
-		return fail(store.NotificationError, "provider unavailable: "+core.ErrorMessage(err), RetryAck)
+	if provErr != nil {
+		return fail(store.NotificationError, "provider unavailable: "+core.ErrorMessage(provErr), RetryAck)
 	}
 	cctx, cancel := s.callCtx(ctx)
 	res, err := prov.ParseNotification(cctx, &core.NotificationRequest{
