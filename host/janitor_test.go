@@ -305,26 +305,30 @@ func TestJanitorTwoHostsPostgres(t *testing.T) {
 		host.NewJanitor(host.JanitorOptions{Service: w.svc, Batch: 4, Logger: w.log}),
 		host.NewJanitor(host.JanitorOptions{Service: other, Batch: 4, Logger: w.log}),
 	}
-	var wg sync.WaitGroup
-	claimed := make([]int, 2)
-	for i, j := range js {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k, err := j.RunOnce(ctx)
-				if err != nil {
-					t.Errorf("janitor %d: %v", i, err)
-					return
+	race := func() []int {
+		var wg sync.WaitGroup
+		claimed := make([]int, 2)
+		for i, j := range js {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					k, err := j.RunOnce(ctx)
+					if err != nil {
+						t.Errorf("janitor %d: %v", i, err)
+						return
+					}
+					if k == 0 {
+						return
+					}
+					claimed[i] += k
 				}
-				if k == 0 {
-					return
-				}
-				claimed[i] += k
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		return claimed
 	}
-	wg.Wait()
+	claimed := race()
 	if claimed[0]+claimed[1] != n {
 		t.Fatalf("claimed %v, want %d in total", claimed, n)
 	}
@@ -347,6 +351,34 @@ func TestJanitorTwoHostsPostgres(t *testing.T) {
 			if evs := w.events(t, webhook.PaymentSucceeded, p.ID); len(evs) != 1 {
 				t.Errorf("payment %d: %d payment.succeeded events", i, len(evs))
 			}
+		}
+	}
+
+	// Refunds whose answers were lost: both janitors race again; each is queried once.
+	w.provs.mu.Lock()
+	w.provs.accs["acct"] = &lostAnswer{countingProvider: w.prov}
+	w.provs.mu.Unlock()
+	var refunds []*host.Refund
+	for i := 0; i < n; i += 3 {
+		rf, err := w.svc.CreateRefund(ctx, pays[i].ID, &host.CreateRefundRequest{Amount: core.Money{Value: 50, Currency: "USD"}})
+		if err != nil || rf.Status != core.RefundPending {
+			t.Fatalf("refund %d: %+v %v", i, rf, err)
+		}
+		refunds = append(refunds, rf)
+	}
+	w.clock.advance(time.Minute)
+	claimed = race()
+	t.Logf("refunds claimed by each janitor: %v", claimed)
+	for _, rf := range refunds {
+		if q := w.prov.count(w.prov.queries, rf.OutRefundNo); q != 1 {
+			t.Errorf("refund %s queried %d times, want 1", rf.ID, q)
+		}
+		if got, _ := w.store.GetRefund(ctx, rf.ID); got.Status != core.RefundSucceeded {
+			t.Errorf("refund %s: %s", rf.ID, got.Status)
+		}
+		evs, _, _ := w.store.ListEvents(ctx, store.EventFilter{Type: webhook.RefundSucceeded, PaymentID: rf.PaymentID})
+		if len(evs) != 1 {
+			t.Errorf("refund %s: %d refund.succeeded events", rf.ID, len(evs))
 		}
 	}
 }
