@@ -139,7 +139,7 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	cancel()
 	if err != nil {
 		// Building the client action failed, so the buyer can never pay this payment: fail it
-		// (no event: the caller learns it from this answer) and report the provider's error.
+		// (with its payment.failed event, like every state change) and report the error.
 		s.failUnstarted(ctx, p.ID, err)
 		return nil, err
 	}
@@ -180,7 +180,10 @@ func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
 			return nil
 		}
 		p.Status, p.FailureCode, p.NextQueryAt = core.PaymentFailed, core.ErrorCode(cause), time.Time{}
-		return tx.UpdatePayment(ctx, p)
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		return emit(ctx, tx, webhook.PaymentFailed, p.Account, p.ID, "", paymentView(p))
 	})
 	if err != nil {
 		s.logFor(ctx).Error("could not mark an unstarted payment failed", "payment_id", id, "error", err)
