@@ -70,6 +70,11 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		s.logFor(ctx).Error("could not store a notification; asking the wallet to retry", "account", raw.Account, "error", err)
 		return NotificationOutcome{Status: store.NotificationError, Ack: RetryAck}
 	}
+	// Once stored, finish the work even if the wallet hangs up: the wallet's timeout must not
+	// decide whether an effect half-happens (the transaction would roll back, but the inbox
+	// entry would stay "received" with nobody to pick it up).
+	ctx, cancelAll := context.WithTimeout(context.WithoutCancel(ctx), 2*s.callTimeout)
+	defer cancelAll()
 	out := NotificationOutcome{ID: ntf.ID}
 	fail := func(status store.NotificationStatus, reason string, ack core.Ack) NotificationOutcome {
 		ntf.Status, ntf.Reason = status, reason
