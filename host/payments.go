@@ -129,6 +129,9 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	if err := s.store.InsertPayment(ctx, p); err != nil {
 		return nil, err
 	}
+	// From here on the payment exists: finish even if the caller hangs up.
+	ctx, cancelAll := context.WithTimeout(context.WithoutCancel(ctx), 2*s.callTimeout)
+	defer cancelAll()
 
 	cctx, cancel := s.callCtx(ctx)
 	res, err := prov.CreatePayment(cctx, &core.CreatePaymentRequest{

@@ -70,6 +70,10 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	if err != nil {
 		return nil, err
 	}
+	// The amount is reserved: finish even if the caller hangs up, so that the refund's outcome
+	// is recorded now rather than left for the janitor.
+	ctx, cancelAll := context.WithTimeout(context.WithoutCancel(ctx), 2*s.callTimeout)
+	defer cancelAll()
 
 	cctx, cancel := s.callCtx(ctx)
 	state, err := prov.Refund(cctx, &core.RefundRequest{
