@@ -604,6 +604,11 @@ func keyIDHex(key string) string {
 // required fields, an undeclared status and an unknown route all fail validation.
 func TestOpenAPIDocumentCatchesDrift(t *testing.T) {
 	v := openAPIValidator(t)
+	if ok, errs := v.ValidateDocument(); !ok {
+		for _, e := range errs {
+			t.Errorf("openapi.yaml is not a valid OpenAPI 3.1 document: %s: %s", e.Message, e.Reason)
+		}
+	}
 	check := func(method, path string, status int, body string) bool {
 		req, _ := http.NewRequest(method, "http://127.0.0.1:8080"+path, nil)
 		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
