@@ -26,7 +26,8 @@ import (
 //	op/sync   the ratio: how many durable syncs one operation costs
 //
 // The ParallelNx variants run N x GOMAXPROCS goroutines and report ops/s, the median and 99th
-// percentile latency of one operation (p50-ms, p99-ms), the bare syncs/s
+// percentile latency of one operation (p50-ms, p99-ms), the process's CPU time per operation
+// (cpu-us/op, Linux), the bare syncs/s
 // measured just before, and their ratio: above 1 means durable commits are shared (group
 // commit); SQLite serialises writers, so without grouping the ratio cannot pass 1. A store
 // with a CommitStats() (commits, txs int64) method (SQLite) also reports tx/commit, the
@@ -187,7 +188,7 @@ func parallel(b *testing.B, s *syncer, par int, op func(context.Context) error) 
 		mu  sync.Mutex
 		lat []time.Duration
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
 		defer func() {
@@ -205,6 +206,11 @@ func parallel(b *testing.B, s *syncer, par int, op func(context.Context) error) 
 		}
 	})
 	perSec := float64(b.N) / time.Since(start).Seconds()
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		// Less at the mercy of the disk and the neighbours than ops/s: what one operation
+		// costs this process (the store's client side; for SQLite, the whole database).
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
+	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
