@@ -47,7 +47,6 @@ type committer struct {
 	db       *sql.DB
 	stmts    *sqlbase.StmtCache
 	maxBatch int
-	onCommit func() // called after every durable commit, on the committer's goroutine
 	jobs     chan *job
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -56,12 +55,8 @@ type committer struct {
 	commits, txs atomic.Int64 // durable commits made, transactions committed in them
 }
 
-func newCommitter(db *sql.DB, stmts *sqlbase.StmtCache, maxBatch int, onCommit func()) *committer {
-	if onCommit == nil {
-		onCommit = func() {}
-	}
-	c := &committer{db: db, stmts: stmts, maxBatch: max(1, maxBatch), onCommit: onCommit, jobs: make(chan *job),
-		stop: make(chan struct{})}
+func newCommitter(db *sql.DB, stmts *sqlbase.StmtCache, maxBatch int) *committer {
+	c := &committer{db: db, stmts: stmts, maxBatch: max(1, maxBatch), jobs: make(chan *job), stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -211,7 +206,6 @@ func (c *committer) commit(batch []*job) {
 	}
 	c.commits.Add(1)
 	c.txs.Add(int64(ok))
-	c.onCommit()
 }
 
 func runJob(j *job, conn sqlbase.Conn) (r result) {

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host/store"
@@ -35,7 +34,6 @@ type Store struct {
 	group  *committer
 	wstmts *sqlbase.StmtCache
 	rstmts *sqlbase.StmtCache
-	ckpt   *checkpointer // nil when background checkpoints are off
 }
 
 // Options tune a store. The zero value is the default.
@@ -44,10 +42,6 @@ type Options struct {
 	// see group.go). 0 means DefaultMaxBatch; 1 turns grouping off (one commit per
 	// transaction).
 	MaxBatch int
-	// CheckpointInterval is the least time between two background WAL checkpoints (see
-	// checkpoint.go). 0 means DefaultCheckpointInterval; a negative value turns background
-	// checkpoints off, leaving them to SQLite's automatic checkpoint inside commits.
-	CheckpointInterval time.Duration
 }
 
 // DefaultMaxBatch is the default Options.MaxBatch.
@@ -116,13 +110,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	const common = "&_busy_timeout=10000&_foreign_keys=1&_synchronous=FULL"
 	// temp_store=memory keeps the statement journal of the group commit's savepoints in
 	// memory rather than in a temporary file written with a syscall per page.
-	if opts.CheckpointInterval == 0 {
-		opts.CheckpointInterval = DefaultCheckpointInterval
-	}
 	wopts := "?_journal_mode=WAL&_txlock=immediate&_pragma=temp_store(memory)"
-	if opts.CheckpointInterval > 0 {
-		wopts += fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", backstopPages)
-	}
 	writer, err := sql.Open("sqlite", "file:"+path+wopts+common)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
@@ -151,20 +139,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	}
 	s.wstmts = &sqlbase.StmtCache{DB: writer}
 	s.rstmts = &sqlbase.StmtCache{DB: reader}
-	var onCommit func()
-	if opts.CheckpointInterval > 0 {
-		cdb, err := sql.Open("sqlite", "file:"+path+"?"+common[1:])
-		if err != nil {
-			reader.Close()
-			writer.Close()
-			return nil, fmt.Errorf("sqlite store %s: %w", path, err)
-		}
-		cdb.SetMaxOpenConns(1)
-		cdb.SetMaxIdleConns(1)
-		s.ckpt = newCheckpointer(cdb, opts.CheckpointInterval)
-		onCommit = s.ckpt.committed
-	}
-	s.group = newCommitter(writer, s.wstmts, opts.MaxBatch, onCommit)
+	s.group = newCommitter(writer, s.wstmts, opts.MaxBatch)
 	s.Queries = sqlbase.Queries{
 		C: sqlbase.Route{Read: sqlbase.CachedConn{Cache: s.rstmts}, Write: sqlbase.CachedConn{Cache: s.wstmts}},
 		D: dialect,
@@ -238,9 +213,5 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements store.Store. Transactions already submitted finish first.
 func (s *Store) Close() error {
 	s.group.close()
-	var cerr error
-	if s.ckpt != nil {
-		cerr = s.ckpt.close()
-	}
-	return errors.Join(cerr, s.rstmts.Close(), s.wstmts.Close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.rstmts.Close(), s.wstmts.Close(), s.reader.Close(), s.writer.Close())
 }

@@ -116,12 +116,10 @@ func BenchmarkStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	// group-inlinecheckpoint is the default with SQLite's own checkpoints inside commits, for a
-	// paired view of what background checkpoints change.
 	for _, tc := range []struct {
 		name string
 		opts Options
-	}{{"group", Options{}}, {"group-inlinecheckpoint", Options{CheckpointInterval: -1}}, {"nogroup", Options{MaxBatch: 1}}} {
+	}{{"group", Options{}}, {"nogroup", Options{MaxBatch: 1}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			s, err := OpenOptions(context.Background(), filepath.Join(dir, tc.name+".db"), tc.opts)
 			if err != nil {
@@ -135,58 +133,3 @@ func BenchmarkStore(b *testing.B) {
 	}
 }
 
-// TestBackgroundCheckpoint checks that the writer's own checkpoints are pushed out to the
-// backstop, that the background checkpointer runs after commits and that what it copied into
-// the database file is all there after a reopen; and that a negative interval keeps SQLite's
-// default.
-func TestBackgroundCheckpoint(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "paymux.db")
-	s, err := OpenOptions(ctx, path, Options{CheckpointInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var auto int
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil {
-		t.Fatal(err)
-	}
-	if auto != backstopPages {
-		t.Errorf("writer wal_autocheckpoint = %d, want %d", auto, backstopPages)
-	}
-	for i := range 50 {
-		if err := s.InsertPayment(ctx, testPayment(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.ckpt.runs.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no background checkpoint within 10 s of 50 commits")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenOptions(ctx, path, Options{CheckpointInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if s.ckpt != nil {
-		t.Error("a negative CheckpointInterval started a checkpointer")
-	}
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil {
-		t.Fatal(err)
-	}
-	if auto != 1000 {
-		t.Errorf("writer wal_autocheckpoint without background checkpoints = %d, want SQLite's 1000", auto)
-	}
-	ps, _, err := s.ListPayments(ctx, store.PaymentFilter{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ps) != 50 {
-		t.Errorf("payments after reopen: %d, want 50", len(ps))
-	}
-}
