@@ -132,4 +132,3 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
-
