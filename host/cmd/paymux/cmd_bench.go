@@ -68,6 +68,9 @@ func runBench(ctx context.Context, args []string) error {
 		binDir = filepath.Dir(self)
 	}
 	o.Stack.PluginPath = filepath.Join(binDir, bench.PluginBinary)
+	if o.Stack.HostCPUProfile != "" && hostMode != "child" {
+		return fmt.Errorf("-host-cpuprofile needs -host child (serve has no profiling switch): %w", errUsage)
+	}
 	switch hostMode {
 	case "serve":
 		if commands["serve"] == nil {
