@@ -239,6 +239,8 @@ func TestReconcileHTTP(t *testing.T) {
 	t.Cleanup(srv.Close)
 	day := w.day.Format("2006-01-02")
 	body := `{"account":"acct","from":"` + day + `","to":"` + day + `","timezone":"Asia/Shanghai"}`
+	// Every answer, JSON, CSV or error, is checked against the OpenAPI document.
+	oas := &env{t: t, oas: openAPIValidator(t)}
 	post := func(query, accept, body string) (int, string, string) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/reconciliations"+query, strings.NewReader(body))
@@ -253,6 +255,7 @@ func TestReconcileHTTP(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		oas.checkOpenAPI(req, []byte(body), resp, b)
 		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 	}
 	code, ctype, got := post("", "", body)
