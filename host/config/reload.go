@@ -45,8 +45,10 @@ func (d *Changes) Empty() bool {
 }
 
 // RestartRequired reports whether the change touches something a running process cannot swap
-// (the listener, TLS or the store); the serve command should refuse such a reload, keep the old
-// config and say that a restart is needed.
+// (the listen address, TLS switched on or off, or the store); the serve command should refuse
+// such a reload, keep the old config and say that a restart is needed. Other server.tls changes
+// (the certificate and key file paths) are live: the listener takes its certificate from a
+// holder that a reload swaps.
 func (d *Changes) RestartRequired(old, new *Config) bool {
 	if d.StoreChanged {
 		return true
@@ -54,7 +56,7 @@ func (d *Changes) RestartRequired(old, new *Config) bool {
 	if old == nil {
 		return false
 	}
-	return old.Server.Listen != new.Server.Listen || !reflect.DeepEqual(old.Server.TLS, new.Server.TLS)
+	return old.Server.Listen != new.Server.Listen || (old.Server.TLS == nil) != (new.Server.TLS == nil)
 }
 
 // PluginsToStart returns the plugins to (re)start: added or changed.
@@ -171,9 +173,10 @@ func NewHolder(path string, cfg *Config) *Holder {
 // Current returns the config in use. Treat it as read-only.
 func (h *Holder) Current() *Config { return h.cur.Load() }
 
-// ErrRestartRequired is returned by Reload when the new config changes the listener, TLS or
-// the store, which only a restart can apply. The old config keeps serving.
-var ErrRestartRequired = errors.New("config: the change to server.listen, server.tls or store needs a restart")
+// ErrRestartRequired is returned by Reload when the new config changes the listen address,
+// switches TLS on or off, or changes the store, which only a restart can apply. The old config
+// keeps serving.
+var ErrRestartRequired = errors.New("config: the change to server.listen, to whether server.tls is set, or to store needs a restart")
 
 // Reload loads the file again and, when it is valid, calls apply with the old and new config
 // and their Changes (apply starts changed plugins, configures accounts, runs ValidateMethods). Only

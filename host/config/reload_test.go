@@ -60,6 +60,9 @@ func TestDiff(t *testing.T) {
 		{"listen needs restart", func(s string) string {
 			return strings.Replace(s, "server:\n", "server:\n  listen: 127.0.0.1:9999\n", 1)
 		}, Changes{ServerChanged: true}, nil, []string{}, true},
+		{"enabling tls needs restart", func(s string) string {
+			return strings.Replace(s, "server:\n", "server:\n  tls: {cert_file: c.pem, key_file: k.pem}\n", 1)
+		}, Changes{ServerChanged: true}, nil, []string{}, true},
 		{"api key swap is live", func(s string) string {
 			return strings.Replace(s, "demo-key-0123456789", "next-key-0123456789", 1)
 		}, Changes{ServerChanged: true}, nil, []string{}, false},
@@ -154,5 +157,36 @@ func TestHolderReload(t *testing.T) {
 	called = false
 	if d, err := h.Reload(apply); err != nil || !d.Empty() || called {
 		t.Fatalf("unchanged: %v %v %v", err, d, called)
+	}
+}
+
+// TestRestartRequiredTLS: new certificate and key paths are applied live; switching TLS off
+// (or on) needs a restart.
+func TestRestartRequiredTLS(t *testing.T) {
+	withTLS := func(cert, key string) string {
+		return strings.Replace(baseYAML, "server:\n", "server:\n  tls: {cert_file: "+cert+", key_file: "+key+"}\n", 1)
+	}
+	old := mustParse(t, withTLS("a/cert.pem", "a/key.pem"))
+	for _, tt := range []struct {
+		name    string
+		next    string
+		changed bool
+		restart bool
+	}{
+		{"same", withTLS("a/cert.pem", "a/key.pem"), false, false},
+		{"new paths", withTLS("b/cert.pem", "b/key.pem"), true, false},
+		{"new key path only", withTLS("a/cert.pem", "b/key.pem"), true, false},
+		{"tls off", baseYAML, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			next := mustParse(t, tt.next)
+			d := Diff(old, next)
+			if d.ServerChanged != tt.changed {
+				t.Errorf("ServerChanged = %v, want %v", d.ServerChanged, tt.changed)
+			}
+			if got := d.RestartRequired(old, next); got != tt.restart {
+				t.Errorf("RestartRequired = %v, want %v", got, tt.restart)
+			}
+		})
 	}
 }

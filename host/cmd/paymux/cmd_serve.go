@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,6 +100,8 @@ type server struct {
 	cancel   context.CancelFunc // stops the background workers
 	workers  sync.WaitGroup
 	runtime  string
+	// cert is the listener's certificate when server.tls is set; SIGHUP swaps it.
+	cert atomic.Pointer[tls.Certificate]
 }
 
 // startServer opens the store, starts and configures the plugins, checks the regions against
@@ -173,12 +176,17 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	}
 	scheme := "http"
 	if t := cfg.Server.TLS; t != nil {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		cert, err := loadCertificate(t)
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("server.tls: %w", err)
+			return nil, err
 		}
-		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		s.cert.Store(cert)
+		// GetCertificate reads the holder on every handshake, so a reload serves the new
+		// certificate to new connections while open ones keep theirs.
+		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		}}
 		ln = tls.NewListener(ln, s.http.TLSConfig)
 		scheme = "https"
 	}
@@ -234,17 +242,55 @@ func (s *server) reload(ctx context.Context) {
 			s.rollbackPlugins(ctx, old)
 			return err
 		}
+		if t := next.Server.TLS; t != nil && (old.Server.TLS == nil || *t != *old.Server.TLS) {
+			// New paths: refuse the whole config when they do not hold a usable pair.
+			if _, err := loadCertificate(t); err != nil {
+				s.rollbackPlugins(ctx, old)
+				return err
+			}
+		}
 		s.svc.SetSettings(settings)
 		s.api.SetKeys(apiKeys(next))
 		s.api.SetLimits(next.Server.MaxBodyBytes, time.Duration(next.Server.IdempotencyTTL))
 		return nil
 	})
+	// Operators renew certificates in place, so the files are read again on every reload,
+	// whether or not the config text changed and even when the new config was refused.
+	s.reloadCertificate(s.holder.Current().Server.TLS)
 	if err != nil {
 		s.log.Error("config reload refused; the old config keeps serving", "error", err)
 		return
 	}
 	s.log.Info("config reloaded", "plugins_started", changes.PluginsToStart(), "accounts_changed",
 		append(append([]string{}, changes.AccountsAdded...), changes.AccountsChanged...), "regions_changed", changes.RegionsChanged)
+}
+
+// loadCertificate reads and checks the certificate and key files of server.tls.
+func loadCertificate(t *config.TLS) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls: loading %s and %s: %w", t.CertFile, t.KeyFile, err)
+	}
+	return &cert, nil
+}
+
+// reloadCertificate reads the TLS files again and swaps them in for new connections; a bad
+// pair is refused and the old certificate keeps serving. Nothing happens without TLS.
+func (s *server) reloadCertificate(t *config.TLS) {
+	if t == nil || s.cert.Load() == nil {
+		return
+	}
+	cert, err := loadCertificate(t)
+	if err != nil {
+		s.log.Error("TLS certificate reload refused; the old certificate keeps serving", "error", err)
+		return
+	}
+	s.cert.Store(cert)
+	var notAfter time.Time
+	if cert.Leaf != nil {
+		notAfter = cert.Leaf.NotAfter
+	}
+	s.log.Info("TLS certificate reloaded", "cert_file", t.CertFile, "not_after", notAfter)
 }
 
 func (s *server) rollbackPlugins(ctx context.Context, old *config.Config) {

@@ -344,3 +344,93 @@ func selfSignedCert(t *testing.T) (certPEM, keyPEM []byte) {
 	must(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
+
+// TestServeTLSReload: a reload reads the certificate files again even when the config text is
+// unchanged, a broken pair is refused and the old certificate keeps serving, and new file
+// paths in server.tls are applied without a restart.
+func TestServeTLSReload(t *testing.T) {
+	w := newServeWorld(t)
+	dir := t.TempDir()
+	writePair := func(name string, cert, key []byte) (certFile, keyFile string) {
+		certFile, keyFile = filepath.Join(dir, name+"-cert.pem"), filepath.Join(dir, name+"-key-DO-NOT-USE.pem")
+		must(t, os.WriteFile(certFile, cert, 0o600))
+		must(t, os.WriteFile(keyFile, key, 0o600))
+		return certFile, keyFile
+	}
+	writeTLSConfig := func(certFile, keyFile string) {
+		text := fmt.Sprintf(w.template, "", "alipay")
+		text = strings.Replace(text, "server:\n", fmt.Sprintf("server:\n  tls: {cert_file: %q, key_file: %q}\n", certFile, keyFile), 1)
+		must(t, os.WriteFile(w.cfgPath, []byte(text), 0o600))
+	}
+	certA, keyA := selfSignedCert(t)
+	certB, keyB := selfSignedCert(t)
+	certC, keyC := selfSignedCert(t)
+	derOf := func(certPEM []byte) []byte { b, _ := pem.Decode(certPEM); return b.Bytes }
+
+	certFile, keyFile := writePair("live", certA, keyA)
+	writeTLSConfig(certFile, keyFile)
+	cfg, err := config.Load(w.cfgPath)
+	must(t, err)
+	var logBuf syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logBuf})
+	ctx := context.Background()
+	s, err := startServer(ctx, cfg, w.cfgPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	addr := strings.TrimPrefix(w.baseURL, "http://")
+	served := func() []byte {
+		t.Helper()
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS dial: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Raw
+	}
+	expect := func(step string, want []byte) {
+		t.Helper()
+		if !bytes.Equal(served(), want) {
+			t.Fatalf("%s: the listener serves another certificate\n%s", step, logBuf.String())
+		}
+	}
+	expect("start", derOf(certA))
+
+	// Renewed in place: same config text, new files.
+	writePair("live", certB, keyB)
+	s.reload(ctx)
+	expect("renewed in place", derOf(certB))
+	if !strings.Contains(logBuf.String(), "TLS certificate reloaded") {
+		t.Errorf("no reload log line:\n%s", logBuf.String())
+	}
+
+	// A certificate with a key that does not match is refused; B keeps serving.
+	writePair("live", certC, keyA)
+	s.reload(ctx)
+	expect("broken pair", derOf(certB))
+	if !strings.Contains(logBuf.String(), "TLS certificate reload refused") {
+		t.Errorf("broken pair not refused in the log:\n%s", logBuf.String())
+	}
+	writePair("live", certB, keyB) // repaired, so that the config below is judged alone
+
+	// New paths in server.tls are applied live.
+	certFile2, keyFile2 := writePair("next", certC, keyC)
+	writeTLSConfig(certFile2, keyFile2)
+	s.reload(ctx)
+	expect("new paths", derOf(certC))
+	if got := s.holder.Current().Server.TLS.CertFile; got != certFile2 {
+		t.Errorf("config in use has cert_file %s, want %s", got, certFile2)
+	}
+
+	// New paths that hold no pair: the whole config is refused, C keeps serving.
+	writeTLSConfig(filepath.Join(dir, "missing-cert.pem"), filepath.Join(dir, "missing-key.pem"))
+	s.reload(ctx)
+	expect("missing files", derOf(certC))
+	if got := s.holder.Current().Server.TLS.CertFile; got != certFile2 {
+		t.Errorf("a config with missing TLS files was taken: cert_file %s", got)
+	}
+	if strings.Contains(logBuf.String(), "PRIVATE KEY") {
+		t.Fatal("key material reached the logs")
+	}
+}
