@@ -228,6 +228,8 @@ type Payment struct {
 	AmountRefunded int64
 	AmountReserved int64
 	Flags          []string // e.g. FlagAmountMismatch; order kept, duplicates are the caller's business
+	// ClientResult is the latest result the app reported from the wallet SDK; nil: none yet.
+	ClientResult *ClientResultHint
 
 	ExpiresAt     time.Time // when an unpaid payment is closed; zero: never
 	PaidAt        time.Time // zero until succeeded
@@ -235,6 +237,14 @@ type Payment struct {
 	QueryAttempts int       // janitor queries so far (counted by ClaimDuePayments)
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// ClientResultHint is what the wallet SDK's synchronous result suggested, as the provider judged
+// it. It is a hint, never proof: it never changes a payment's status.
+type ClientResultHint struct {
+	Verified bool               // the provider verified the result (e.g. its signature)
+	Status   core.PaymentStatus // the status the result suggests
+	At       time.Time          // when it was reported
 }
 
 // FlagAmountMismatch marks a payment whose notification reported another amount or currency.

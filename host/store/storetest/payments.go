@@ -31,6 +31,8 @@ func testPaymentRoundTrip(t *testing.T, s store.Store) {
 		Wallet:      "ALIPAYHK",
 		FailureCode: "",
 		Flags:       []string{store.FlagAmountMismatch, "other"},
+		ClientResult: &store.ClientResultHint{Verified: false, Status: core.PaymentPending,
+			At: base.Add(2 * time.Second)},
 		ExpiresAt:   base.Add(30 * time.Minute),
 		NextQueryAt: base.Add(time.Minute),
 		CreatedAt:   base,
@@ -38,6 +40,7 @@ func testPaymentRoundTrip(t *testing.T, s store.Store) {
 	}
 	must(t, s.InsertPayment(c, p))
 	want := *p
+	want.ClientResult = &store.ClientResultHint{Verified: false, Status: core.PaymentPending, At: us(base.Add(2 * time.Second))}
 	want.ExpiresAt, want.NextQueryAt = us(want.ExpiresAt), us(want.NextQueryAt)
 	want.CreatedAt, want.UpdatedAt = us(want.CreatedAt), us(want.UpdatedAt)
 	if !reflect.DeepEqual(p, &want) {
@@ -80,6 +83,7 @@ func testPaymentRoundTrip(t *testing.T, s store.Store) {
 		q.NextQueryAt = time.Time{}
 		q.QueryAttempts = 3
 		q.Reference = "order-43"
+		q.ClientResult = &store.ClientResultHint{Verified: true, Status: core.PaymentSucceeded, At: base.Add(3 * time.Minute)}
 		if err := tx.UpdatePayment(c, q); err != nil {
 			return err
 		}
@@ -98,6 +102,21 @@ func testPaymentRoundTrip(t *testing.T, s store.Store) {
 	if got.CreatedAt != us(base) {
 		t.Errorf("UpdatePayment changed CreatedAt to %v", got.CreatedAt)
 	}
+	if h := got.ClientResult; h == nil || !h.Verified || h.Status != core.PaymentSucceeded || h.At != us(base.Add(3*time.Minute)) {
+		t.Errorf("client result after UpdatePayment: %+v", h)
+	}
+	// Clearing the hint stores NULLs, which read back as no hint.
+	must(t, s.InTx(c, func(tx store.Tx) error {
+		q, err := tx.LockPayment(c, p.ID)
+		if err != nil {
+			return err
+		}
+		q.ClientResult = nil
+		return tx.UpdatePayment(c, q)
+	}))
+	if got, err = s.GetPayment(c, p.ID); err != nil || got.ClientResult != nil {
+		t.Errorf("cleared client result came back: %+v %v", got, err)
+	}
 
 	// Defaults: times are set to now when zero.
 	d := newPayment("acct-1", 1)
@@ -108,7 +127,7 @@ func testPaymentRoundTrip(t *testing.T, s store.Store) {
 	}
 	got, err = s.GetPayment(c, d.ID)
 	must(t, err)
-	if got.NextAction != nil || got.Extras != nil || got.Flags != nil || !got.PaidAt.IsZero() {
+	if got.NextAction != nil || got.Extras != nil || got.Flags != nil || got.ClientResult != nil || !got.PaidAt.IsZero() {
 		t.Errorf("empty fields came back set: %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package sqlbase
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,7 +20,8 @@ type Queries struct {
 const paymentCols = `seq, id, account, region, method, channel, out_trade_no, reference, amount_value,
 amount_currency, status, subject, description, return_url, extras, provider_ref, next_action_type,
 next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags, expires_at, paid_at,
-next_query_at, query_attempts, created_at, updated_at`
+next_query_at, query_attempts, created_at, updated_at, client_result_status, client_result_verified,
+client_result_at`
 
 func scanPayment(r Rows) (*store.Payment, int64, error) {
 	var (
@@ -28,15 +30,17 @@ func scanPayment(r Rows) (*store.Payment, int64, error) {
 		channel, status      string
 		extras, flags        string
 		actionType, actionVa string
+		cr                   clientResultScanner
 	)
 	err := r.Scan(&seq, &p.ID, &p.Account, &p.Region, &p.Method, &channel, &p.OutTradeNo, &p.Reference,
 		&p.Amount.Value, &p.Amount.Currency, &status, &p.Subject, &p.Description, &p.ReturnURL, &extras,
 		&p.ProviderRef, &actionType, &actionVa, &p.Wallet, &p.FailureCode, &p.AmountRefunded,
 		&p.AmountReserved, &flags, tm(&p.ExpiresAt), tm(&p.PaidAt), tm(&p.NextQueryAt), &p.QueryAttempts,
-		tm(&p.CreatedAt), tm(&p.UpdatedAt))
+		tm(&p.CreatedAt), tm(&p.UpdatedAt), &cr.status, &cr.verified, tm(&cr.at))
 	if err != nil {
 		return nil, 0, err
 	}
+	p.ClientResult = cr.hint()
 	p.Channel = core.Channel(channel)
 	p.Status = core.PaymentStatus(status)
 	if actionType != "" || actionVa != "" {
@@ -75,6 +79,34 @@ func jsonText(v any, empty string) (string, error) {
 	return string(b), nil
 }
 
+// clientResultScanner reads the three nullable client_result_* columns; a NULL status means no hint.
+type clientResultScanner struct {
+	status   sql.NullString
+	verified sql.NullInt64
+	at       time.Time
+}
+
+func (c *clientResultScanner) hint() *store.ClientResultHint {
+	if !c.status.Valid {
+		return nil
+	}
+	return &store.ClientResultHint{Verified: c.verified.Int64 != 0, Status: core.PaymentStatus(c.status.String), At: c.at}
+}
+
+// clientResultArgs are the values of the client_result_* columns (all NULL without a hint);
+// the hint's time is normalised in place, as the other times are.
+func (d *Dialect) clientResultArgs(h *store.ClientResultHint) (status, verified, at any) {
+	if h == nil {
+		return nil, nil, nil
+	}
+	h.At = norm(h.At)
+	v := int64(0)
+	if h.Verified {
+		v = 1
+	}
+	return string(h.Status), v, d.T(h.At)
+}
+
 func action(a *core.NextAction) (string, string) {
 	if a == nil {
 		return "", ""
@@ -106,15 +138,18 @@ func (q Queries) InsertPayment(ctx context.Context, p *store.Payment) error {
 	p.ExpiresAt, p.PaidAt, p.NextQueryAt = norm(p.ExpiresAt), norm(p.PaidAt), norm(p.NextQueryAt)
 	at, av := action(p.NextAction)
 	d := q.D
+	crs, crv, cra := d.clientResultArgs(p.ClientResult)
 	_, err = q.C.Exec(ctx, d.Q(`INSERT INTO payments (id, account, region, method, channel, out_trade_no,
 reference, amount_value, amount_currency, status, subject, description, return_url, extras, provider_ref,
 next_action_type, next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags,
-expires_at, paid_at, next_query_at, query_attempts, created_at, updated_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+expires_at, paid_at, next_query_at, query_attempts, created_at, updated_at, client_result_status,
+client_result_verified, client_result_at)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		p.ID, p.Account, p.Region, p.Method, string(p.Channel), p.OutTradeNo, p.Reference, p.Amount.Value,
 		p.Amount.Currency, string(p.Status), p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef,
 		at, av, p.Wallet, p.FailureCode, p.AmountRefunded, p.AmountReserved, flags,
-		d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt), p.QueryAttempts, d.T(p.CreatedAt), d.T(p.UpdatedAt))
+		d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt), p.QueryAttempts, d.T(p.CreatedAt), d.T(p.UpdatedAt),
+		crs, crv, cra)
 	return d.classify(err, "insert payment "+p.ID, paymentConflict(p), "")
 }
 
@@ -194,15 +229,17 @@ func (q Queries) UpdatePayment(ctx context.Context, p *store.Payment) error {
 	at, av := action(p.NextAction)
 	d := q.D
 	id := p.ID
+	crs, crv, cra := d.clientResultArgs(p.ClientResult)
 	return q.write(ctx, d.Q(`UPDATE payments SET region = ?, method = ?, channel = ?, reference = ?,
 amount_value = ?, amount_currency = ?, status = ?, subject = ?, description = ?, return_url = ?, extras = ?,
 provider_ref = ?, next_action_type = ?, next_action_value = ?, wallet = ?, failure_code = ?,
 amount_refunded = ?, amount_reserved = ?, flags = ?, expires_at = ?, paid_at = ?, next_query_at = ?,
-query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
+query_attempts = ?, updated_at = ?, client_result_status = ?, client_result_verified = ?,
+client_result_at = ? WHERE id = ?`), []any{
 		p.Region, p.Method, string(p.Channel), p.Reference, p.Amount.Value, p.Amount.Currency, string(p.Status),
 		p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef, at, av, p.Wallet, p.FailureCode,
 		p.AmountRefunded, p.AmountReserved, flags, d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt),
-		p.QueryAttempts, d.T(p.UpdatedAt), id}, true,
+		p.QueryAttempts, d.T(p.UpdatedAt), crs, crv, cra, id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update payment %s", id)
