@@ -150,6 +150,12 @@ type AmountRule struct {
 	Currency string `json:"currency"`
 	Min      int64  `json:"min,omitempty"`
 	Max      int64  `json:"max,omitempty"`
+	// ReportedInSettlement says that the wallet settles amounts priced in this currency in the
+	// account's settlement currency, and reports them (in notifications and queries) in that
+	// currency only, converted at its own rate. The host then cannot compare a reported amount
+	// in another currency with the payment's or refund's: it trusts the verified status and
+	// records the reported amount. A reported amount in the pricing currency is still compared.
+	ReportedInSettlement bool `json:"reported_in_settlement,omitempty"`
 }
 
 // Check reports whether m is within the rule (whose currency must match m's).

@@ -77,6 +77,9 @@ func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core
 	}
 	gs := common(e2eGlobalPartner)
 	gs["currency"] = "USD"
+	for k, v := range simEnvGlobalSettings {
+		gs[k] = v
+	}
 	hs := common(e2eHKPartner)
 	hs["refund_is_sync"] = "true"
 	var accounts map[string]core.Provider

@@ -181,7 +181,7 @@ func (s *Service) applyNotification(ctx context.Context, tx store.Tx, n *store.N
 				return "", err
 			}
 			n.PaymentID, n.RefundID = r.PaymentID, r.ID
-			if ev.Amount.Currency != "" && ev.Amount != r.Amount {
+			if ev.Amount.Currency != "" && ev.Amount != r.Amount && !s.refundReportedInSettlement(ctx, tx, r, ev.Amount) {
 				flagged = append(flagged, fmt.Sprintf("refund amount %s differs from the refund's %s", ev.Amount, r.Amount))
 				continue
 			}

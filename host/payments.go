@@ -266,8 +266,10 @@ const (
 // applyPaymentState applies a provider fact to p, which the caller has locked in tx: it checks
 // the amount, follows the core transition table, updates the row and writes the event.
 func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.Payment, f paymentFact) (applyOutcome, error) {
-	if f.Status == core.PaymentSucceeded && f.Amount.Currency != "" && f.Amount != p.Amount {
-		// Never mark paid what was not paid in full and in the right currency.
+	if f.Status == core.PaymentSucceeded && f.Amount.Currency != "" && f.Amount != p.Amount &&
+		!s.paymentReportedInSettlement(ctx, p, f.Amount) {
+		// Never mark paid what was not paid in full and in the right currency (unless the
+		// provider declares this currency's amounts reported in another: reported.go).
 		if !p.HasFlag(store.FlagAmountMismatch) {
 			p.Flags = append(p.Flags, store.FlagAmountMismatch)
 		}

@@ -249,12 +249,15 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type AmountRule struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Currency      string                 `protobuf:"bytes,1,opt,name=currency,proto3" json:"currency,omitempty"`
-	Min           int64                  `protobuf:"varint,2,opt,name=min,proto3" json:"min,omitempty"`
-	Max           int64                  `protobuf:"varint,3,opt,name=max,proto3" json:"max,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Currency string                 `protobuf:"bytes,1,opt,name=currency,proto3" json:"currency,omitempty"`
+	Min      int64                  `protobuf:"varint,2,opt,name=min,proto3" json:"min,omitempty"`
+	Max      int64                  `protobuf:"varint,3,opt,name=max,proto3" json:"max,omitempty"`
+	// The wallet reports amounts priced in this currency in the account's settlement currency
+	// (core.AmountRule.ReportedInSettlement).
+	ReportedInSettlement bool `protobuf:"varint,4,opt,name=reported_in_settlement,json=reportedInSettlement,proto3" json:"reported_in_settlement,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *AmountRule) Reset() {
@@ -306,6 +309,13 @@ func (x *AmountRule) GetMax() int64 {
 		return x.Max
 	}
 	return 0
+}
+
+func (x *AmountRule) GetReportedInSettlement() bool {
+	if x != nil {
+		return x.ReportedInSettlement
+	}
+	return false
 }
 
 type Method struct {
@@ -2046,12 +2056,13 @@ const file_provider_proto_rawDesc = "" +
 	"\n" +
 	"utc_offset\x18\x03 \x01(\x05R\tutcOffset\x12\x12\n" +
 	"\x04zone\x18\x04 \x01(\tR\x04zone\"\x11\n" +
-	"\x0fDescribeRequest\"L\n" +
+	"\x0fDescribeRequest\"\x82\x01\n" +
 	"\n" +
 	"AmountRule\x12\x1a\n" +
 	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12\x10\n" +
 	"\x03min\x18\x02 \x01(\x03R\x03min\x12\x10\n" +
-	"\x03max\x18\x03 \x01(\x03R\x03max\"\x8b\x01\n" +
+	"\x03max\x18\x03 \x01(\x03R\x03max\x124\n" +
+	"\x16reported_in_settlement\x18\x04 \x01(\bR\x14reportedInSettlement\"\x8b\x01\n" +
 	"\x06Method\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +

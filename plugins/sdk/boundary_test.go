@@ -31,7 +31,7 @@ var (
 	hkd     = core.Money{Value: 12345, Currency: "HKD"}
 	paid    = &core.PaymentState{Status: core.PaymentSucceeded, ProviderRef: "2026112200001", Amount: hkd, PaidAt: when, RawStatus: "TRADE_SUCCESS"}
 	refund  = &core.RefundState{Status: core.RefundProcessing, ProviderRef: "rf1", Amount: hkd, FailureCode: "", RawStatus: "REFUND_PROCESSING"}
-	desc    = &core.Description{Name: "rec", Version: "1.2.3", Methods: []core.Method{{ID: "alipayhk", Name: "AlipayHK", Channels: []core.Channel{core.ChannelApp, core.ChannelH5}, AmountRules: []core.AmountRule{{Currency: "HKD", Min: 10, Max: 100}}}}, Capabilities: []core.Capability{core.CapClose, core.CapSettlement}, Settings: []core.Setting{{Name: "key", Required: true, Secret: true, Description: "d"}}, QuerySchedule: []time.Duration{time.Second, time.Minute}, DefaultExpiry: time.Hour}
+	desc    = &core.Description{Name: "rec", Version: "1.2.3", Methods: []core.Method{{ID: "alipayhk", Name: "AlipayHK", Channels: []core.Channel{core.ChannelApp, core.ChannelH5}, AmountRules: []core.AmountRule{{Currency: "HKD", Min: 10, Max: 100}, {Currency: "CNY", Min: 1, ReportedInSettlement: true}}}}, Capabilities: []core.Capability{core.CapClose, core.CapSettlement}, Settings: []core.Setting{{Name: "key", Required: true, Secret: true, Description: "d"}}, QuerySchedule: []time.Duration{time.Second, time.Minute}, DefaultExpiry: time.Hour}
 	notifRs = &core.NotificationResult{Verified: true, DedupeKey: "a:1", Events: []core.NotificationEvent{{Kind: core.EventRefund, OutTradeNo: "o", ProviderRef: "p", OutRefundNo: "r", PaymentStatus: core.PaymentSucceeded, RefundStatus: core.RefundSucceeded, Amount: hkd, OccurredAt: when, Wallet: "ALIPAYHK", FailureCode: "F", RawStatus: "REFUND_SUCCESS"}}, Ack: core.Ack{Status: 200, ContentType: "text/plain", Body: []byte("success")}}
 )
 
@@ -123,6 +123,9 @@ func TestRoundTripEveryField(t *testing.T) {
 	same("Describe", d, desc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rules := d.Methods[0].AmountRules; len(rules) != 2 || rules[0].ReportedInSettlement || !rules[1].ReportedInSettlement {
+		t.Errorf("Describe: ReportedInSettlement did not survive the round trip: %+v", rules)
 	}
 	cfg := &core.ConfigureRequest{Account: "a", Settings: map[string]string{"k": "v"}}
 	_ = c.Configure(ctx, cfg)

@@ -81,7 +81,7 @@ func descriptionToPB(d *core.Description) *pb.Description {
 			pm.Channels = append(pm.Channels, string(c))
 		}
 		for _, r := range m.AmountRules {
-			pm.AmountRules = append(pm.AmountRules, &pb.AmountRule{Currency: r.Currency, Min: r.Min, Max: r.Max})
+			pm.AmountRules = append(pm.AmountRules, &pb.AmountRule{Currency: r.Currency, Min: r.Min, Max: r.Max, ReportedInSettlement: r.ReportedInSettlement})
 		}
 		out.Methods = append(out.Methods, pm)
 	}
@@ -107,7 +107,7 @@ func descriptionFromPB(d *pb.Description) *core.Description {
 			cm.Channels = append(cm.Channels, core.Channel(c))
 		}
 		for _, r := range m.GetAmountRules() {
-			cm.AmountRules = append(cm.AmountRules, core.AmountRule{Currency: r.GetCurrency(), Min: r.GetMin(), Max: r.GetMax()})
+			cm.AmountRules = append(cm.AmountRules, core.AmountRule{Currency: r.GetCurrency(), Min: r.GetMin(), Max: r.GetMax(), ReportedInSettlement: r.GetReportedInSettlement()})
 		}
 		out.Methods = append(out.Methods, cm)
 	}

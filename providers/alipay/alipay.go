@@ -139,8 +139,8 @@ var SettlementCurrencies = []string{
 var amountRules = AmountRules()
 
 // AmountRules returns one rule per accepted currency (the settlement currencies and CNY, which
-// is priced with rmb_fee): 0.01 to 1,000,000.00, or 1 to 1,000,000 for currencies without
-// decimals (JPY, KRW).
+// is priced with rmb_fee and ReportedInSettlement): 0.01 to 1,000,000.00, or 1 to 1,000,000 for
+// currencies without decimals (JPY, KRW).
 func AmountRules() []core.AmountRule {
 	rules := make([]core.AmountRule, 0, len(SettlementCurrencies)+1)
 	for _, c := range append([]string{"CNY"}, SettlementCurrencies...) {
@@ -149,7 +149,9 @@ func AmountRules() []core.AmountRule {
 		for range exp {
 			unit *= 10
 		}
-		rules = append(rules, core.AmountRule{Currency: c, Min: 1, Max: 1_000_000 * unit})
+		// A CNY price (rmb_fee) is settled in the account's currency, and notifications and
+		// single_trade_query report only total_fee in it (alipay-h5.md §3.3).
+		rules = append(rules, core.AmountRule{Currency: c, Min: 1, Max: 1_000_000 * unit, ReportedInSettlement: c == "CNY"})
 	}
 	return rules
 }

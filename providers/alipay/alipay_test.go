@@ -90,6 +90,13 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("CheckAmount(%s) = %v", c.m, err)
 		}
 	}
+	// Only CNY (rmb_fee) is reported in the settlement currency; every other currency's
+	// reported amounts stay comparable.
+	for _, r := range m.AmountRules {
+		if r.ReportedInSettlement != (r.Currency == "CNY") {
+			t.Errorf("rule %s: ReportedInSettlement = %v", r.Currency, r.ReportedInSettlement)
+		}
+	}
 	if d.DefaultExpiry != 30*time.Minute || len(d.QuerySchedule) == 0 {
 		t.Errorf("expiry %v, schedule %v", d.DefaultExpiry, d.QuerySchedule)
 	}
