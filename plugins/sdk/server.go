@@ -21,12 +21,17 @@ type server struct {
 	log  hclog.Logger
 }
 
-// fail logs the internal detail of err where it was produced, then returns the status that
-// crosses the boundary (which carries no internal detail).
+// fail logs err where it was produced, then returns the status that crosses the boundary
+// (which carries no internal detail). The warning names only the code and the public message:
+// the wrapped cause (core.Error.Err) may quote a gateway answer or a file path, so the full
+// detail goes to debug level only.
 func (s *server) fail(method string, err error) error {
 	var ce *core.Error
 	if !errors.As(err, &ce) || ce.Code == core.EINTERNAL || ce.Err != nil {
-		s.log.Error("provider call failed", "method", method, "code", core.ErrorCode(err), "error", err.Error())
+		s.log.Warn("provider call failed", "method", method, "code", core.ErrorCode(err), "message", core.ErrorMessage(err))
+		if s.log.IsDebug() {
+			s.log.Debug("provider call failed: detail", "method", method, "error", err.Error())
+		}
 	}
 	return toStatus(err)
 }
