@@ -375,24 +375,17 @@ func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResult
 	if !status.Valid() {
 		status = core.PaymentPending
 	}
-	verified := "unverified"
-	if res.Verified {
-		verified = "verified"
-	}
-	flag := clientResultFlag + verified + ":" + string(status)
+	hint := &store.ClientResultHint{Verified: res.Verified, Status: status, At: s.now()}
 	var out *store.Payment
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		cur, err := tx.LockPayment(ctx, id)
 		if err != nil {
 			return err
 		}
-		flags := make([]string, 0, len(cur.Flags)+1)
-		for _, f := range cur.Flags {
-			if !strings.HasPrefix(f, clientResultFlag) {
-				flags = append(flags, f)
-			}
-		}
-		cur.Flags = append(flags, flag)
+		// The hint has its own columns now; a hint that an older paymux kept among the flags
+		// is superseded by this one and dropped.
+		cur.Flags = withoutLegacyClientResultFlag(cur.Flags)
+		cur.ClientResult = hint
 		if res.Verified && status == core.PaymentSucceeded && cur.Status == core.PaymentPending {
 			// A verified success hint is worth an early query: ask the janitor to look now.
 			cur.NextQueryAt = s.now()

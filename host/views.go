@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,10 +43,29 @@ type ClientResultHint struct {
 	Status   core.PaymentStatus `json:"status"`
 }
 
-// clientResultFlag encodes the hint among the payment's flags, e.g.
-// "client_result:verified:succeeded". The store keeps flags in order; the hint is replaced, not
-// appended, when the client reports again.
-const clientResultFlag = "client_result:"
+// WantsEarlyQuery reports whether the payment is still pending while a verified client result
+// says it succeeded: then the provider is worth asking at once rather than on the janitor's
+// next round (ClientResult schedules that query; the serve command wakes the janitor).
+func (p *Payment) WantsEarlyQuery() bool {
+	return p.Status == core.PaymentPending && p.ClientResult != nil && p.ClientResult.Verified &&
+		p.ClientResult.Status == core.PaymentSucceeded
+}
+
+// legacyClientResultFlag is how paymux kept the hint among the payment's flags before the
+// store had columns for it (migration 002), e.g. "client_result:verified:succeeded". Such a flag
+// is still read when the columns are empty, never shown among the flags, and dropped when the
+// client reports again.
+const legacyClientResultFlag = "client_result:"
+
+func isLegacyClientResultFlag(f string) bool { return strings.HasPrefix(f, legacyClientResultFlag) }
+
+// withoutLegacyClientResultFlag returns flags without a legacy hint (flags itself when it has none).
+func withoutLegacyClientResultFlag(flags []string) []string {
+	if !slices.ContainsFunc(flags, isLegacyClientResultFlag) {
+		return flags
+	}
+	return slices.DeleteFunc(slices.Clone(flags), isLegacyClientResultFlag)
+}
 
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -67,10 +87,15 @@ func paymentView(p *store.Payment) *Payment {
 		ExpiresAt: timePtr(p.ExpiresAt), PaidAt: timePtr(p.PaidAt),
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
+	if h := p.ClientResult; h != nil {
+		v.ClientResult = &ClientResultHint{Verified: h.Verified, Status: h.Status}
+	}
 	for _, f := range p.Flags {
-		if rest, ok := strings.CutPrefix(f, clientResultFlag); ok {
-			verified, status, _ := strings.Cut(rest, ":")
-			v.ClientResult = &ClientResultHint{Verified: verified == "verified", Status: core.PaymentStatus(status)}
+		if rest, ok := strings.CutPrefix(f, legacyClientResultFlag); ok {
+			if v.ClientResult == nil {
+				verified, status, _ := strings.Cut(rest, ":")
+				v.ClientResult = &ClientResultHint{Verified: verified == "verified", Status: core.PaymentStatus(status)}
+			}
 			continue
 		}
 		v.Flags = append(v.Flags, f)

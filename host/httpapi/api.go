@@ -41,6 +41,7 @@ type API struct {
 
 	onRedeliver    func()
 	onNotification func(host.NotificationOutcome)
+	onEarlyQuery   func()
 }
 
 // New returns an API over svc.
@@ -191,11 +192,15 @@ func decode(body []byte, v any) error {
 }
 
 // Hooks lets the CLI react to API activity: OnRedeliver wakes the dispatcher, OnNotification
-// feeds metrics. Both must return quickly.
+// feeds metrics, OnEarlyQuery wakes the janitor after a client result that asks for an early
+// query (host.Payment.WantsEarlyQuery). All must return quickly.
 type Hooks struct {
 	OnRedeliver    func()
 	OnNotification func(host.NotificationOutcome)
+	OnEarlyQuery   func()
 }
 
 // SetHooks installs hooks; call it before serving.
-func (a *API) SetHooks(h Hooks) { a.onRedeliver, a.onNotification = h.OnRedeliver, h.OnNotification }
+func (a *API) SetHooks(h Hooks) {
+	a.onRedeliver, a.onNotification, a.onEarlyQuery = h.OnRedeliver, h.OnNotification, h.OnEarlyQuery
+}

@@ -66,6 +66,10 @@ func (a *API) clientResult(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if a.onEarlyQuery != nil && p.WantsEarlyQuery() {
+		// The payment's query is due now; the janitor would otherwise see it only on its next round.
+		a.onEarlyQuery()
+	}
 	a.writeJSON(w, r, http.StatusOK, p)
 }
 

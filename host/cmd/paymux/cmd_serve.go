@@ -149,7 +149,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	})
 	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
 	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass})
-	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake, OnNotification: m.ObserveNotification})
+	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake, OnNotification: m.ObserveNotification, OnEarlyQuery: jan.Wake})
 	// /metrics sits beside the API on the same listener, without an API key: its labels hold
 	// only route patterns, plugin and method names and outcome words, never ids or secrets.
 	root := http.NewServeMux()
