@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -16,10 +17,22 @@ import (
 // (return_amount). The Alipay provider declares CNY ReportedInSettlement, so the host trusts
 // the verified notifications: the payment succeeds, the partial refund succeeds, nothing is
 // flagged.
-func TestE2ECNYPricedPaymentAndRefund(t *testing.T) {
+func TestE2ECNYPricedPaymentAndRefund(t *testing.T) { cnyPath(t, false) }
+
+// TestE2ECNYPricedPaymentAndRefundPlugins is the same through the real plugin binary: the flag
+// must cross the gRPC boundary in Describe.
+func TestE2ECNYPricedPaymentAndRefundPlugins(t *testing.T) {
+	if testing.Short() && os.Getenv("PAYMUX_BIN") == "" {
+		t.Skip("-short: not building plugin binaries (set PAYMUX_BIN)")
+	}
+	cnyPath(t, true)
+}
+
+func cnyPath(t *testing.T, plugins bool) {
 	// Asynchronous refunds, so that the refund's result comes by notification.
 	simEnvGlobalSettings = map[string]string{"refund_is_sync": "false"}
-	defer func() { simEnvGlobalSettings = nil }()
+	simEnvPlugins = plugins
+	defer func() { simEnvGlobalSettings, simEnvPlugins = nil, false }()
 	e := newSimEnv(t, 1000, nil)
 	p := e.createPayment(map[string]any{
 		"region": "CN", "method": "alipay", "amount": map[string]any{"value": 10000, "currency": "CNY"},
