@@ -43,7 +43,8 @@ func runServe(ctx context.Context, args []string) error {
 		fmt.Fprintf(fs.Output(), "usage: paymux serve -config FILE\n\n"+
 			"Serves the REST API and /notify/{account}, starts the plugins (pinned by SHA-256), the webhook\n"+
 			"dispatcher and the janitor. SIGHUP reloads the config atomically (a bad config is refused and the\n"+
-			"old one keeps serving); SIGINT/SIGTERM finish in-flight requests and stop every plugin.\n\n")
+			"old one keeps serving) and reads the TLS certificate and key files again (a bad pair is refused\n"+
+			"and the old certificate keeps serving); SIGINT/SIGTERM finish in-flight requests and stop every plugin.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
