@@ -7,6 +7,10 @@ import (
 	"github.com/paymux/paymux/providers/alipay"
 )
 
+// version is set by the Makefile (-X main.version).
+var version = "dev"
+
 func main() {
+	alipay.Version = version
 	sdk.Serve(alipay.New(alipay.WithLogger(sdk.Logger().Named("alipay"))))
 }
