@@ -62,6 +62,14 @@ const (
 	CapClose          Capability = "close"           // implements PaymentCloser
 	CapSettlement     Capability = "settlement"      // implements SettlementFetcher
 	CapClientResult   Capability = "client_result"   // VerifyClientResult checks a signature
+
+	// CapLocalCreate declares that CreatePayment has no effect outside the provider: it only
+	// builds (and signs) the client action, with no call to the gateway. The host may then call
+	// it before storing the payment, and store the payment with its client action in one
+	// transaction; when the call fails nothing is stored. A provider whose CreatePayment talks
+	// to its gateway (pre-creates an order, records anything) must not declare it: the host
+	// must have stored the payment before such a call, so that its outcome is never lost.
+	CapLocalCreate Capability = "local_create"
 )
 
 // Channel is how the buyer is sent to the wallet.

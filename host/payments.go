@@ -83,8 +83,12 @@ func (r *CreatePaymentRequest) validate() error {
 	return nil
 }
 
-// CreatePayment validates req against the region and the provider's rules, stores the payment
-// as pending with a fresh out_trade_no, asks the provider for the client action and stores it.
+// CreatePayment validates req against the region and the provider's rules and asks the
+// provider for the client action of a pending payment with a fresh out_trade_no. When the
+// provider declares local_create (its CreatePayment has no effect at the gateway) the call comes
+// first and the payment is stored with its client action in one transaction, so a refused call
+// stores nothing. Otherwise the payment is stored before the call, so that the outcome of a call
+// that reached the gateway is never lost, and a refused call leaves it failed.
 func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) (*Payment, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -112,53 +116,49 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		return nil, core.Errorf(core.EINVALID, "method %s does not offer channel %s", req.Method, req.Channel)
 	}
 
-	now := s.now()
-	expiry := desc.DefaultExpiry
-	if expiry <= 0 {
-		expiry = defaultExpiry
+	p, preq := newPayment(req, rm.Account, desc, st.notifyURL(rm.Account), s.now())
+	local := desc.Has(core.CapLocalCreate)
+	if !local {
+		if err := s.store.InsertPayment(ctx, p); err != nil {
+			return nil, err
+		}
 	}
-	id := store.NewID("pay_")
-	p := &store.Payment{
-		ID: id, Account: rm.Account, Region: req.Region, Method: req.Method, Channel: req.Channel,
-		OutTradeNo: "pmx" + strings.TrimPrefix(id, "pay_"), Reference: req.Reference, Amount: req.Amount,
-		Status: core.PaymentPending, Subject: req.Subject, Description: req.Description, ReturnURL: req.ReturnURL,
-		Extras: maps.Clone(req.ProviderExtras), ExpiresAt: now.Add(expiry),
-		NextQueryAt: firstQuery(desc, now, now.Add(expiry)),
-		CreatedAt:   now, UpdatedAt: now,
-	}
-	if err := s.store.InsertPayment(ctx, p); err != nil {
-		return nil, err
-	}
-	// From here on the payment exists: finish even if the caller hangs up.
+	// From here on the payment exists (or is about to): finish even if the caller hangs up.
 	ctx, cancelAll := context.WithTimeout(context.WithoutCancel(ctx), 2*s.callTimeout)
 	defer cancelAll()
 
 	cctx, cancel := s.callCtx(ctx)
-	res, err := prov.CreatePayment(cctx, &core.CreatePaymentRequest{
-		Account: p.Account, PaymentID: p.ID, OutTradeNo: p.OutTradeNo, Method: p.Method, Channel: p.Channel,
-		Amount: p.Amount, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
-		NotifyURL: st.notifyURL(p.Account), ExpiresAt: p.ExpiresAt, Extras: p.Extras,
-	})
+	res, err := prov.CreatePayment(cctx, preq)
 	cancel()
 	if err != nil {
-		// Building the client action failed, so the buyer can never pay this payment: fail it
-		// (with its payment.failed event, like every state change) and report the error.
-		s.failUnstarted(ctx, p.ID, err)
+		if !local {
+			// Building the client action failed, so the buyer can never pay this payment: fail
+			// it (with its payment.failed event, like every state change) and report the error.
+			s.failUnstarted(ctx, p.ID, err)
+		}
 		return nil, err
 	}
 	var out *Payment
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		cur, err := tx.LockPayment(ctx, p.ID)
-		if err != nil {
-			return err
-		}
-		action := res.Action
-		cur.NextAction = &action
-		if res.ProviderRef != "" && cur.ProviderRef == "" {
-			cur.ProviderRef = res.ProviderRef
-		}
-		if err := tx.UpdatePayment(ctx, cur); err != nil {
-			return err
+		cur := p
+		if local {
+			cur.NextAction, cur.ProviderRef = &res.Action, res.ProviderRef
+			if err := tx.InsertPayment(ctx, cur); err != nil {
+				return err
+			}
+		} else {
+			locked, err := tx.LockPayment(ctx, p.ID)
+			if err != nil {
+				return err
+			}
+			cur = locked
+			cur.NextAction = &res.Action
+			if res.ProviderRef != "" && cur.ProviderRef == "" {
+				cur.ProviderRef = res.ProviderRef
+			}
+			if err := tx.UpdatePayment(ctx, cur); err != nil {
+				return err
+			}
 		}
 		out = paymentView(cur)
 		if err := emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.ID, "", out); err != nil {
@@ -170,6 +170,29 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// newPayment is the pending payment req creates on account, with a fresh id and out_trade_no,
+// and the provider request that asks for its client action.
+func newPayment(req *CreatePaymentRequest, account string, desc *core.Description, notifyURL string, now time.Time) (*store.Payment, *core.CreatePaymentRequest) {
+	expiry := desc.DefaultExpiry
+	if expiry <= 0 {
+		expiry = defaultExpiry
+	}
+	id := store.NewID("pay_")
+	p := &store.Payment{
+		ID: id, Account: account, Region: req.Region, Method: req.Method, Channel: req.Channel,
+		OutTradeNo: "pmx" + strings.TrimPrefix(id, "pay_"), Reference: req.Reference, Amount: req.Amount,
+		Status: core.PaymentPending, Subject: req.Subject, Description: req.Description, ReturnURL: req.ReturnURL,
+		Extras: maps.Clone(req.ProviderExtras), ExpiresAt: now.Add(expiry),
+		NextQueryAt: firstQuery(desc, now, now.Add(expiry)),
+		CreatedAt:   now, UpdatedAt: now,
+	}
+	return p, &core.CreatePaymentRequest{
+		Account: p.Account, PaymentID: p.ID, OutTradeNo: p.OutTradeNo, Method: p.Method, Channel: p.Channel,
+		Amount: p.Amount, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
+		NotifyURL: notifyURL, ExpiresAt: p.ExpiresAt, Extras: p.Extras,
+	}
 }
 
 // failUnstarted marks a payment whose client action could not be built as failed.

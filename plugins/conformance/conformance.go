@@ -182,7 +182,7 @@ func (k *kit) describe(t *testing.T, ctx context.Context) {
 	}
 	for _, c := range d.Capabilities {
 		if !slices.Contains([]core.Capability{core.CapQuery, core.CapRefund, core.CapPartialRefund, core.CapMultipleRefund,
-			core.CapClose, core.CapSettlement, core.CapClientResult}, c) {
+			core.CapClose, core.CapSettlement, core.CapClientResult, core.CapLocalCreate}, c) {
 			t.Errorf("Describe: unknown capability %q", c)
 		}
 	}

@@ -15,11 +15,13 @@ const DefaultPaymentExpiry = 30 * time.Minute
 // Capabilities returns what both mapi payment products offer: query (single_trade_query),
 // refunds that may be partial and repeated (forex_refund with out_return_no), settlement
 // records, and a checkable SDK client result. Neither declares close: the SDK product has no
-// close service (alipayhk.md 11) and the cross-border provider does not offer one.
+// close service (alipayhk.md 11) and the cross-border provider does not offer one. Both declare
+// local_create: their CreatePayment only signs the SDK order string or the cashier URL, with no
+// gateway call, so the host may store the payment and its client action in one transaction.
 func Capabilities() []core.Capability {
 	return []core.Capability{
 		core.CapQuery, core.CapRefund, core.CapPartialRefund, core.CapMultipleRefund,
-		core.CapSettlement, core.CapClientResult,
+		core.CapSettlement, core.CapClientResult, core.CapLocalCreate,
 	}
 }
 
