@@ -72,6 +72,22 @@ const (
 	CapLocalCreate Capability = "local_create"
 )
 
+// capabilities lists every Capability paymux knows, the one place a new one is added.
+var capabilities = []Capability{
+	CapQuery, CapRefund, CapPartialRefund, CapMultipleRefund, CapClose, CapSettlement,
+	CapClientResult, CapLocalCreate,
+}
+
+// Valid reports whether c is a capability paymux knows.
+func (c Capability) Valid() bool {
+	for _, x := range capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
 // Channel is how the buyer is sent to the wallet.
 type Channel string
 

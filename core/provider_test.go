@@ -47,3 +47,17 @@ func TestDescriptionHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestCapabilityValid(t *testing.T) {
+	for _, c := range []Capability{CapQuery, CapRefund, CapPartialRefund, CapMultipleRefund,
+		CapClose, CapSettlement, CapClientResult, CapLocalCreate} {
+		if !c.Valid() {
+			t.Errorf("%s: not valid", c)
+		}
+	}
+	for _, c := range []Capability{"", "Query", "refunds", "close "} {
+		if c.Valid() {
+			t.Errorf("%q: valid, want unknown", c)
+		}
+	}
+}
