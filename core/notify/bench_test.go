@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/paymux/paymux/core/internal/benchpair"
+	"github.com/paymux/paymux/core/benchpair"
 	"github.com/paymux/paymux/core/signing"
 )
 

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"github.com/paymux/paymux/core/internal/benchpair"
+	"github.com/paymux/paymux/core/benchpair"
 )
 
 // The benchmarks use the realistic 15-field parameter map of testdata/vectors/realistic-15.json
