@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -20,21 +22,39 @@ import (
 //   - op/<refName>-p50, the median of the per-iteration ratios, which a preemption that hits
 //     only one side of one iteration cannot move (quote it when the machine is busy);
 //   - op-allocs/op, the allocations of op alone (measured once, before the timed loop).
-func Run(b *testing.B, refName string, op, ref func() error) {
+//
+// It returns op's mean time per iteration (zero if nothing ran), for callers that derive a
+// throughput metric from it.
+func Run(b *testing.B, refName string, op, ref func() error) time.Duration {
 	b.Helper()
-	var opErr error
-	allocs := testing.AllocsPerRun(20, func() {
-		if err := op(); err != nil && opErr == nil {
-			opErr = err
-		}
-	})
-	if opErr != nil {
-		b.Fatalf("op: %v", opErr)
+	return run(b, refName, nil, op, ref)
+}
+
+// RunPrepared is Run with prepare called before every op (the allocation count included),
+// outside both the paired timings and the benchmark timer: for an op that consumes its input,
+// such as a notification for a fresh payment.
+func RunPrepared(b *testing.B, refName string, prepare, op, ref func() error) time.Duration {
+	b.Helper()
+	return run(b, refName, prepare, op, ref)
+}
+
+func run(b *testing.B, refName string, prepare, op, ref func() error) time.Duration {
+	b.Helper()
+	allocs, err := opAllocs(prepare, op)
+	if err != nil {
+		b.Fatalf("op: %v", err)
 	}
 	var opT, refT time.Duration
 	var ratios []float64
 	n := 0
 	for b.Loop() {
+		if prepare != nil {
+			b.StopTimer()
+			if err := prepare(); err != nil {
+				b.Fatalf("prepare: %v", err)
+			}
+			b.StartTimer()
+		}
 		var err1, err2 error
 		var o, r time.Duration
 		if n&1 == 0 {
@@ -63,7 +83,7 @@ func Run(b *testing.B, refName string, op, ref func() error) {
 		n++
 	}
 	if n == 0 || refT == 0 {
-		return
+		return 0
 	}
 	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
 	b.ReportMetric(float64(refT.Nanoseconds())/float64(n), refName+"-ns/op")
@@ -73,6 +93,36 @@ func Run(b *testing.B, refName string, op, ref func() error) {
 		b.ReportMetric(ratios[len(ratios)/2], "op/"+refName+"-p50")
 	}
 	b.ReportMetric(allocs, "op-allocs/op")
+	return opT / time.Duration(n)
+}
+
+// opAllocs is the mean number of allocations of op over 20 runs (after a warm-up run), with
+// prepare, when set, called before each run and not counted.
+func opAllocs(prepare, op func() error) (float64, error) {
+	var opErr error
+	call := func() {
+		if err := op(); err != nil && opErr == nil {
+			opErr = err
+		}
+	}
+	if prepare == nil {
+		return testing.AllocsPerRun(20, call), opErr
+	}
+	const runs = 20
+	var before, after runtime.MemStats
+	var mallocs uint64
+	for i := range runs + 1 {
+		if err := prepare(); err != nil {
+			return 0, fmt.Errorf("prepare: %w", err)
+		}
+		runtime.ReadMemStats(&before)
+		call()
+		runtime.ReadMemStats(&after)
+		if i > 0 { // the first run warms up, as in testing.AllocsPerRun
+			mallocs += after.Mallocs - before.Mallocs
+		}
+	}
+	return float64(mallocs) / runs, opErr
 }
 
 // RefMessage is the 400-byte message the reference operations sign, as benchmarking.md fixes it.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -21,6 +22,35 @@ func TestRunReportsPairedMetrics(t *testing.T) {
 	// A busy machine stretches either side, so only the order of the ratio is checked.
 	if ratio := r.Extra["op/ref-p50"]; ratio < 1.2 || ratio > 3 {
 		t.Errorf("op/ref-p50 = %v for a 2:1 pair", ratio)
+	}
+}
+
+func TestRunPreparedKeepsPrepareOutsideTheTiming(t *testing.T) {
+	var prepared, ops int
+	var mean time.Duration
+	r := testing.Benchmark(func(b *testing.B) {
+		prepared, ops = 0, 0
+		mean = RunPrepared(b, "ref",
+			func() error { prepared++; spin(time.Millisecond); return nil },
+			func() error {
+				if ops != prepared-1 {
+					return fmt.Errorf("op %d ran after %d prepares", ops, prepared)
+				}
+				ops++
+				spin(100 * time.Microsecond)
+				return nil
+			},
+			func() error { spin(100 * time.Microsecond); return nil })
+	})
+	if r.N == 0 || ops != prepared {
+		t.Fatalf("N=%d, %d ops after %d prepares", r.N, ops, prepared)
+	}
+	// prepare takes 10x op: were it timed, the ratio would be about 11.
+	if ratio := r.Extra["op/ref-p50"]; ratio < 0.5 || ratio > 2 {
+		t.Errorf("op/ref-p50 = %v for a 1:1 pair with untimed prepare", ratio)
+	}
+	if mean < 50*time.Microsecond || mean > 5*time.Millisecond {
+		t.Errorf("RunPrepared returned mean op time %v for a 100us op", mean)
 	}
 }
 
