@@ -44,20 +44,10 @@ func (s *Sim) checkWap(params map[string]string) (*checkedOrder, error) {
 	if p["product_code"] != "" && p["product_code"] != "NEW_WAP_OVERSEAS_SELLER" {
 		return nil, gwErr("ILLEGAL_ARGUMENT", "product_code must be NEW_WAP_OVERSEAS_SELLER")
 	}
-	if err := checkLengths(p); err != nil {
-		return nil, err
-	}
-	if err := checkURLs(p); err != nil {
-		return nil, err
-	}
-	m, rmb, err := s.checkAmount(ps, p["currency"], p["total_fee"], p["rmb_fee"])
+	c, err := s.checkOrderFields(ps, &OrderString{SignType: params["sign_type"]}, p)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPaymentInst(ps, p["payment_inst"]); err != nil {
-		return nil, err
-	}
-	c := &checkedOrder{os: &OrderString{SignType: params["sign_type"]}, params: p, partner: ps, money: m, rmbFee: rmb}
 	if tr := p["timeout_rule"]; tr != "" {
 		d, _, err := parseItBPay(tr)
 		if err != nil || d <= 0 {

@@ -204,6 +204,22 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 	if err := checkConstants(p); err != nil {
 		return nil, err
 	}
+	c, err := s.checkOrderFields(ps, os, p)
+	if err != nil {
+		return nil, err
+	}
+	if tb := p["it_b_pay"]; tb != "" {
+		if c.expiry, c.deadline, err = parseItBPay(tb); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// checkOrderFields runs the checks the app order string and the H5 request share (field
+// lengths, URLs, amount and payment_inst) and returns the order without its expiry, which each
+// channel reads from its own parameter (it_b_pay, timeout_rule).
+func (s *Sim) checkOrderFields(ps *partnerState, os *OrderString, p map[string]string) (*checkedOrder, error) {
 	if err := checkLengths(p); err != nil {
 		return nil, err
 	}
@@ -217,13 +233,7 @@ func (s *Sim) checkOrderString(orderString string) (*checkedOrder, error) {
 	if err := checkPaymentInst(ps, p["payment_inst"]); err != nil {
 		return nil, err
 	}
-	c := &checkedOrder{os: os, params: p, partner: ps, money: m, rmbFee: rmb}
-	if tb := p["it_b_pay"]; tb != "" {
-		if c.expiry, c.deadline, err = parseItBPay(tb); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	return &checkedOrder{os: os, params: p, partner: ps, money: m, rmbFee: rmb}, nil
 }
 
 // orderSignatureOK checks the order-string signature over the text OrderStringMode names.
