@@ -124,30 +124,26 @@ func pipeRows(rows []txRow, settledOnly bool) string {
 
 // compareFile implements forex_compare_file: `|`-separated, one transaction per line, no header.
 func (s *Sim) compareFile(req *gwRequest) gwResponse {
-	from, to, msg := s.dateRange(req.params)
-	if msg != "" {
-		return gwResponse{text: msg}
-	}
-	s.mu.Lock()
-	body := pipeRows(s.rowsLocked(req.partner.ID, from, to), false)
-	s.mu.Unlock()
-	if body == "" {
-		return gwResponse{text: "No balance account data in the period"}
-	}
-	return gwResponse{text: body}
+	return s.pipeFile(req, false, "No balance account data in the period")
 }
 
 // liquidationFile implements forex_liquidation_file: the settled transactions only.
 func (s *Sim) liquidationFile(req *gwRequest) gwResponse {
+	return s.pipeFile(req, true, "No balance amount data in the period")
+}
+
+// pipeFile answers the two `|`-separated files over the request's date range; empty is the
+// gateway's text for a period without rows.
+func (s *Sim) pipeFile(req *gwRequest, settledOnly bool, empty string) gwResponse {
 	from, to, msg := s.dateRange(req.params)
 	if msg != "" {
 		return gwResponse{text: msg}
 	}
 	s.mu.Lock()
-	body := pipeRows(s.rowsLocked(req.partner.ID, from, to), true)
+	body := pipeRows(s.rowsLocked(req.partner.ID, from, to), settledOnly)
 	s.mu.Unlock()
 	if body == "" {
-		return gwResponse{text: "No balance amount data in the period"}
+		return gwResponse{text: empty}
 	}
 	return gwResponse{text: body}
 }
