@@ -2,79 +2,25 @@ package alipay
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"net/url"
-	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/benchpair"
 	"github.com/paymux/paymux/core/signing"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
-// paired times op and ref back to back each iteration, alternating which goes first, and
-// reports op/ref (ratio of the totals) and op/ref-p50 (median of per-iteration ratios), as
-// shared/design/benchmarking.md asks; noise then hits both sides alike.
-func paired(b *testing.B, ref string, op, refFn func() error) {
-	b.Helper()
-	allocs := testing.AllocsPerRun(20, func() { _ = op() })
-	var opT, refT time.Duration
-	var ratios []float64
-	n := 0
-	for b.Loop() {
-		var t0, t1, t2 time.Time
-		var e1, e2 error
-		if n&1 == 0 {
-			t0 = time.Now()
-			e1 = op()
-			t1 = time.Now()
-			e2 = refFn()
-			t2 = time.Now()
-			opT += t1.Sub(t0)
-			refT += t2.Sub(t1)
-			ratios = append(ratios, float64(t1.Sub(t0))/float64(t2.Sub(t1)))
-		} else {
-			t0 = time.Now()
-			e2 = refFn()
-			t1 = time.Now()
-			e1 = op()
-			t2 = time.Now()
-			refT += t1.Sub(t0)
-			opT += t2.Sub(t1)
-			ratios = append(ratios, float64(t2.Sub(t1))/float64(t1.Sub(t0)))
-		}
-		if e1 != nil || e2 != nil {
-			b.Fatalf("op: %v, ref: %v", e1, e2)
-		}
-		n++
-	}
-	if n == 0 || refT == 0 {
-		return
-	}
-	slices.Sort(ratios)
-	b.ReportMetric(float64(opT)/float64(refT), "op/"+ref)
-	b.ReportMetric(ratios[len(ratios)/2], "op/"+ref+"-p50")
-	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
-	b.ReportMetric(allocs, "op-allocs/op")
-}
+// The benchmarks pair each operation with a bare RSA reference (core/benchpair,
+// shared/design/benchmarking.md).
 
-var refMessage = []byte(strings.Repeat("k=v&", 100)) // 400 bytes, as benchmarking.md prescribes
-
-func bareSign(b *testing.B) func() error {
+func merchantKey(b *testing.B) *rsa.PrivateKey {
 	key, err := signing.ParsePrivateKey(mapisim.TestMerchantPrivateKeyPEM)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return func() error {
-		d := sha256.Sum256(refMessage)
-		_, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
-		return err
-	}
+	return key
 }
 
 // BenchmarkCreatePaymentApp: the whole app CreatePayment (validation, parameters, Format A,
@@ -86,10 +32,10 @@ func BenchmarkCreatePaymentApp(b *testing.B) {
 	req := appRequest()
 	req.Extras = map[string]string{"trade_information": `{"business_type":"4","goods_info":"Coffee^1","total_quantity":"1"}`}
 	ctx := context.Background()
-	paired(b, "bare-sign", func() error {
+	benchpair.Run(b, "rsa-sign", func() error {
 		_, err := p.CreatePayment(ctx, req)
 		return err
-	}, bareSign(b))
+	}, benchpair.BareSign(merchantKey(b)))
 }
 
 // BenchmarkParseNotification: the whole ParseNotification of an RSA2 notification (decode,
@@ -116,18 +62,17 @@ func BenchmarkParseNotification(b *testing.B) {
 	v.Set("sign_type", "RSA2")
 	req := &core.NotificationRequest{Account: "acct", Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}, Body: []byte(v.Encode())}
 	ctx := context.Background()
-	pub := &alipayKey.PublicKey
-	bareSig, _ := rsa.SignPKCS1v15(rand.Reader, alipayKey, crypto.SHA256, func() []byte { d := sha256.Sum256(refMessage); return d[:] }())
-	paired(b, "bare-verify", func() error {
+	ref, err := benchpair.BareVerify(alipayKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchpair.Run(b, "rsa-verify", func() error {
 		res, err := p.ParseNotification(ctx, req)
 		if err == nil && !res.Verified {
 			b.Fatal(res.RejectReason)
 		}
 		return err
-	}, func() error {
-		d := sha256.Sum256(refMessage)
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], bareSig)
-	})
+	}, ref)
 }
 
 // BenchmarkOrderParams is the non-cryptographic part of CreatePayment (validation, parameters,
