@@ -241,6 +241,23 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, method, path stri
 	w.Write(b)
 }
 
+// fetch calls paymux for a handler that reads the answer itself. It returns the body of a 2xx
+// answer; otherwise it has already answered the browser (502 when paymux did not answer, its
+// own error relayed otherwise) and returns false.
+func (s *Server) fetch(w http.ResponseWriter, r *http.Request, method, path string, query url.Values, body any, idemKey string) ([]byte, bool) {
+	status, b, err := s.call(r.Context(), method, path, query, body, idemKey)
+	if err != nil {
+		s.o.Logf("demo: %v", err)
+		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
+		return nil, false
+	}
+	if status < 200 || status > 299 {
+		relayRaw(w, status, b)
+		return nil, false
+	}
+	return b, true
+}
+
 func (s *Server) regions(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"regions": s.o.Regions})
 }
@@ -307,14 +324,8 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	if channel == core.ChannelH5 {
 		body["return_url"] = ret
 	}
-	status, b, err := s.call(r.Context(), http.MethodPost, "/v1/payments", nil, body, ref)
-	if err != nil {
-		s.o.Logf("demo: %v", err)
-		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
-		return
-	}
-	if status != http.StatusCreated && status != http.StatusOK {
-		relayRaw(w, status, b)
+	b, ok := s.fetch(w, r, http.MethodPost, "/v1/payments", nil, body, ref)
+	if !ok {
 		return
 	}
 	var p struct {
@@ -356,13 +367,8 @@ func (s *Server) appPay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	status, b, err := s.call(r.Context(), http.MethodGet, "/v1/payments/"+url.PathEscape(id), nil, nil, "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
-		return
-	}
-	if status != http.StatusOK {
-		relayRaw(w, status, b)
+	b, ok := s.fetch(w, r, http.MethodGet, "/v1/payments/"+url.PathEscape(id), nil, nil, "")
+	if !ok {
 		return
 	}
 	var p struct {
@@ -378,13 +384,7 @@ func (s *Server) appPay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "wallet_unreachable", "the wallet simulator did not pay: "+err.Error())
 		return
 	}
-	status, b, err = s.call(r.Context(), http.MethodPost, "/v1/payments/"+url.PathEscape(id)+"/client-result", nil, map[string]any{"result": result}, "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
-		return
-	}
-	if status != http.StatusOK {
-		relayRaw(w, status, b)
+	if _, ok := s.fetch(w, r, http.MethodPost, "/v1/payments/"+url.PathEscape(id)+"/client-result", nil, map[string]any{"result": result}, ""); !ok {
 		return
 	}
 	s.o.Logf("demo: wallet app stand-in paid payment %s (resultStatus %s)", id, result["resultStatus"])
@@ -444,13 +444,8 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) paymentByReference(w http.ResponseWriter, r *http.Request, ref string) {
-	status, b, err := s.call(r.Context(), http.MethodGet, "/v1/payments", url.Values{"reference": {ref}}, nil, "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
-		return
-	}
-	if status != http.StatusOK {
-		relayRaw(w, status, b)
+	b, ok := s.fetch(w, r, http.MethodGet, "/v1/payments", url.Values{"reference": {ref}}, nil, "")
+	if !ok {
 		return
 	}
 	var page struct {
@@ -520,13 +515,8 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "the body is not a refund request")
 		return
 	}
-	status, b, err := s.call(r.Context(), http.MethodGet, "/v1/payments/"+url.PathEscape(id), nil, nil, "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "paymux_unreachable", "paymux did not answer: "+err.Error())
-		return
-	}
-	if status != http.StatusOK {
-		relayRaw(w, status, b)
+	b, ok := s.fetch(w, r, http.MethodGet, "/v1/payments/"+url.PathEscape(id), nil, nil, "")
+	if !ok {
 		return
 	}
 	var p struct {
@@ -539,6 +529,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 	}
 	amount := core.Money{Value: p.Amount.Value - p.AmountRefunded.Value, Currency: p.Amount.Currency}
 	if a := strings.TrimSpace(req.Amount); a != "" {
+		var err error
 		if amount, err = core.ParseMoney(a, p.Amount.Currency); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", core.ErrorMessage(err))
 			return
