@@ -3,15 +3,10 @@ package alipayhk_test
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,53 +14,14 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/benchpair"
 	"github.com/paymux/paymux/core/signing"
 	"github.com/paymux/paymux/providers/alipayhk"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
-// paired times op and ref back to back in every iteration, alternating which goes first, and
-// reports both and their ratio (shared/design/benchmarking.md; core's benchpair is internal to
-// core, so this is its small twin for providers). It returns op's mean time per iteration.
-func paired(b *testing.B, refName string, op, ref func() error) time.Duration {
-	b.Helper()
-	var opT, refT time.Duration
-	var ratios []float64
-	n := 0
-	for b.Loop() {
-		first, second := op, ref
-		if n&1 == 1 {
-			first, second = ref, op
-		}
-		t0 := time.Now()
-		err1 := first()
-		t1 := time.Now()
-		err2 := second()
-		t2 := time.Now()
-		o, r := t1.Sub(t0), t2.Sub(t1)
-		if n&1 == 1 {
-			o, r = r, o
-		}
-		if err1 != nil || err2 != nil {
-			b.Fatalf("%v, %v", err1, err2)
-		}
-		opT += o
-		refT += r
-		if r > 0 {
-			ratios = append(ratios, float64(o)/float64(r))
-		}
-		n++
-	}
-	if n == 0 || refT == 0 {
-		return 0
-	}
-	slices.Sort(ratios)
-	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "op-ns/op")
-	b.ReportMetric(float64(refT.Nanoseconds())/float64(n), refName+"-ns/op")
-	b.ReportMetric(float64(opT)/float64(refT), "op/"+refName)
-	b.ReportMetric(ratios[len(ratios)/2], "op/"+refName+"-p50")
-	return opT / time.Duration(n)
-}
+// The benchmarks pair each operation with a reference (core/benchpair,
+// shared/design/benchmarking.md).
 
 // benchProvider returns a provider with account "a": RSA2-2048, the simulator's test keys.
 func benchProvider(b *testing.B) *alipayhk.Provider {
@@ -90,18 +46,12 @@ func BenchmarkCreatePayment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg := []byte(strings.Repeat("paymux-benchmark-reference-message-0123456789/", 9)[:400])
-	ref := func() error {
-		d := sha256.Sum256(msg)
-		_, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
-		return err
-	}
 	req := &core.CreatePaymentRequest{Account: "a", OutTradeNo: "HK20261120000001", Method: "alipayhk", Channel: core.ChannelApp,
 		Amount: hkd(123_45), Subject: "Order HK20261120000001", Description: "2 items",
 		NotifyURL: "https://merchant.example/notify/a", ExpiresAt: time.Now().Add(time.Hour)}
 	op := func() error { _, err := p.CreatePayment(context.Background(), req); return err }
 	b.ReportAllocs()
-	_ = paired(b, "rsa-sign", op, ref)
+	benchpair.Run(b, "rsa-sign", op, benchpair.BareSign(key))
 }
 
 // benchFile builds an n-row transaction file; gbk encodes it as GBK with Chinese remarks.
@@ -154,7 +104,7 @@ func BenchmarkReadTransactionFile(b *testing.B) {
 					}
 				}
 			}
-			per := paired(b, "csv", op, ref)
+			per := benchpair.Run(b, "csv", op, ref)
 			if per > 0 {
 				b.ReportMetric(float64(len(data))/per.Seconds()/1e6, "op-MB/s")
 				b.ReportMetric(float64(rows)/per.Seconds(), "op-rows/s")
@@ -193,9 +143,7 @@ func BenchmarkParseNotification(b *testing.B) {
 	form.Set("sign", sig)
 	form.Set("sign_type", "RSA2")
 	req := &core.NotificationRequest{Account: "a", Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}, Body: []byte(form.Encode())}
-	msg := []byte(strings.Repeat("paymux-benchmark-reference-message-0123456789/", 9)[:400])
-	d := sha256.Sum256(msg)
-	bareSig, err := rsa.SignPKCS1v15(rand.Reader, alipayKey, crypto.SHA256, d[:])
+	ref, err := benchpair.BareVerify(alipayKey)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,10 +155,6 @@ func BenchmarkParseNotification(b *testing.B) {
 		}
 		return err
 	}
-	ref := func() error {
-		d := sha256.Sum256(msg)
-		return rsa.VerifyPKCS1v15(&alipayKey.PublicKey, crypto.SHA256, d[:], bareSig)
-	}
 	b.ReportAllocs()
-	_ = paired(b, "rsa-verify", op, ref)
+	benchpair.Run(b, "rsa-verify", op, ref)
 }
