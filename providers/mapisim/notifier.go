@@ -226,25 +226,15 @@ func (l *deliveryLog) evictLocked() []string {
 		return nil
 	}
 	var gone []string
-	kept := l.order[:0]
-	for i, id := range l.order {
+	l.order = evictOldest(l.order, excess, func(id int64, evict bool) (present, dropped bool) {
 		d := l.byID[id]
-		if d == nil {
-			continue
+		if d == nil || !evict || d.State == DeliveryPending {
+			return d != nil, false
 		}
-		if excess > 0 && d.State != DeliveryPending {
-			delete(l.byID, id)
-			gone = append(gone, d.NotifyID)
-			excess--
-			continue
-		}
-		kept = append(kept, id)
-		if excess == 0 {
-			kept = append(kept, l.order[i+1:]...)
-			break
-		}
-	}
-	l.order = kept
+		delete(l.byID, id)
+		gone = append(gone, d.NotifyID)
+		return true, true
+	})
 	return gone
 }
 

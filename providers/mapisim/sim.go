@@ -491,24 +491,38 @@ func (s *Sim) evictLocked() {
 	if excess <= 0 {
 		return
 	}
-	kept := s.orderFIFO[:0]
-	for i, k := range s.orderFIFO {
+	s.orderFIFO = evictOldest(s.orderFIFO, excess, func(k orderKey, evict bool) (present, dropped bool) {
 		o, ok := s.orders[k]
-		if !ok {
+		if !ok || !evict || !s.finishedLocked(o) {
+			return ok, false
+		}
+		s.dropOrderLocked(o)
+		return true, true
+	})
+}
+
+// evictOldest walks fifo oldest first and lets drop remove up to excess entries; it returns
+// fifo, reusing its array, without the dropped entries and without those already gone. drop
+// reports whether k is still present and whether it dropped it; it may drop only when evict is
+// true. The walk stops at the first kept entry once excess entries are gone.
+func evictOldest[K any](fifo []K, excess int, drop func(k K, evict bool) (present, dropped bool)) []K {
+	kept := fifo[:0]
+	for i, k := range fifo {
+		present, dropped := drop(k, excess > 0)
+		if !present {
 			continue
 		}
-		if excess > 0 && s.finishedLocked(o) {
-			s.dropOrderLocked(o)
+		if dropped {
 			excess--
 			continue
 		}
 		kept = append(kept, k)
 		if excess == 0 {
-			kept = append(kept, s.orderFIFO[i+1:]...)
+			kept = append(kept, fifo[i+1:]...)
 			break
 		}
 	}
-	s.orderFIFO = kept
+	return kept
 }
 
 func (s *Sim) finishedLocked(o *Order) bool {
