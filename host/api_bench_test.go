@@ -3,10 +3,6 @@ package host_test
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,88 +12,44 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/core/benchpair"
 	"github.com/paymux/paymux/core/signing"
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
-// The benchmarks below use the paired method of shared/design/benchmarking.md: every iteration
-// times the path under test and a bare RSA-2048 reference back to back (alternating which goes
-// first) and reports the ratio, which stays steady on a noisy shared machine where plain ns/op
-// do not.
+// The benchmarks below use the paired method of shared/design/benchmarking.md (core/benchpair):
+// every iteration times the path under test and a bare RSA-2048 reference back to back
+// (alternating which goes first) and reports the ratio, which stays steady on a noisy shared
+// machine where plain ns/op do not.
 
-var benchMsg = bytes.Repeat([]byte("p"), 400)
-
-func benchKey(b *testing.B) *rsa.PrivateKey {
+// BenchmarkCreatePaymentREST: POST /v1/payments over loopback HTTP with an Idempotency-Key,
+// through the real Alipay provider in process (one RSA2 signature for the order string) and the
+// SQLite store, paired with one bare RSA-2048 sign. op/rsa-sign - 1 is what the host adds.
+func BenchmarkCreatePaymentREST(b *testing.B) {
+	e := newSimEnv(b, 1000, nil)
 	k, err := signing.ParsePrivateKey(mapisim.TestMerchantPrivateKeyPEM)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return k
-}
-
-func bareSign(b *testing.B, k *rsa.PrivateKey) {
-	h := sha256.Sum256(benchMsg)
-	if _, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, h[:]); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// paired runs op and ref once each per iteration, alternating the order, and reports both
-// means and op/ref.
-func paired(b *testing.B, name string, setup func(i int), op, ref func()) {
-	var tOp, tRef time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if setup != nil {
-			b.StopTimer()
-			setup(i)
-			b.StartTimer()
-		}
-		if i%2 == 0 {
-			s := time.Now()
-			op()
-			tOp += time.Since(s)
-			s = time.Now()
-			ref()
-			tRef += time.Since(s)
-		} else {
-			s := time.Now()
-			ref()
-			tRef += time.Since(s)
-			s = time.Now()
-			op()
-			tOp += time.Since(s)
-		}
-	}
-	b.ReportMetric(float64(tOp.Nanoseconds())/float64(b.N), name+"-ns/op")
-	b.ReportMetric(float64(tRef.Nanoseconds())/float64(b.N), "ref-ns/op")
-	b.ReportMetric(float64(tOp)/float64(tRef), name+"/ref")
-}
-
-// BenchmarkCreatePaymentREST: POST /v1/payments over loopback HTTP with an Idempotency-Key,
-// through the real Alipay provider in process (one RSA2 signature for the order string) and the
-// SQLite store, paired with one bare RSA-2048 sign. create/ref - 1 is what the host adds.
-func BenchmarkCreatePaymentREST(b *testing.B) {
-	e := newSimEnv(b, 1000, nil)
-	k := benchKey(b)
 	body := []byte(`{"region":"CN","method":"alipay","amount":{"value":1234,"currency":"USD"},"subject":"Bench","channel":"app","reference":"bench"}`)
 	n := 0
-	paired(b, "create", nil, func() {
+	benchpair.Run(b, "rsa-sign", func() error {
 		n++
 		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/payments", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testAPIKey)
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", n))
 		resp, err := e.client.Do(req)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 201 {
-			b.Fatalf("create: %d", resp.StatusCode)
+			return fmt.Errorf("create: %d", resp.StatusCode)
 		}
-	}, func() { bareSign(b, k) })
+		return nil
+	}, benchpair.BareSign(k))
 }
 
 // BenchmarkNotifyREST: POST /notify/{account} with a genuine signed trade_status_sync for a
@@ -113,15 +65,20 @@ func BenchmarkNotifyREST(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := sha256.Sum256(benchMsg)
-	refSig, _ := rsa.SignPKCS1v15(rand.Reader, alipayKey, crypto.SHA256, h[:])
+	ref, err := benchpair.BareVerify(alipayKey)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var form []byte
-	paired(b, "notify", func(i int) {
+	i := 0
+	// Each notification is for a fresh payment, created and signed outside the timing.
+	benchpair.RunPrepared(b, "rsa-verify", func() error {
+		i++
 		p, err := e.svc.CreatePayment(context.Background(), &host.CreatePaymentRequest{
 			Region: "CN", Method: "alipay", Amount: core.Money{Value: 1234, Currency: "USD"}, Subject: "Bench", Channel: core.ChannelApp,
 		})
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		now := time.Now().In(time.FixedZone("GMT+8", 8*3600)).Format("2006-01-02 15:04:05")
 		f := map[string]string{
@@ -132,7 +89,7 @@ func BenchmarkNotifyREST(b *testing.B) {
 		}
 		sig, err := signer.Sign(signing.CanonicalB(f))
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		f["sign"], f["sign_type"] = sig, "RSA2"
 		v := url.Values{}
@@ -140,21 +97,19 @@ func BenchmarkNotifyREST(b *testing.B) {
 			v.Set(k, x)
 		}
 		form = []byte(v.Encode())
-	}, func() {
+		return nil
+	}, func() error {
 		req, _ := http.NewRequest("POST", e.srv.URL+"/notify/global", bytes.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		resp, err := e.client.Do(req)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		out, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if strings.TrimSpace(string(out)) != "success" {
-			b.Fatalf("notify answered %d %q", resp.StatusCode, out)
+			return fmt.Errorf("notify answered %d %q", resp.StatusCode, out)
 		}
-	}, func() {
-		if err := rsa.VerifyPKCS1v15(&alipayKey.PublicKey, crypto.SHA256, h[:], refSig); err != nil {
-			b.Fatal(err)
-		}
-	})
+		return nil
+	}, ref)
 }
