@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -331,7 +332,7 @@ func (s *Sim) checkAmount(ps *partnerState, currency, totalFee, rmbFee string) (
 	if ps.Flavour == FlavourHK && currency != "HKD" {
 		return core.Money{}, "", gwErr("ILLEGAL_CURRENCY", "AlipayHK settles in HKD only, not %s", currency)
 	}
-	if len(ps.Currencies) > 0 && !contains(ps.Currencies, currency) {
+	if len(ps.Currencies) > 0 && !slices.Contains(ps.Currencies, currency) {
 		return core.Money{}, "", gwErr("ILLEGAL_CURRENCY", "currency %s is not in the partner's contract", currency)
 	}
 	if (totalFee == "") == (rmbFee == "") {
@@ -370,15 +371,6 @@ func parseAmount(s, currency string) (core.Money, error) {
 		return core.Money{}, gwErr("ILLEGAL_ARGUMENT", "amount %s is outside 0.01-1,000,000.00", s)
 	}
 	return m, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 var itbPayRe = regexp.MustCompile(`^([0-9]{1,5})([mhd])$`)
