@@ -236,7 +236,12 @@ func (p *Provider) ParseNotification(_ context.Context, req *core.NotificationRe
 	}, nil
 }
 
+// payment finds a payment of a configured account (ECONFIG before ENOTFOUND, as account does);
+// the caller holds p.mu.
 func (p *Provider) payment(acct, outTradeNo string) (*payment, error) {
+	if _, ok := p.accounts[acct]; !ok {
+		return nil, core.Errorf(core.ECONFIG, "account %s is not configured", acct)
+	}
 	pay, ok := p.payments[acct+"/"+outTradeNo]
 	if !ok {
 		return nil, core.Errorf(core.ENOTFOUND, "no payment %s", outTradeNo)
@@ -246,9 +251,6 @@ func (p *Provider) payment(acct, outTradeNo string) (*payment, error) {
 
 // QueryPayment reports the fake gateway's state of a payment.
 func (p *Provider) QueryPayment(_ context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
-	if _, err := p.account(req.Account); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pay, err := p.payment(req.Account, req.OutTradeNo)
@@ -261,9 +263,6 @@ func (p *Provider) QueryPayment(_ context.Context, req *core.QueryPaymentRequest
 
 // Refund refunds a paid payment at once (the fake gateway has no asynchronous refunds).
 func (p *Provider) Refund(_ context.Context, req *core.RefundRequest) (*core.RefundState, error) {
-	if _, err := p.account(req.Account); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pay, err := p.payment(req.Account, req.OutTradeNo)
@@ -292,9 +291,6 @@ func (p *Provider) Refund(_ context.Context, req *core.RefundRequest) (*core.Ref
 
 // QueryRefund reports a refund's state.
 func (p *Provider) QueryRefund(_ context.Context, req *core.QueryRefundRequest) (*core.RefundState, error) {
-	if _, err := p.account(req.Account); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pay, err := p.payment(req.Account, req.OutTradeNo)
@@ -311,9 +307,6 @@ func (p *Provider) QueryRefund(_ context.Context, req *core.QueryRefundRequest) 
 
 // Close closes an unpaid payment.
 func (p *Provider) Close(_ context.Context, req *core.ClosePaymentRequest) (*core.PaymentState, error) {
-	if _, err := p.account(req.Account); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pay, err := p.payment(req.Account, req.OutTradeNo)
