@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"gopkg.in/yaml.v3"
+
+	"github.com/paymux/paymux/core/benchpair"
 )
 
 const leak = "s3cr3t-VALUE-must-not-print"
@@ -110,40 +112,22 @@ func TestHashAPIKey(t *testing.T) {
 	}
 }
 
-// BenchmarkAPIKeyMatcher measures, paired per iteration (docs: benchmarking.md), the
+// BenchmarkAPIKeyMatcher measures, paired per iteration (benchmarking.md, core/benchpair), the
 // matcher run on every authenticated request against its floor, one bare SHA-256 of the
-// presented key: the ratio says what comparing against every configured entry adds.
+// presented key: op/sha256 says what comparing against every configured entry adds.
 func BenchmarkAPIKeyMatcher(b *testing.B) {
 	keys := []Secret{NewSecret("plain-key-0123456789"), NewSecret("other-plain-key-0123"), NewSecret(HashAPIKey("hashed-key-0123456789"))}
 	match := (&Config{Server: Server{APIKeys: keys}}).APIKeyMatcher()
 	const presented = "hashed-key-0123456789"
-	var opTotal, refTotal time.Duration
 	var sink [32]byte
-	i := 0
-	for b.Loop() {
-		op := func() {
-			t := time.Now()
-			if !match(presented) {
-				b.Fatal("no match")
-			}
-			opTotal += time.Since(t)
+	benchpair.Run(b, "sha256", func() error {
+		if !match(presented) {
+			return errors.New("no match")
 		}
-		ref := func() {
-			t := time.Now()
-			sink = sha256.Sum256([]byte(presented))
-			refTotal += time.Since(t)
-		}
-		if i%2 == 0 {
-			op()
-			ref()
-		} else {
-			ref()
-			op()
-		}
-		i++
-	}
+		return nil
+	}, func() error {
+		sink = sha256.Sum256([]byte(presented))
+		return nil
+	})
 	_ = sink
-	b.ReportMetric(float64(opTotal.Nanoseconds())/float64(i), "matcher-ns/op")
-	b.ReportMetric(float64(refTotal.Nanoseconds())/float64(i), "sha256-ns/op")
-	b.ReportMetric(float64(opTotal)/float64(refTotal), "matcher/sha256")
 }
