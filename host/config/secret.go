@@ -119,63 +119,71 @@ func resolvePath(baseDir, p string) string {
 // hashPrefix marks an API key entry that is the SHA-256 of the key, not the key itself.
 const hashPrefix = "sha256:"
 
-// apiKeyDigest returns the SHA-256 an entry stands for: the stored hash of a "sha256:<hex>"
-// entry, or the hash of a plain key.
-func apiKeyDigest(entry string) ([sha256.Size]byte, bool) {
-	if h, ok := strings.CutPrefix(entry, hashPrefix); ok {
-		var d [sha256.Size]byte
-		if len(h) != 2*sha256.Size {
-			return d, false
-		}
-		if _, err := hex.Decode(d[:], []byte(h)); err != nil {
-			return d, false
-		}
-		return d, true
-	}
-	return sha256.Sum256([]byte(entry)), true
-}
-
 // HashAPIKey returns the "sha256:<hex>" form of a key, for storing in api_keys instead of the key.
 func HashAPIKey(key string) string {
 	d := sha256.Sum256([]byte(key))
 	return hashPrefix + hex.EncodeToString(d[:])
 }
 
-// MatchAPIKey reports whether presented is one of keys. It hashes presented and compares the
-// digest with every entry in constant time, without stopping at the first match, so neither the
-// position of a key nor the length of a common prefix shows in the timing.
+// KeyMatcher returns the one matcher of bearer keys against api_keys entries (the REST API's and
+// MatchAPIKey's). An entry "sha256:<hex>" is the hash of a key; any other entry is the key
+// itself; an unusable hash entry matches nothing (validation reports it). The entries' digests
+// are computed here, once; a call hashes the presented key and compares the digest with every
+// entry in constant time, without stopping at the first match, so neither the position of a key
+// nor the length of a common prefix shows in the timing. The returned keyID is stable and not
+// secret ("key_" and the first 6 bytes of the key's SHA-256 in hex), for scoping idempotency keys.
+func KeyMatcher(entries []string) func(presented string) (keyID string, ok bool) {
+	type entry struct {
+		sum [sha256.Size]byte
+		id  string
+	}
+	list := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		var sum [sha256.Size]byte
+		if h, ok := strings.CutPrefix(e, hashPrefix); ok {
+			if len(h) != 2*sha256.Size {
+				continue
+			}
+			if _, err := hex.Decode(sum[:], []byte(h)); err != nil {
+				continue
+			}
+		} else {
+			sum = sha256.Sum256([]byte(e))
+		}
+		list = append(list, entry{sum, "key_" + hex.EncodeToString(sum[:6])})
+	}
+	return func(presented string) (string, bool) {
+		if presented == "" {
+			return "", false
+		}
+		p := sha256.Sum256([]byte(presented))
+		id, found := "", 0
+		for i := range list {
+			if subtle.ConstantTimeCompare(list[i].sum[:], p[:]) == 1 {
+				id, found = list[i].id, 1
+			}
+		}
+		return id, found == 1
+	}
+}
+
+// MatchAPIKey reports whether presented is one of keys, as KeyMatcher does.
 func MatchAPIKey(keys []Secret, presented string) bool {
-	digests := make([][sha256.Size]byte, 0, len(keys))
-	for _, k := range keys {
-		if d, ok := apiKeyDigest(k.value); ok {
-			digests = append(digests, d)
-		}
-	}
-	return matchDigest(digests, presented)
+	_, ok := KeyMatcher(secretValues(keys))(presented)
+	return ok
 }
 
-func matchDigest(digests [][sha256.Size]byte, presented string) bool {
-	if presented == "" {
-		return false
-	}
-	p := sha256.Sum256([]byte(presented))
-	found := 0
-	for i := range digests {
-		found |= subtle.ConstantTimeCompare(digests[i][:], p[:])
-	}
-	return found == 1
+// APIKeyMatcher returns KeyMatcher over the configured api_keys, their digests computed once.
+func (c *Config) APIKeyMatcher() func(presented string) (keyID string, ok bool) {
+	return KeyMatcher(secretValues(c.Server.APIKeys))
 }
 
-// APIKeyMatcher returns a function that reports whether a presented bearer key is one of the
-// configured api_keys, as MatchAPIKey does, with the configured digests computed once.
-func (c *Config) APIKeyMatcher() func(presented string) bool {
-	digests := make([][sha256.Size]byte, 0, len(c.Server.APIKeys))
-	for _, k := range c.Server.APIKeys {
-		if d, ok := apiKeyDigest(k.value); ok {
-			digests = append(digests, d)
-		}
+func secretValues(keys []Secret) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.value
 	}
-	return func(presented string) bool { return matchDigest(digests, presented) }
+	return out
 }
 
 // pathErr drops the path from an *fs.PathError, whose message already names the path.

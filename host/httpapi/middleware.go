@@ -3,8 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/config"
 )
 
 type ctxKey int
@@ -110,39 +109,9 @@ func (a *API) outer(next http.Handler) http.Handler {
 // for the key (used to scope idempotency keys) and false when no key matches.
 type KeyMatcher func(token string) (keyID string, ok bool)
 
-// StaticKeys returns a KeyMatcher over configured keys. An entry "sha256:<hex>" is the hash of a
-// key; any other entry is the key itself. Every candidate is compared in constant time over the
-// SHA-256 of the token, so neither the length nor the content of a key leaks through timing.
-func StaticKeys(keys []string) KeyMatcher {
-	type entry struct {
-		sum [32]byte
-		id  string
-	}
-	var entries []entry
-	for _, k := range keys {
-		var sum [32]byte
-		if h, ok := strings.CutPrefix(k, "sha256:"); ok {
-			b, err := hex.DecodeString(h)
-			if err != nil || len(b) != 32 {
-				continue // config validation reports this; an unusable entry matches nothing
-			}
-			copy(sum[:], b)
-		} else {
-			sum = sha256.Sum256([]byte(k))
-		}
-		entries = append(entries, entry{sum, "key_" + hex.EncodeToString(sum[:6])})
-	}
-	return func(token string) (string, bool) {
-		got := sha256.Sum256([]byte(token))
-		id, found := "", 0
-		for _, e := range entries {
-			if subtle.ConstantTimeCompare(got[:], e.sum[:]) == 1 {
-				id, found = e.id, 1
-			}
-		}
-		return id, found == 1
-	}
-}
+// StaticKeys returns a KeyMatcher over configured api_keys entries: config.KeyMatcher, the one
+// implementation (hashed "sha256:<hex>" entries, constant-time comparison, stable key ids).
+func StaticKeys(keys []string) KeyMatcher { return KeyMatcher(config.KeyMatcher(keys)) }
 
 // auth requires a valid bearer key.
 func (a *API) auth(next http.Handler) http.Handler {

@@ -373,10 +373,4 @@ func pluginAccounts(cfg *config.Config) map[string]pluginhost.Accounts {
 	return out
 }
 
-func apiKeys(cfg *config.Config) httpapi.KeyMatcher {
-	keys := make([]string, 0, len(cfg.Server.APIKeys))
-	for _, k := range cfg.Server.APIKeys {
-		keys = append(keys, k.Value())
-	}
-	return httpapi.StaticKeys(keys)
-}
+func apiKeys(cfg *config.Config) httpapi.KeyMatcher { return httpapi.KeyMatcher(cfg.APIKeyMatcher()) }
