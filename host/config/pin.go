@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func ReadPins(data []byte, baseDir string) ([]PluginPin, error) {
 		return nil, err
 	}
 	var out []PluginPin
-	for _, name := range sortedKeys(plugins) {
+	for _, name := range slices.Sorted(maps.Keys(plugins)) {
 		p := plugins[name]
 		if p.Command == "" {
 			return nil, fmt.Errorf("config:%d: plugins.%s.command: required", ps.pos["plugins."+name], name)
@@ -67,7 +68,7 @@ func SetPins(data []byte, hashes map[string]string) ([]byte, error) {
 		text     string
 	}
 	var edits []edit
-	for _, name := range sortedKeys(hashes) {
+	for _, name := range slices.Sorted(maps.Keys(hashes)) {
 		h := hashes[name]
 		if !isHex64(h) {
 			return nil, fmt.Errorf("config: plugin %s: %q is not a SHA-256 hex digest", name, h)

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -35,13 +36,13 @@ var (
 func (c *Config) validate(ps *problems) {
 	c.validateServer(ps)
 	c.validateStore(ps)
-	for _, name := range sortedKeys(c.Plugins) {
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
 		c.validatePlugin(ps, name, c.Plugins[name])
 	}
-	for _, id := range sortedKeys(c.Accounts) {
+	for _, id := range slices.Sorted(maps.Keys(c.Accounts)) {
 		c.validateAccount(ps, id, c.Accounts[id])
 	}
-	for _, code := range sortedKeys(c.Regions) {
+	for _, code := range slices.Sorted(maps.Keys(c.Regions)) {
 		c.validateRegion(ps, code, c.Regions[code])
 	}
 	if c.Webhooks.URL != "" {
@@ -133,7 +134,7 @@ func (c *Config) validatePlugin(ps *problems, name string, p Plugin) {
 	} else if !isHex64(p.SHA256) {
 		ps.addf(path+".sha256", "must be 64 hex digits (the SHA-256 of the binary)")
 	}
-	for _, k := range sortedKeys(p.Env) {
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		if !envPattern.MatchString(k) {
 			ps.addf(path+".env."+k, "not a valid environment variable name")
 		}
@@ -149,7 +150,7 @@ func (c *Config) validateAccount(ps *problems, id string, a Account) {
 	case a.Plugin == "":
 		ps.addf(path+".plugin", "required")
 	case !ok:
-		ps.addf(path+".plugin", "unknown plugin %q (known: %s)", a.Plugin, strings.Join(sortedKeys(c.Plugins), ", "))
+		ps.addf(path+".plugin", "unknown plugin %q (known: %s)", a.Plugin, strings.Join(slices.Sorted(maps.Keys(c.Plugins)), ", "))
 	}
 }
 
@@ -203,7 +204,7 @@ func (c *Config) validateRegion(ps *problems, code string, r Region) {
 		if _, ok := c.Accounts[m.Account]; m.Account == "" {
 			ps.addf(mp+".account", "required")
 		} else if !ok {
-			ps.addf(mp+".account", "unknown account %q (known: %s)", m.Account, strings.Join(sortedKeys(c.Accounts), ", "))
+			ps.addf(mp+".account", "unknown account %q (known: %s)", m.Account, strings.Join(slices.Sorted(maps.Keys(c.Accounts)), ", "))
 		}
 		curSeen := map[string]bool{}
 		for j, cur := range m.Currencies {
@@ -268,7 +269,7 @@ func ValidateMethods(cfg *Config, describe func(plugin string) (*core.Descriptio
 	ps := &problems{file: cfg.file, pos: cfg.pos}
 	descs := map[string]*core.Description{}
 	failed := map[string]bool{}
-	for _, code := range sortedKeys(cfg.Regions) {
+	for _, code := range slices.Sorted(maps.Keys(cfg.Regions)) {
 		for i, m := range cfg.Regions[code].Methods {
 			mp := fmt.Sprintf("regions.%s.methods[%d]", code, i)
 			acct, ok := cfg.Accounts[m.Account]
@@ -375,13 +376,4 @@ func isHex64(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

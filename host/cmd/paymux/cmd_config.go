@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,7 +108,7 @@ func checkConfig(ctx context.Context, path string, withPlugins bool) *checkRepor
 func checkLoaded(ctx context.Context, cfg *config.Config, withPlugins bool, r *checkReport) {
 	pinsOK := checkPins(cfg, r)
 	checkTLS(cfg, r)
-	for _, id := range checkSortedKeys(cfg.Accounts) {
+	for _, id := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		checkAccountFiles(cfg, id, r)
 	}
 	if withPlugins {
@@ -129,7 +130,7 @@ func checkLoaded(ctx context.Context, cfg *config.Config, withPlugins bool, r *c
 // checkPins hashes each plugin binary and compares it with its pin.
 func checkPins(cfg *config.Config, r *checkReport) bool {
 	ok := true
-	for _, name := range checkSortedKeys(cfg.Plugins) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		p := cfg.Plugins[name]
 		key := "plugins." + name + ".sha256"
 		got, err := sdk.HashFile(p.Command)
@@ -209,7 +210,7 @@ func checkSSHErr(err error) error {
 // checkAccountFiles loads the key files an account's settings name.
 func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 	settings := cfg.AccountSettings(id)
-	for _, name := range checkSortedKeys(settings) {
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		path := settings[name]
 		if !config.IsFileSetting(name) || path == "" {
 			continue
@@ -261,7 +262,7 @@ func checkPlugins(ctx context.Context, cfg *config.Config, r *checkReport) {
 	defer os.RemoveAll(runtimeDir)
 	descs := map[string]*core.Description{}
 	errs := map[string]error{}
-	for _, name := range checkSortedKeys(cfg.Plugins) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		p := cfg.Plugins[name]
 		d, err := checkDescribePlugin(ctx, cfg, name, p, filepath.Join(runtimeDir, "r"), r)
 		if err != nil {
@@ -303,7 +304,7 @@ func checkDescribePlugin(ctx context.Context, cfg *config.Config, name string, p
 	if err != nil {
 		return nil, fmt.Errorf("describe: %w", err)
 	}
-	for _, id := range checkSortedKeys(cfg.Accounts) {
+	for _, id := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		if cfg.Accounts[id].Plugin != name {
 			continue
 		}
@@ -312,15 +313,6 @@ func checkDescribePlugin(ctx context.Context, cfg *config.Config, name string, p
 		}
 	}
 	return d, nil
-}
-
-func checkSortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // checkErrText is a core error's message without its code prefix, or any other error's text.
