@@ -239,7 +239,8 @@ func (j *Janitor) payment(ctx context.Context, p *store.Payment, record func(fun
 		cancel()
 		switch {
 		case err == nil:
-			fact = &paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus}
+			f := paymentStateFact(state)
+			fact = &f
 		case isCode(err, core.ENOTFOUND):
 			// The gateway has no such trade yet: the buyer never opened the wallet.
 		default:
@@ -332,11 +333,11 @@ func (j *Janitor) closeExpired(ctx context.Context, prov core.Provider, desc *co
 	if state == nil || state.Status == "" || state.Status == core.PaymentPending {
 		return &paymentFact{Status: core.PaymentClosed, FailureCode: "expired"}, nil
 	}
-	f := &paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus}
+	f := paymentStateFact(state)
 	if f.Status == core.PaymentClosed {
 		f.FailureCode = "expired"
 	}
-	return f, nil
+	return &f, nil
 }
 
 // rescheduleRefund sets a refund still open to be queried at next.
@@ -403,7 +404,7 @@ func (j *Janitor) refund(ctx context.Context, r *store.Refund, record func(func(
 		retry("query failed", err)
 		return
 	}
-	fact := refundFact{Status: state.Status, ProviderRef: state.ProviderRef, FailureCode: state.FailureCode, RawStatus: state.RawStatus}
+	fact := refundStateFact(state)
 	var final core.RefundStatus
 	changed := false
 	err = j.svc.store.InTx(ctx, func(tx store.Tx) error {

@@ -255,9 +255,7 @@ func (s *Service) GetPayment(ctx context.Context, id string, refresh bool) (*Pay
 			return err
 		}
 		out = cur
-		_, err = s.applyPaymentState(ctx, tx, cur, paymentFact{
-			Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus,
-		})
+		_, err = s.applyPaymentState(ctx, tx, cur, paymentStateFact(state))
 		return err
 	})
 	if err != nil {
@@ -275,6 +273,11 @@ type paymentFact struct {
 	Wallet      string
 	FailureCode string
 	RawStatus   string
+}
+
+// paymentStateFact is what a provider's answer (query, close) says about a payment.
+func paymentStateFact(st *core.PaymentState) paymentFact {
+	return paymentFact{Status: st.Status, ProviderRef: st.ProviderRef, Amount: st.Amount, At: st.PaidAt, RawStatus: st.RawStatus}
 }
 
 // applyOutcome says what applying a fact did.
@@ -458,7 +461,7 @@ func (s *Service) ClosePayment(ctx context.Context, id string) (*Payment, error)
 			return err
 		}
 		out = cur
-		if _, err = s.applyPaymentState(ctx, tx, cur, paymentFact{Status: state.Status, ProviderRef: state.ProviderRef, Amount: state.Amount, At: state.PaidAt, RawStatus: state.RawStatus}); err != nil {
+		if _, err = s.applyPaymentState(ctx, tx, cur, paymentStateFact(state)); err != nil {
 			return err
 		}
 		if cur.Status == core.PaymentSucceeded {

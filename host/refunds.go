@@ -84,7 +84,7 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	var fact refundFact
 	switch {
 	case err == nil:
-		fact = refundFact{Status: state.Status, ProviderRef: state.ProviderRef, FailureCode: state.FailureCode, RawStatus: state.RawStatus}
+		fact = refundStateFact(state)
 	case isCode(err, core.EDECLINED, core.EINVALID):
 		// The gateway refused it for good: nothing was refunded.
 		code := core.ProviderCode(err)
@@ -118,6 +118,11 @@ type refundFact struct {
 	ProviderRef string
 	FailureCode string
 	RawStatus   string
+}
+
+// refundStateFact is what a provider's answer (refund, query) says about a refund.
+func refundStateFact(st *core.RefundState) refundFact {
+	return refundFact{Status: st.Status, ProviderRef: st.ProviderRef, FailureCode: st.FailureCode, RawStatus: st.RawStatus}
 }
 
 // applyRefundState applies a fact to refund id inside tx: it locks the payment then the refund
