@@ -25,7 +25,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/paymux ./host/cmd/paymux
 	@for p in plugins/*/main.go; do \
 		[ -e "$$p" ] || continue; d=$$(dirname $$p); n=$$(basename $$d); \
-		echo "$(GO) build -o $(BIN)/paymux-provider-$$n ./$$d"; \
+		echo "$(GO) build -ldflags \"$(LDFLAGS)\" -o $(BIN)/paymux-provider-$$n ./$$d"; \
 		$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/paymux-provider-$$n ./$$d || exit 1; \
 	done
 
