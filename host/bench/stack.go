@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -267,7 +268,14 @@ func (s *Stack) startHost(ctx context.Context) error {
 	s.child, s.waited = cmd, make(chan struct{})
 	readyc := make(chan string, 1)
 	if len(s.opts.ServeArgv) > 0 {
-		go pollHealthz(ctx, s.cfg.Listen, readyc, s.waited)
+		go func(addr string) {
+			if _, err := WaitOK(ctx, "http://"+addr+"/healthz", 20*time.Millisecond, s.waited); err == nil {
+				select {
+				case readyc <- addr:
+				default:
+				}
+			}
+		}(s.cfg.Listen)
 	}
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -316,27 +324,37 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// pollHealthz sends addr to ready once GET /healthz answers 200.
-func pollHealthz(ctx context.Context, addr string, ready chan<- string, exited <-chan struct{}) {
-	c := &http.Client{Timeout: time.Second}
+// ErrExited is WaitOK's answer when the process it waits for exits first.
+var ErrExited = errors.New("exited before it answered 200")
+
+// WaitOK polls GET url every interval (each try bounded to 2 s) until it answers 200, exited
+// closes (ErrExited) or ctx ends (ctx's error). last describes the latest answer (status and
+// body start, or the transport error) for the caller's message. The one readiness poll of
+// Stack's serve child and of paymux quickstart.
+func WaitOK(ctx context.Context, url string, interval time.Duration, exited <-chan struct{}) (last string, err error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	last = "none yet"
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
-		if resp, err := c.Do(req); err == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return last, err
+		}
+		if resp, err := client.Do(req); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				select {
-				case ready <- addr:
-				default:
-				}
-				return
+				return "", nil
 			}
+			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(body))
+		} else {
+			last = err.Error()
 		}
 		select {
-		case <-ctx.Done():
-			return
 		case <-exited:
-			return
-		case <-time.After(20 * time.Millisecond):
+			return last, ErrExited
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(interval):
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/bench"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/demo"
 	"github.com/paymux/paymux/providers/mapisim"
@@ -201,32 +202,16 @@ func qsPrefixed(w io.Writer, prefix string) func(string, ...any) {
 func qsWaitReady(parent context.Context, apiURL string, timeout time.Duration, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/readyz", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-exited:
-			return errors.New("paymux serve exited before it was ready (its log is above)")
-		case <-ctx.Done():
-			if parent.Err() != nil {
-				return errors.New("interrupted before paymux was ready")
-			}
-			return fmt.Errorf("paymux was not ready at %s/readyz within %s (last answer: %s)", apiURL, timeout, last)
-		case <-time.After(200 * time.Millisecond):
-		}
+	last, err := bench.WaitOK(ctx, apiURL+"/readyz", 200*time.Millisecond, exited)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bench.ErrExited):
+		return errors.New("paymux serve exited before it was ready (its log is above)")
+	case parent.Err() != nil:
+		return errors.New("interrupted before paymux was ready")
 	}
+	return fmt.Errorf("paymux was not ready at %s/readyz within %s (last answer: %s)", apiURL, timeout, last)
 }
 
 // qsWriteConfig writes <dir>/paymux.yaml: the example with this run's addresses, absolute
