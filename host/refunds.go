@@ -141,12 +141,16 @@ func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, 
 	if err != nil {
 		return nil, err
 	}
-	if f.ProviderRef != "" && r.ProviderRef == "" {
+	learnedRef := f.ProviderRef != "" && r.ProviderRef == ""
+	if learnedRef {
 		r.ProviderRef = f.ProviderRef
 	}
 	if f.Status == r.Status || core.RefundTransition(r.Status, f.Status) != nil {
 		if f.Status != r.Status && f.Status.Valid() {
 			s.logFor(ctx).Info("ignoring a refund state the transition table does not allow", "refund_id", r.ID, "from", r.Status, "to", f.Status, "raw_status", f.RawStatus)
+		}
+		if !learnedRef {
+			return r, nil // nothing to write (as applyPaymentState): a repeated answer costs no UPDATE
 		}
 		return r, tx.UpdateRefund(ctx, r)
 	}
