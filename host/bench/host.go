@@ -62,15 +62,7 @@ func (p *managerProviders) Provider(ctx context.Context, account string) (core.P
 	if !ok {
 		return nil, nil, core.Errorf(core.ENOTFOUND, "unknown account %q", account)
 	}
-	prov, err := p.m.Provider(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := p.m.Describe(ctx, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return prov, d, nil
+	return p.m.ProviderAndDescription(ctx, name)
 }
 
 // RunHost serves a paymux host built from cfg until ctx ends: the store, the plugin under

@@ -156,6 +156,20 @@ func (m *Manager) Provider(plugin string) (core.Provider, error) {
 	return &handle{m: m, name: s.spec.Name}, nil
 }
 
+// ProviderAndDescription is Provider and Describe in one look-up: what a host.Providers answers
+// for an account served by plugin (the CLI's serve and host/bench route accounts through it).
+func (m *Manager) ProviderAndDescription(ctx context.Context, plugin string) (core.Provider, *core.Description, error) {
+	s, err := m.get(plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.describe(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &handle{m: m, name: s.spec.Name}, d, nil
+}
+
 // Configure remembers an account's settings for a plugin and hands them to it. The settings
 // are sent again after every restart and on Reload. Settings the provider rejects (any error
 // it returns itself, e.g. ECONFIG) are not remembered; settings that could not be delivered

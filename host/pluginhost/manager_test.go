@@ -146,6 +146,12 @@ func TestChecksumMismatchRefused(t *testing.T) {
 	if _, err := m.Provider("nope"); core.ErrorCode(err) != core.ENOTFOUND {
 		t.Fatalf("unknown plugin: %v", err)
 	}
+	if _, _, err := m.ProviderAndDescription(context.Background(), "example"); core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Fatalf("ProviderAndDescription of a refused plugin: %v", err)
+	}
+	if _, _, err := m.ProviderAndDescription(context.Background(), "nope"); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Fatalf("ProviderAndDescription of an unknown plugin: %v", err)
+	}
 }
 
 // TestCrashRestartReconfigure: the plugin crashes on its fifth call, the manager restarts it,
@@ -193,6 +199,9 @@ func TestCrashRestartReconfigure(t *testing.T) {
 	}
 	if d, err := p.Describe(ctx); err != nil || d.Name != wallet.Name {
 		t.Fatalf("Describe = %+v, %v", d, err)
+	}
+	if p2, d, err := m.ProviderAndDescription(ctx, "example"); err != nil || d.Name != wallet.Name || p2 == nil {
+		t.Fatalf("ProviderAndDescription = %v, %+v, %v", p2, d, err)
 	}
 }
 

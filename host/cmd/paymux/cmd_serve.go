@@ -343,15 +343,7 @@ func (p pluginProviders) Provider(ctx context.Context, account string) (core.Pro
 	if !ok {
 		return nil, nil, core.Errorf(core.ENOTFOUND, "unknown account %q", account)
 	}
-	prov, err := p.s.plugins.Provider(acct.Plugin)
-	if err != nil {
-		return nil, nil, err
-	}
-	desc, err := p.s.plugins.Describe(ctx, acct.Plugin)
-	if err != nil {
-		return nil, nil, err
-	}
-	return prov, desc, nil
+	return p.s.plugins.ProviderAndDescription(ctx, acct.Plugin)
 }
 
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
