@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/plugins/sdk"
 )
 
 // handle is what Manager.Provider hands out. It names its plugin rather than holding a
@@ -60,11 +61,21 @@ func do[T any](h *handle, ctx context.Context, method string, safe bool, fn func
 	return out, err
 }
 
-// CreatePayment is never retried: for most providers it only signs locally, but in general
-// it may create an order at the gateway.
+// CreatePayment may create an order at the gateway, so in general it is never retried and a
+// boundary failure is an unknown outcome. A provider that declares core.CapLocalCreate only
+// signs locally: then a call cut off by the plugin's death had no effect anywhere, so it is
+// provider_unavailable (not outcome_unknown) and safe to repeat once.
 func (h *handle) CreatePayment(ctx context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
-	return do(h, ctx, "CreatePayment", false, func(ctx context.Context, p core.Provider) (*core.CreatePaymentResult, error) {
-		return p.CreatePayment(ctx, req)
+	local := false
+	if d, err := h.Describe(ctx); err == nil {
+		local = d.Has(core.CapLocalCreate)
+	}
+	return do(h, ctx, "CreatePayment", local, func(ctx context.Context, p core.Provider) (*core.CreatePaymentResult, error) {
+		res, err := p.CreatePayment(ctx, req)
+		if local && sdk.IsBoundaryError(err) && core.ErrorCode(err) == core.EUNKNOWN {
+			err = core.WrapError(core.EUNAVAILABLE, err, "plugin %s was unavailable for CreatePayment; nothing was created", h.name)
+		}
+		return res, err
 	})
 }
 
