@@ -7,10 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paymux/paymux/host/bench"
 )
@@ -44,6 +48,12 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&binDir, "bin", "", "directory of paymux-provider-alipay (default: $PAYMUX_BIN, else the directory of this executable)")
 	fs.StringVar(&hostMode, "host", "serve", "how the host runs: serve (this executable's `paymux serve`, with a generated config), child (a minimal host child: store, plugin, service, API; no janitor or dispatcher) or in-process (inside the bench; its memory then includes the load generator)")
 	fs.StringVar(&workDir, "workdir", "", "directory for the config, keys, SQLite file and host log (default: a temporary one, removed after)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: paymux bench [flags]\n\n"+
+			"Starts the simulator and a paymux host on loopback and drives a bounded load scenario through\n"+
+			"the REST API and /notify, paired with bare RSA-2048 throughput (docs/performance.md).\n\n")
+		fs.PrintDefaults()
+	}
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
 	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -108,35 +118,20 @@ func runBench(ctx context.Context, args []string) error {
 	return nil
 }
 
-// checkLoopbackDSN refuses a postgres URL that points off this machine.
+// checkLoopbackDSN refuses a PostgreSQL DSN (URL or key=value, every host of a multi-host one)
+// that points off this machine. pgconn parses it as the store will.
 func checkLoopbackDSN(dsn string) error {
-	if err := bench.RequireLoopbackURL(dsnAsHTTP(dsn)); err != nil {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
 		return fmt.Errorf("-dsn: %w", err)
 	}
-	return nil
-}
-
-// dsnAsHTTP rewrites postgres://user@host:port/db as http://host:port for the loopback check.
-func dsnAsHTTP(dsn string) string {
-	for _, p := range []string{"postgres://", "postgresql://"} {
-		if len(dsn) > len(p) && dsn[:len(p)] == p {
-			rest := dsn[len(p):]
-			for i := 0; i < len(rest); i++ {
-				if rest[i] == '/' || rest[i] == '?' {
-					rest = rest[:i]
-					break
-				}
-			}
-			for i := len(rest) - 1; i >= 0; i-- {
-				if rest[i] == '@' {
-					rest = rest[i+1:]
-					break
-				}
-			}
-			return "http://" + rest
+	hosts := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port}}, cfg.Fallbacks...)
+	for _, h := range hosts {
+		if err := bench.RequireLoopbackURL("http://" + net.JoinHostPort(h.Host, strconv.Itoa(int(h.Port)))); err != nil {
+			return fmt.Errorf("-dsn: %w", err)
 		}
 	}
-	return dsn
+	return nil
 }
 
 func printReport(w io.Writer, r *bench.Report) {

@@ -52,6 +52,12 @@ func runSim(ctx context.Context, args []string) error {
 	refundGap := fs.Duration("refund-min-interval", 0, "enforce this gap between refunds of a partner (the docs say 3s; 0 = off)")
 	quiet := fs.Bool("quiet", false, "do not log events")
 	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: paymux sim [flags]\n\n"+
+			"Runs the Alipay mapi gateway simulator: gateway.do, the H5 cashier, the notifier, the control\n"+
+			"API under /sim/ and the AlipayHK SFTP file server (docs/simulator.md).\n\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
