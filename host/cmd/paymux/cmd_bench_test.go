@@ -15,6 +15,10 @@ func TestBenchDSNLoopback(t *testing.T) {
 		{"postgresql://u:p@[::1]:5432/db", true},
 		{"postgres://postgres@db.example.com:5432/test", false},
 		{"postgres://postgres@10.0.0.5/test", false},
+		{"host=127.0.0.1 port=5432 user=postgres dbname=test", true},
+		{"host=db.example.com user=postgres dbname=test", false},
+		{"postgres://u@127.0.0.1:5432,10.0.0.5:5432/db", false}, // every host of a multi-host DSN
+		{"postgres://u@127.0.0.1:5432,[::1]:5433/db", true},
 	} {
 		if err := checkLoopbackDSN(c.dsn); (err == nil) != c.ok {
 			t.Errorf("checkLoopbackDSN(%q) = %v, want ok=%v", c.dsn, err, c.ok)
