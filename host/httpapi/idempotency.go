@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -128,5 +127,3 @@ func printableASCII(s string) bool {
 	}
 	return true
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
