@@ -444,12 +444,10 @@ func (j *Janitor) refund(ctx context.Context, r *store.Refund, record func(func(
 // firstQuery is when the janitor first looks at a new payment: the provider's first scheduled
 // query, or its expiry when the provider cannot be queried (so that it still closes).
 func firstQuery(d *core.Description, now, expires time.Time) time.Time {
-	t := nextQuery(d, now, 0)
-	if t.IsZero() && d != nil && d.Has(core.CapQuery) {
-		t = now.Add(DefaultQuerySchedule[0])
-	}
-	if !t.IsZero() && (expires.IsZero() || t.Before(expires)) {
-		return t
+	if d != nil && d.Has(core.CapQuery) {
+		if t := now.Add(schedule(d)[0]); expires.IsZero() || t.Before(expires) {
+			return t
+		}
 	}
 	return expires
 }

@@ -216,15 +216,6 @@ func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
 	}
 }
 
-// nextQuery is when the janitor should query an item created (or last queried) at from, given
-// attempts queries so far; zero when the provider declares no schedule or it is exhausted.
-func nextQuery(d *core.Description, from time.Time, attempts int) time.Time {
-	if d == nil || !d.Has(core.CapQuery) || attempts >= len(d.QuerySchedule) {
-		return time.Time{}
-	}
-	return from.Add(d.QuerySchedule[attempts])
-}
-
 // GetPayment returns a payment. With refresh it first asks the provider (when the provider can
 // be queried) and applies what it says.
 func (s *Service) GetPayment(ctx context.Context, id string, refresh bool) (*Payment, error) {
