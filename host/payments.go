@@ -202,14 +202,8 @@ func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
 		if err != nil {
 			return err
 		}
-		if core.PaymentTransition(p.Status, core.PaymentFailed) != nil {
-			return nil
-		}
-		p.Status, p.FailureCode, p.NextQueryAt = core.PaymentFailed, core.ErrorCode(cause), time.Time{}
-		if err := tx.UpdatePayment(ctx, p); err != nil {
-			return err
-		}
-		return emit(ctx, tx, webhook.PaymentFailed, p.Account, p.ID, "", paymentView(p))
+		_, err = s.applyPaymentState(ctx, tx, p, paymentFact{Status: core.PaymentFailed, FailureCode: core.ErrorCode(cause)})
+		return err
 	})
 	if err != nil {
 		s.logFor(ctx).Error("could not mark an unstarted payment failed", "payment_id", id, "error", err)
