@@ -45,7 +45,8 @@ func (d *Changes) Empty() bool {
 }
 
 // RestartRequired reports whether the change touches something a running process cannot swap
-// (the listen address, TLS switched on or off, or the store); the serve command should refuse
+// (the listen address, TLS switched on or off, the store, or the log format; the log level is
+// live); the serve command should refuse
 // such a reload, keep the old config and say that a restart is needed. Other server.tls changes
 // (the certificate and key file paths) are live: the listener takes its certificate from a
 // holder that a reload swaps.
@@ -56,7 +57,8 @@ func (d *Changes) RestartRequired(old, new *Config) bool {
 	if old == nil {
 		return false
 	}
-	return old.Server.Listen != new.Server.Listen || (old.Server.TLS == nil) != (new.Server.TLS == nil)
+	return old.Server.Listen != new.Server.Listen || (old.Server.TLS == nil) != (new.Server.TLS == nil) ||
+		old.Log.Format != new.Log.Format
 }
 
 // PluginsToStart returns the plugins to (re)start: added or changed.
@@ -174,9 +176,9 @@ func NewHolder(path string, cfg *Config) *Holder {
 func (h *Holder) Current() *Config { return h.cur.Load() }
 
 // ErrRestartRequired is returned by Reload when the new config changes the listen address,
-// switches TLS on or off, or changes the store, which only a restart can apply. The old config
-// keeps serving.
-var ErrRestartRequired = errors.New("config: the change to server.listen, to whether server.tls is set, or to store needs a restart")
+// switches TLS on or off, changes the store or the log format, which only a restart can apply.
+// The old config keeps serving.
+var ErrRestartRequired = errors.New("config: the change to server.listen, to whether server.tls is set, to store or to log.format needs a restart")
 
 // Reload loads the file again and, when it is valid, calls apply with the old and new config
 // and their Changes (apply starts changed plugins, configures accounts, runs ValidateMethods). Only

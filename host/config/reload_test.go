@@ -190,3 +190,28 @@ func TestRestartRequiredTLS(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartRequiredLog(t *testing.T) {
+	withLog := func(level, format string) string {
+		return baseYAML + "log: {level: " + level + ", format: " + format + "}\n"
+	}
+	old := mustParse(t, withLog("info", "text"))
+	for _, tt := range []struct {
+		name, next string
+		restart    bool
+	}{
+		{"level is live", withLog("debug", "text"), false},
+		{"format needs a restart", withLog("info", "json"), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			next := mustParse(t, tt.next)
+			d := Diff(old, next)
+			if !d.LogChanged {
+				t.Fatalf("LogChanged = false")
+			}
+			if got := d.RestartRequired(old, next); got != tt.restart {
+				t.Errorf("RestartRequired = %v, want %v", got, tt.restart)
+			}
+		})
+	}
+}

@@ -81,11 +81,16 @@ func runServe(ctx context.Context, args []string) error {
 }
 
 func newServeLogger(c config.Log) hclog.Logger {
-	level := hclog.LevelFromString(c.Level)
-	if level == hclog.NoLevel {
-		level = hclog.Info
+	return hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: logLevel(c), JSONFormat: c.Format == "json", Output: os.Stderr})
+}
+
+// logLevel is log.level as an hclog level (info when unset); a reload applies it live, to the
+// host's logger and every logger named from it.
+func logLevel(c config.Log) hclog.Level {
+	if level := hclog.LevelFromString(c.Level); level != hclog.NoLevel {
+		return level
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: level, JSONFormat: c.Format == "json", Output: os.Stderr})
+	return hclog.Info
 }
 
 // server is one running paymux host.
@@ -251,6 +256,9 @@ func (s *server) reload(ctx context.Context) {
 			}
 		}
 		s.svc.SetSettings(settings)
+		if next.Log.Level != old.Log.Level {
+			s.log.SetLevel(logLevel(next.Log))
+		}
 		s.api.SetKeys(apiKeys(next))
 		s.api.SetLimits(next.Server.MaxBodyBytes, time.Duration(next.Server.IdempotencyTTL))
 		return nil

@@ -434,3 +434,33 @@ func TestServeTLSReload(t *testing.T) {
 		t.Fatal("key material reached the logs")
 	}
 }
+
+// TestServeReloadLogLevel: log.level is applied by a reload; log.format is refused until a restart.
+func TestServeReloadLogLevel(t *testing.T) {
+	w := newServeWorld(t)
+	cfg, err := config.Load(w.cfgPath)
+	must(t, err)
+	var logBuf syncBuffer
+	log := newServeLogger(cfg.Log)
+	log = hclog.New(&hclog.LoggerOptions{Level: log.GetLevel(), Output: &logBuf})
+	ctx := context.Background()
+	s, err := startServer(ctx, cfg, w.cfgPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	if s.log.IsInfo() {
+		t.Fatalf("level at start is %s, want warn", s.log.GetLevel())
+	}
+	text := fmt.Sprintf(w.template, "", "alipay")
+	must(t, os.WriteFile(w.cfgPath, []byte(strings.Replace(text, "level: warn", "level: debug", 1)), 0o600))
+	s.reload(ctx)
+	if !s.log.IsDebug() {
+		t.Fatalf("level after reloading log.level: debug is %s\n%s", s.log.GetLevel(), logBuf.String())
+	}
+	must(t, os.WriteFile(w.cfgPath, []byte(strings.Replace(text, "level: warn", "level: debug\n  format: json", 1)), 0o600))
+	s.reload(ctx)
+	if !strings.Contains(logBuf.String(), "needs a restart") {
+		t.Errorf("a log.format change was not refused as needing a restart:\n%s", logBuf.String())
+	}
+}
