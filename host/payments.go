@@ -395,7 +395,6 @@ func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResult
 		}
 		// The hint has its own columns now; a hint that an older paymux kept among the flags
 		// is superseded by this one and dropped.
-		cur.Flags = withoutLegacyClientResultFlag(cur.Flags)
 		cur.ClientResult = hint
 		if res.Verified && status == core.PaymentSucceeded && cur.Status == core.PaymentPending {
 			// A verified success hint is worth an early query: ask the janitor to look now.

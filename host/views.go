@@ -2,7 +2,6 @@ package host
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,22 +50,6 @@ func (p *Payment) WantsEarlyQuery() bool {
 		p.ClientResult.Status == core.PaymentSucceeded
 }
 
-// legacyClientResultFlag is how paymux kept the hint among the payment's flags before the
-// store had columns for it (migration 002), e.g. "client_result:verified:succeeded". Such a flag
-// is still read when the columns are empty, never shown among the flags, and dropped when the
-// client reports again.
-const legacyClientResultFlag = "client_result:"
-
-func isLegacyClientResultFlag(f string) bool { return strings.HasPrefix(f, legacyClientResultFlag) }
-
-// withoutLegacyClientResultFlag returns flags without a legacy hint (flags itself when it has none).
-func withoutLegacyClientResultFlag(flags []string) []string {
-	if !slices.ContainsFunc(flags, isLegacyClientResultFlag) {
-		return flags
-	}
-	return slices.DeleteFunc(slices.Clone(flags), isLegacyClientResultFlag)
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -90,16 +73,7 @@ func paymentView(p *store.Payment) *Payment {
 	if h := p.ClientResult; h != nil {
 		v.ClientResult = &ClientResultHint{Verified: h.Verified, Status: h.Status}
 	}
-	for _, f := range p.Flags {
-		if rest, ok := strings.CutPrefix(f, legacyClientResultFlag); ok {
-			if v.ClientResult == nil {
-				verified, status, _ := strings.Cut(rest, ":")
-				v.ClientResult = &ClientResultHint{Verified: verified == "verified", Status: core.PaymentStatus(status)}
-			}
-			continue
-		}
-		v.Flags = append(v.Flags, f)
-	}
+	v.Flags = append(v.Flags, p.Flags...)
 	return v
 }
 

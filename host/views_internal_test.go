@@ -9,8 +9,7 @@ import (
 	"github.com/paymux/paymux/host/store"
 )
 
-// TestPaymentViewClientResult: the hint comes from the store's columns; a hint that an older
-// paymux kept among the flags is still shown when the columns are empty, and never as a flag.
+// TestPaymentViewClientResult: the hint comes from the store's columns; flags pass through.
 func TestPaymentViewClientResult(t *testing.T) {
 	at := time.Date(2026, 11, 3, 1, 2, 3, 0, time.UTC)
 	for _, tt := range []struct {
@@ -23,10 +22,6 @@ func TestPaymentViewClientResult(t *testing.T) {
 		{"none", nil, []string{store.FlagAmountMismatch}, nil, []string{store.FlagAmountMismatch}},
 		{"column", &store.ClientResultHint{Verified: true, Status: core.PaymentSucceeded, At: at}, nil,
 			&ClientResultHint{Verified: true, Status: core.PaymentSucceeded}, []string{}},
-		{"legacy flag", nil, []string{"client_result:unverified:pending", store.FlagAmountMismatch},
-			&ClientResultHint{Verified: false, Status: core.PaymentPending}, []string{store.FlagAmountMismatch}},
-		{"column wins over a legacy flag", &store.ClientResultHint{Verified: true, Status: core.PaymentSucceeded, At: at},
-			[]string{"client_result:unverified:pending"}, &ClientResultHint{Verified: true, Status: core.PaymentSucceeded}, []string{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v := paymentView(&store.Payment{ID: "pay_1", Status: core.PaymentPending, Flags: tt.flags, ClientResult: tt.hint})
@@ -34,9 +29,5 @@ func TestPaymentViewClientResult(t *testing.T) {
 				t.Errorf("view: client_result %+v flags %q, want %+v %q", v.ClientResult, v.Flags, tt.want, tt.wantFlags)
 			}
 		})
-	}
-	flags := []string{"a", "client_result:verified:succeeded", "b"}
-	if got := withoutLegacyClientResultFlag(flags); !reflect.DeepEqual(got, []string{"a", "b"}) || len(flags) != 3 || flags[1] != "client_result:verified:succeeded" {
-		t.Errorf("withoutLegacyClientResultFlag = %q (input now %q)", got, flags)
 	}
 }
