@@ -31,9 +31,13 @@ type Event struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// Sender POSTs signed event bodies to a merchant URL.
+// Sender POSTs signed event bodies to a merchant URL. It never follows a redirect: the
+// signed body would otherwise be re-sent to wherever the merchant's server (or whoever took
+// over its address) points, so a 3xx answer is a failed delivery like any other non-2xx.
 type Sender struct {
-	Client  *http.Client  // nil: a client with Timeout
+	// Client carries the deliveries; nil: a client with Timeout. Its CheckRedirect is
+	// replaced (on a copy) by one that refuses every redirect.
+	Client  *http.Client
 	Timeout time.Duration // per delivery; 0 means 10s
 	Now     func() time.Time
 }
@@ -59,18 +63,25 @@ func (s *Sender) Send(ctx context.Context, url string, secret []byte, eventID st
 	req.Header.Set("User-Agent", "paymux-webhook/1")
 	req.Header.Set("Paymux-Event-Id", eventID)
 	req.Header.Set(Header, Sign(secret, now(), body))
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: timeout}
+	client := http.Client{Timeout: timeout}
+	if s.Client != nil {
+		client = *s.Client
 	}
+	client.CheckRedirect = refuseRedirect
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook: delivering %s: %w", eventID, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return fmt.Errorf("webhook: delivering %s: merchant answered %d (a redirect; paymux does not follow redirects, configure the final URL)", eventID, resp.StatusCode)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("webhook: delivering %s: merchant answered %d", eventID, resp.StatusCode)
 	}
 	return nil
 }
+
+// refuseRedirect makes the client hand back the 3xx answer itself instead of following it.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

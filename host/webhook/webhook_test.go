@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,6 +93,31 @@ func TestSenderSend(t *testing.T) {
 	status = http.StatusInternalServerError
 	if err := s.Send(context.Background(), srv.URL, secret, "evt_1", body); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("Send to a failing merchant = %v, want an error naming 500", err)
+	}
+}
+
+// TestSenderDoesNotFollowRedirects: a merchant URL answering 3xx is a failed delivery, and the
+// signed body never reaches the redirect's target, with the default client or one passed in.
+func TestSenderDoesNotFollowRedirects(t *testing.T) {
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+	}))
+	defer target.Close()
+	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/elsewhere", code)
+		}))
+		for _, s := range []*Sender{{Timeout: 2 * time.Second}, {Client: &http.Client{}, Timeout: 2 * time.Second}} {
+			err := s.Send(context.Background(), redirector.URL, []byte("k"), "evt", []byte("{}"))
+			if err == nil || !strings.Contains(err.Error(), strconv.Itoa(code)) || !strings.Contains(err.Error(), "redirect") {
+				t.Errorf("%d (own client %v): Send = %v, want a failed delivery naming the redirect", code, s.Client != nil, err)
+			}
+		}
+		redirector.Close()
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the redirect target received %d deliveries", n)
 	}
 }
 
