@@ -29,7 +29,14 @@ const (
 	// EnvStrayOutput=1: every call prints to os.Stdout and os.Stderr (after the handshake
 	// go-plugin carries these to the host, which shows them as warnings).
 	EnvStrayOutput = "PAYMUX_EXAMPLE_STRAY_OUTPUT"
+	// EnvPanicAccount=acct: every call for that account panics (with a message quoting
+	// panicSecret, which must never reach the host's log at info level); other accounts are
+	// served as usual.
+	EnvPanicAccount = "PAYMUX_EXAMPLE_PANIC_ACCOUNT"
 )
+
+// panicSecret stands for a secret a provider happens to hold when it panics.
+const panicSecret = "example-panic-secret-DO-NOT-LOG"
 
 // malformedLines are hclog-looking JSON lines with non-string @message/@level/@timestamp.
 var malformedLines = []string{
@@ -50,6 +57,7 @@ type faulty struct {
 	malformed  bool
 	stray      bool
 	huge       int
+	panicAcct  string
 }
 
 func withFaults(p *wallet.Provider) core.Provider {
@@ -63,6 +71,7 @@ func withFaults(p *wallet.Provider) core.Provider {
 	f.malformed = os.Getenv(EnvStderrMalformed) == "1"
 	f.huge, _ = strconv.Atoi(os.Getenv(EnvHugeResponse))
 	f.stray = os.Getenv(EnvStrayOutput) == "1"
+	f.panicAcct = os.Getenv(EnvPanicAccount)
 	if os.Getenv(EnvStdoutGarbage) == "1" {
 		fmt.Println("example plugin starting up (this line breaks the handshake)")
 	}
@@ -80,7 +89,7 @@ func (f *faulty) writeMalformed() {
 
 // before runs the switched-on faults for one call. A hanging call returns its context's error
 // once the host gave up, never a result (which could race the host's deadline).
-func (f *faulty) before(ctx context.Context, method string) error {
+func (f *faulty) before(ctx context.Context, method, account string) error {
 	n := f.calls.Add(1)
 	if f.crashAfter > 0 && n > f.crashAfter {
 		fmt.Fprintf(realStderr, "example plugin: crashing on call %d (%s) as asked\n", n, method)
@@ -93,6 +102,9 @@ func (f *faulty) before(ctx context.Context, method string) error {
 		fmt.Println("stray stdout from", method)
 		fmt.Fprintln(os.Stderr, "stray stderr from", method)
 	}
+	if f.panicAcct != "" && account == f.panicAcct {
+		panic(fmt.Sprintf("example plugin: %s for %s panics as asked (holding %s)", method, account, panicSecret))
+	}
 	if f.hang["*"] || f.hang[method] {
 		<-ctx.Done()
 		return ctx.Err()
@@ -101,21 +113,21 @@ func (f *faulty) before(ctx context.Context, method string) error {
 }
 
 func (f *faulty) Describe(ctx context.Context) (*core.Description, error) {
-	if err := f.before(ctx, "Describe"); err != nil {
+	if err := f.before(ctx, "Describe", ""); err != nil {
 		return nil, err
 	}
 	return f.Provider.Describe(ctx)
 }
 
 func (f *faulty) Configure(ctx context.Context, req *core.ConfigureRequest) error {
-	if err := f.before(ctx, "Configure"); err != nil {
+	if err := f.before(ctx, "Configure", req.Account); err != nil {
 		return err
 	}
 	return f.Provider.Configure(ctx, req)
 }
 
 func (f *faulty) CreatePayment(ctx context.Context, req *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
-	if err := f.before(ctx, "CreatePayment"); err != nil {
+	if err := f.before(ctx, "CreatePayment", req.Account); err != nil {
 		return nil, err
 	}
 	res, err := f.Provider.CreatePayment(ctx, req)
@@ -126,49 +138,49 @@ func (f *faulty) CreatePayment(ctx context.Context, req *core.CreatePaymentReque
 }
 
 func (f *faulty) VerifyClientResult(ctx context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
-	if err := f.before(ctx, "VerifyClientResult"); err != nil {
+	if err := f.before(ctx, "VerifyClientResult", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.VerifyClientResult(ctx, req)
 }
 
 func (f *faulty) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
-	if err := f.before(ctx, "ParseNotification"); err != nil {
+	if err := f.before(ctx, "ParseNotification", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.ParseNotification(ctx, req)
 }
 
 func (f *faulty) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {
-	if err := f.before(ctx, "QueryPayment"); err != nil {
+	if err := f.before(ctx, "QueryPayment", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.QueryPayment(ctx, req)
 }
 
 func (f *faulty) Refund(ctx context.Context, req *core.RefundRequest) (*core.RefundState, error) {
-	if err := f.before(ctx, "Refund"); err != nil {
+	if err := f.before(ctx, "Refund", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.Refund(ctx, req)
 }
 
 func (f *faulty) QueryRefund(ctx context.Context, req *core.QueryRefundRequest) (*core.RefundState, error) {
-	if err := f.before(ctx, "QueryRefund"); err != nil {
+	if err := f.before(ctx, "QueryRefund", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.QueryRefund(ctx, req)
 }
 
 func (f *faulty) Close(ctx context.Context, req *core.ClosePaymentRequest) (*core.PaymentState, error) {
-	if err := f.before(ctx, "Close"); err != nil {
+	if err := f.before(ctx, "Close", req.Account); err != nil {
 		return nil, err
 	}
 	return f.Provider.Close(ctx, req)
 }
 
 func (f *faulty) FetchSettlement(ctx context.Context, req *core.SettlementRequest, yield func(*core.SettlementRecord) error) error {
-	if err := f.before(ctx, "FetchSettlement"); err != nil {
+	if err := f.before(ctx, "FetchSettlement", req.Account); err != nil {
 		return err
 	}
 	return f.Provider.FetchSettlement(ctx, req, yield)

@@ -407,3 +407,86 @@ func TestStrayOutputAndLogsReachHostLog(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestPanicIsContainedToItsCall: a provider call that panics is answered with an internal
+// error, logged with its stack (never the panic's message, which may hold a secret) and
+// counted, while the same process goes on serving every other account: calls in flight and
+// calls right after the panic succeed within the same second, and the process is the one that
+// was launched (not dead, not restarted).
+func TestPanicIsContainedToItsCall(t *testing.T) {
+	var buf lockedBuffer
+	log := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Info, Output: &buf})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := Launch(ctx, LaunchConfig{Name: "example", Path: examplePath, SHA256: exampleSHA, RuntimeDir: runtimeDirFor(t),
+		Logger: log, Env: map[string]string{"PAYMUX_EXAMPLE_PANIC_ACCOUNT": "boom"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	prov := p.Provider()
+	configure(t, prov, "acct1")
+	configure(t, prov, "acct2")
+	pid := p.Pid()
+
+	for round := 1; round <= 3; round++ {
+		// Other accounts' calls run while the panicking one is made.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				acct := []string{"acct1", "acct2"}[i%2]
+				req := createReq("r" + strconv.Itoa(round) + "x" + strconv.Itoa(i))
+				req.Account = acct
+				_, err := prov.CreatePayment(ctx, req)
+				errs <- err
+			}()
+		}
+		_, err := prov.QueryPayment(ctx, &core.QueryPaymentRequest{Account: "boom", OutTradeNo: "o1"})
+		panicked := time.Now()
+		if core.ErrorCode(err) != core.EINTERNAL || !strings.Contains(core.ErrorMessage(err), "panicked in QueryPayment") || IsBoundaryError(err) {
+			t.Fatalf("round %d: panicking call = %v; want the provider's internal error, not a boundary failure", round, err)
+		}
+		if strings.Contains(err.Error(), "DO-NOT-LOG") {
+			t.Fatalf("the panic's message crossed the boundary: %v", err)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: another account's call failed alongside the panic: %v", round, err)
+			}
+		}
+		// And right after it.
+		for _, acct := range []string{"acct1", "acct2"} {
+			if _, err := prov.QueryPayment(ctx, &core.QueryPaymentRequest{Account: acct, OutTradeNo: "r" + strconv.Itoa(round) + "x0"}); err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+				t.Fatalf("round %d: %s after the panic: %v", round, acct, err)
+			}
+		}
+		if d := time.Since(panicked); d > time.Second {
+			t.Fatalf("round %d: other accounts were served %v after the panic, want within the second", round, d)
+		}
+		if p.Exited() || p.Pid() != pid {
+			t.Fatalf("round %d: plugin exited=%v pid %d (launched as %d)", round, p.Exited(), p.Pid(), pid)
+		}
+	}
+	// The panic is in the host's log (forwarded from the plugin) with its stack and the count,
+	// never with the panic's message.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		out := buf.String()
+		if strings.Contains(out, "provider call panicked") && strings.Contains(out, "panics_total=3") &&
+			strings.Contains(out, "recoverCall") && strings.Contains(out, "method=QueryPayment") {
+			if strings.Contains(out, "DO-NOT-LOG") {
+				t.Fatalf("the panic's message reached the host log:\n%s", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host log lacks the panic with its stack and count:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

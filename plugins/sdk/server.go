@@ -36,7 +36,8 @@ func (s *server) fail(method string, err error) error {
 	return toStatus(err)
 }
 
-func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.Description, error) {
+func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.Description, err error) {
+	defer s.recoverCall("Describe", &err)
 	d, err := s.impl.Describe(ctx)
 	if err != nil {
 		return nil, s.fail("Describe", err)
@@ -44,14 +45,16 @@ func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.Descr
 	return descriptionToPB(d), nil
 }
 
-func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (_ *pb.ConfigureResponse, err error) {
+	defer s.recoverCall("Configure", &err)
 	if err := s.impl.Configure(ctx, &core.ConfigureRequest{Account: req.GetAccount(), Settings: req.GetSettings()}); err != nil {
 		return nil, s.fail("Configure", err)
 	}
 	return &pb.ConfigureResponse{}, nil
 }
 
-func (s *server) CreatePayment(ctx context.Context, req *pb.CreatePaymentRequest) (*pb.CreatePaymentResult, error) {
+func (s *server) CreatePayment(ctx context.Context, req *pb.CreatePaymentRequest) (_ *pb.CreatePaymentResult, err error) {
+	defer s.recoverCall("CreatePayment", &err)
 	res, err := s.impl.CreatePayment(ctx, createFromPB(req))
 	if err != nil {
 		return nil, s.fail("CreatePayment", err)
@@ -59,7 +62,8 @@ func (s *server) CreatePayment(ctx context.Context, req *pb.CreatePaymentRequest
 	return createResultToPB(res), nil
 }
 
-func (s *server) VerifyClientResult(ctx context.Context, req *pb.ClientResultRequest) (*pb.ClientResult, error) {
+func (s *server) VerifyClientResult(ctx context.Context, req *pb.ClientResultRequest) (_ *pb.ClientResult, err error) {
+	defer s.recoverCall("VerifyClientResult", &err)
 	res, err := s.impl.VerifyClientResult(ctx, clientResultReqFromPB(req))
 	if err != nil {
 		return nil, s.fail("VerifyClientResult", err)
@@ -67,7 +71,8 @@ func (s *server) VerifyClientResult(ctx context.Context, req *pb.ClientResultReq
 	return clientResultToPB(res), nil
 }
 
-func (s *server) ParseNotification(ctx context.Context, req *pb.NotificationRequest) (*pb.NotificationResult, error) {
+func (s *server) ParseNotification(ctx context.Context, req *pb.NotificationRequest) (_ *pb.NotificationResult, err error) {
+	defer s.recoverCall("ParseNotification", &err)
 	res, err := s.impl.ParseNotification(ctx, notificationReqFromPB(req))
 	if err != nil {
 		return nil, s.fail("ParseNotification", err)
@@ -75,7 +80,8 @@ func (s *server) ParseNotification(ctx context.Context, req *pb.NotificationRequ
 	return notificationResultToPB(res), nil
 }
 
-func (s *server) QueryPayment(ctx context.Context, req *pb.QueryPaymentRequest) (*pb.PaymentState, error) {
+func (s *server) QueryPayment(ctx context.Context, req *pb.QueryPaymentRequest) (_ *pb.PaymentState, err error) {
+	defer s.recoverCall("QueryPayment", &err)
 	res, err := s.impl.QueryPayment(ctx, &core.QueryPaymentRequest{Account: req.GetAccount(), OutTradeNo: req.GetOutTradeNo(), ProviderRef: req.GetProviderRef()})
 	if err != nil {
 		return nil, s.fail("QueryPayment", err)
@@ -83,7 +89,8 @@ func (s *server) QueryPayment(ctx context.Context, req *pb.QueryPaymentRequest) 
 	return paymentStateToPB(res), nil
 }
 
-func (s *server) Refund(ctx context.Context, req *pb.RefundRequest) (*pb.RefundState, error) {
+func (s *server) Refund(ctx context.Context, req *pb.RefundRequest) (_ *pb.RefundState, err error) {
+	defer s.recoverCall("Refund", &err)
 	res, err := s.impl.Refund(ctx, refundReqFromPB(req))
 	if err != nil {
 		return nil, s.fail("Refund", err)
@@ -91,7 +98,8 @@ func (s *server) Refund(ctx context.Context, req *pb.RefundRequest) (*pb.RefundS
 	return refundStateToPB(res), nil
 }
 
-func (s *server) QueryRefund(ctx context.Context, req *pb.QueryRefundRequest) (*pb.RefundState, error) {
+func (s *server) QueryRefund(ctx context.Context, req *pb.QueryRefundRequest) (_ *pb.RefundState, err error) {
+	defer s.recoverCall("QueryRefund", &err)
 	res, err := s.impl.QueryRefund(ctx, &core.QueryRefundRequest{Account: req.GetAccount(), OutTradeNo: req.GetOutTradeNo(), OutRefundNo: req.GetOutRefundNo()})
 	if err != nil {
 		return nil, s.fail("QueryRefund", err)
@@ -99,7 +107,8 @@ func (s *server) QueryRefund(ctx context.Context, req *pb.QueryRefundRequest) (*
 	return refundStateToPB(res), nil
 }
 
-func (s *server) Close(ctx context.Context, req *pb.ClosePaymentRequest) (*pb.PaymentState, error) {
+func (s *server) Close(ctx context.Context, req *pb.ClosePaymentRequest) (_ *pb.PaymentState, err error) {
+	defer s.recoverCall("Close", &err)
 	c, ok := s.impl.(core.PaymentCloser)
 	if !ok {
 		return nil, toStatus(core.Errorf(core.EUNSUPPORTED, "this provider cannot close payments"))
@@ -111,7 +120,8 @@ func (s *server) Close(ctx context.Context, req *pb.ClosePaymentRequest) (*pb.Pa
 	return paymentStateToPB(res), nil
 }
 
-func (s *server) FetchSettlement(req *pb.SettlementRequest, stream pb.Provider_FetchSettlementServer) error {
+func (s *server) FetchSettlement(req *pb.SettlementRequest, stream pb.Provider_FetchSettlementServer) (err error) {
+	defer s.recoverCall("FetchSettlement", &err)
 	f, ok := s.impl.(core.SettlementFetcher)
 	if !ok {
 		return toStatus(core.Errorf(core.EUNSUPPORTED, "this provider cannot fetch settlement records"))
@@ -125,7 +135,7 @@ func (s *server) FetchSettlement(req *pb.SettlementRequest, stream pb.Provider_F
 		batch = &pb.SettlementBatch{}
 		return err
 	}
-	err := f.FetchSettlement(stream.Context(), settlementReqFromPB(req), func(r *core.SettlementRecord) error {
+	err = f.FetchSettlement(stream.Context(), settlementReqFromPB(req), func(r *core.SettlementRecord) error {
 		batch.Records = append(batch.Records, settlementRecordToPB(r))
 		if len(batch.Records) >= settlementBatch {
 			return flush()
