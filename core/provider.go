@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -92,9 +93,23 @@ func (c Capability) Valid() bool {
 type Channel string
 
 const (
-	ChannelApp Channel = "app" // the merchant's app hands a signed order string to the wallet SDK
+	ChannelApp Channel = "app" // the merchant's app hands the payment to the wallet app (SDK order string, app link)
 	ChannelH5  Channel = "h5"  // the buyer's mobile browser is redirected to the wallet's cashier
+	ChannelWeb Channel = "web" // a desktop browser: the wallet's desktop cashier, or a QR code the buyer scans with the phone
 )
+
+// channels lists every channel paymux knows, the one place a new one is added.
+var channels = []Channel{ChannelApp, ChannelH5, ChannelWeb}
+
+// Valid reports whether c is a channel paymux knows.
+func (c Channel) Valid() bool {
+	for _, x := range channels {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
 
 // Description is what Describe returns.
 type Description struct {
@@ -190,7 +205,7 @@ type CreatePaymentRequest struct {
 	Amount      Money
 	Subject     string
 	Description string
-	ReturnURL   string // h5: where the wallet sends the buyer back
+	ReturnURL   string // h5 and web: where the wallet sends the buyer back
 	NotifyURL   string // where the wallet posts notifications
 	ExpiresAt   time.Time
 	Extras      map[string]string // provider_extras from the API, passed through as the provider defines
@@ -200,14 +215,90 @@ type CreatePaymentRequest struct {
 type ActionType string
 
 const (
+	// ActionSDKOrderString: hand Value to the wallet's app SDK.
 	ActionSDKOrderString ActionType = "sdk_order_string"
-	ActionRedirectURL    ActionType = "redirect_url"
+	// ActionRedirectURL: send the buyer's browser to Value, an http(s) web page.
+	ActionRedirectURL ActionType = "redirect_url"
+	// ActionDeepLink: open Value, a URL with the wallet app's own scheme (e.g. gcash://...). It
+	// opens the app only, never a web page, so it fails where the app is not installed.
+	ActionDeepLink ActionType = "deep_link"
+	// ActionAppLink: open Value, an https Android App Link or iOS Universal Link; the app opens
+	// when installed, else the browser shows the same URL as a web page.
+	ActionAppLink ActionType = "app_link"
+	// ActionQRCode: render Value (the payload, not an image) as a QR code for the buyer to scan
+	// with the wallet app on the phone; typical of the web (desktop) channel.
+	ActionQRCode ActionType = "qr_code"
 )
 
+// actionTypes lists every ActionType paymux knows.
+var actionTypes = []ActionType{ActionSDKOrderString, ActionRedirectURL, ActionDeepLink, ActionAppLink, ActionQRCode}
+
+// MaxFallbacks bounds NextAction.Fallbacks.
+const MaxFallbacks = 8
+
 // NextAction is what the merchant's client does next.
+//
+// A wallet may offer several hand-offs of the same payment (open the app by deep link, else an
+// app link, else its web page; or a QR code beside a desktop cashier). Type and Value are the
+// provider's first choice; Fallbacks are the others, best first, for a client that cannot follow
+// the first (no wallet app installed, a desktop browser). None of them is a new payment: all lead
+// to the same one, and the client follows exactly one.
 type NextAction struct {
 	Type  ActionType `json:"type"`
 	Value string     `json:"value"`
+	// AppIdentifier names the app that handles a deep_link or app_link (the Android package
+	// name), so that a merchant's app can check that it is installed before trying it.
+	AppIdentifier string       `json:"app_identifier,omitempty"`
+	Fallbacks     []NextAction `json:"fallbacks,omitempty"`
+}
+
+// Validate checks that the action is one a merchant's client can follow: a known type, a value
+// of the type's form, and fallbacks that are themselves valid and have no fallbacks of their own.
+func (a NextAction) Validate() error {
+	if err := a.validateOne(); err != nil {
+		return err
+	}
+	if len(a.Fallbacks) > MaxFallbacks {
+		return Errorf(EINVALID, "next action has %d fallbacks, at most %d", len(a.Fallbacks), MaxFallbacks)
+	}
+	for i, f := range a.Fallbacks {
+		if len(f.Fallbacks) > 0 {
+			return Errorf(EINVALID, "fallback %d of the next action has fallbacks of its own", i+1)
+		}
+		if err := f.validateOne(); err != nil {
+			return Errorf(EINVALID, "fallback %d: %s", i+1, ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
+func (a NextAction) validateOne() error {
+	known := false
+	for _, t := range actionTypes {
+		known = known || t == a.Type
+	}
+	if !known {
+		return Errorf(EINVALID, "unknown next action type %q", a.Type)
+	}
+	if a.Value == "" {
+		return Errorf(EINVALID, "next action %s has no value", a.Type)
+	}
+	switch a.Type {
+	case ActionRedirectURL, ActionAppLink:
+		if !hasScheme(a.Value, "https") && !hasScheme(a.Value, "http") {
+			return Errorf(EINVALID, "next action %s must be an http(s) URL", a.Type)
+		}
+	case ActionDeepLink:
+		if i := strings.Index(a.Value, ":"); i <= 0 || hasScheme(a.Value, "javascript") || hasScheme(a.Value, "data") {
+			return Errorf(EINVALID, "next action deep_link must be a URL with the app's scheme")
+		}
+	}
+	return nil
+}
+
+// hasScheme reports whether u starts with scheme followed by ":" (ASCII case-insensitive).
+func hasScheme(u, scheme string) bool {
+	return len(u) > len(scheme) && u[len(scheme)] == ':' && strings.EqualFold(u[:len(scheme)], scheme)
 }
 
 // CreatePaymentResult is the client action for a payment.
@@ -236,9 +327,15 @@ type ClientResult struct {
 type NotificationRequest struct {
 	Account string
 	Method  string
-	Header  map[string][]string
-	Query   string // raw URL query; mapi providers ignore it by design
-	Body    []byte
+	// Header holds the request's headers as received (canonical names); a gateway that signs
+	// in headers (AMS) reads its signature, client id and time here.
+	Header map[string][]string
+	Query  string // raw URL query; mapi providers ignore it by design
+	Body   []byte // the exact bytes received: verify over these, never a re-serialisation
+	// NotifyPath is the path of the public notify URL the wallet was given (the path of
+	// CreatePaymentRequest.NotifyURL), which a gateway may sign (AMS signs "POST <path>"). It is
+	// what the wallet called, not the path a proxy in front of the host forwarded to.
+	NotifyPath string
 }
 
 // NotificationResult is what a provider made of a notification.
@@ -250,7 +347,8 @@ type NotificationResult struct {
 	Ack          Ack // exactly what to answer the wallet
 }
 
-// Ack is the HTTP answer a wallet expects.
+// Ack is the HTTP answer a wallet expects: its status, content type and exact body bytes (e.g.
+// "success" as text, or a JSON result object), written as they are.
 type Ack struct {
 	Status      int
 	ContentType string

@@ -61,3 +61,53 @@ func TestCapabilityValid(t *testing.T) {
 		}
 	}
 }
+
+func TestNextActionValidate(t *testing.T) {
+	ok := []NextAction{
+		{Type: ActionRedirectURL, Value: "https://wallet.example/pay?id=1"},
+		{Type: ActionSDKOrderString, Value: `partner="2088"&sign="x"`},
+		{Type: ActionQRCode, Value: "https://qr.example/abc"},
+		{Type: ActionDeepLink, Value: "gcash://pay?id=1", AppIdentifier: "com.globe.gcash.android",
+			Fallbacks: []NextAction{{Type: ActionAppLink, Value: "https://m.gcash.example/pay"}, {Type: ActionRedirectURL, Value: "http://127.0.0.1:8090/w"}}},
+	}
+	for _, a := range ok {
+		if err := a.Validate(); err != nil {
+			t.Errorf("%+v: %v", a, err)
+		}
+	}
+	many := NextAction{Type: ActionRedirectURL, Value: "https://a.example"}
+	for i := 0; i <= MaxFallbacks; i++ {
+		many.Fallbacks = append(many.Fallbacks, NextAction{Type: ActionQRCode, Value: "x"})
+	}
+	bad := []NextAction{
+		{},
+		{Type: "popup", Value: "https://a.example"},
+		{Type: ActionRedirectURL},
+		{Type: ActionRedirectURL, Value: "javascript:alert(1)"},
+		{Type: ActionAppLink, Value: "gcash://pay"},
+		{Type: ActionDeepLink, Value: "no-scheme"},
+		{Type: ActionDeepLink, Value: "JavaScript:alert(1)"},
+		{Type: ActionRedirectURL, Value: "https://a.example", Fallbacks: []NextAction{{Type: ActionDeepLink, Value: "x"}}},
+		{Type: ActionRedirectURL, Value: "https://a.example", Fallbacks: []NextAction{{Type: ActionQRCode, Value: "x",
+			Fallbacks: []NextAction{{Type: ActionQRCode, Value: "y"}}}}},
+		many,
+	}
+	for _, a := range bad {
+		if err := a.Validate(); ErrorCode(err) != EINVALID {
+			t.Errorf("%+v: got %v, want %s", a, err, EINVALID)
+		}
+	}
+}
+
+func TestChannelValid(t *testing.T) {
+	for _, c := range []Channel{ChannelApp, ChannelH5, ChannelWeb} {
+		if !c.Valid() {
+			t.Errorf("%s not valid", c)
+		}
+	}
+	for _, c := range []Channel{"", "desktop", "WEB"} {
+		if c.Valid() {
+			t.Errorf("%q valid", c)
+		}
+	}
+}

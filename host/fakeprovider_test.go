@@ -22,6 +22,8 @@ type fakeProvider struct {
 	// block, when set, holds CreatePayment calls whose extras say block=1 until it is closed.
 	block   chan struct{}
 	entered chan struct{}
+	// notifyPaths are the NotifyPath of every notification parsed, in order.
+	notifyPaths []string
 }
 
 func newFakeProvider() *fakeProvider {
@@ -37,6 +39,7 @@ func (f *fakeProvider) Describe(context.Context) (*core.Description, error) {
 			{ID: "fakewallet", Name: "Fake Wallet", Channels: []core.Channel{core.ChannelApp, core.ChannelH5},
 				AmountRules: []core.AmountRule{{Currency: "HKD", Min: 10, Max: 1_000_000}, {Currency: "JPY", Min: 1}}},
 			{ID: "fakeh5", Name: "Fake H5", Channels: []core.Channel{core.ChannelH5}},
+			{ID: "fakeweb", Name: "Fake Web", Channels: []core.Channel{core.ChannelWeb, core.ChannelApp}},
 		},
 		Capabilities:  f.caps,
 		QuerySchedule: []time.Duration{time.Minute},
@@ -52,6 +55,18 @@ func (f *fakeProvider) CreatePayment(_ context.Context, r *core.CreatePaymentReq
 	}
 	if r.Extras["fail"] == "unavailable" {
 		return nil, core.Errorf(core.EUNAVAILABLE, "fake gateway down")
+	}
+	if r.Extras["bad_action"] == "1" {
+		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionRedirectURL, Value: "javascript:alert(1)"}}, nil
+	}
+	switch {
+	case r.Channel == core.ChannelWeb:
+		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionQRCode, Value: "https://fake.example/qr/" + r.OutTradeNo,
+			Fallbacks: []core.NextAction{{Type: core.ActionRedirectURL, Value: "https://fake.example/desk?o=" + r.OutTradeNo}}}}, nil
+	case r.Method == "fakeweb":
+		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionAppLink, Value: "https://fake.example/al/" + r.OutTradeNo,
+			AppIdentifier: "com.example.fake", Fallbacks: []core.NextAction{{Type: core.ActionDeepLink, Value: "fakewallet://pay/" + r.OutTradeNo},
+				{Type: core.ActionRedirectURL, Value: "https://fake.example/pay?o=" + r.OutTradeNo}}}}, nil
 	}
 	if r.Channel == core.ChannelH5 {
 		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionRedirectURL, Value: "https://fake.example/pay?o=" + r.OutTradeNo}}, nil
@@ -87,6 +102,9 @@ var (
 )
 
 func (f *fakeProvider) ParseNotification(_ context.Context, r *core.NotificationRequest) (*core.NotificationResult, error) {
+	f.mu.Lock()
+	f.notifyPaths = append(f.notifyPaths, r.NotifyPath)
+	f.mu.Unlock()
 	var n fakeNote
 	if err := json.Unmarshal(r.Body, &n); err != nil || n.Sig != "ok" {
 		return &core.NotificationResult{Verified: false, RejectReason: "bad signature", Ack: fakeRetry}, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -109,7 +110,7 @@ func TestCreatePaymentPaths(t *testing.T) {
 				t.Fatalf("provider called %v with the payment stored before the call %v; local path %v", called, stored, c.local)
 			}
 			got := c.e.getPayment(p.ID)
-			if got.NextAction == nil || *got.NextAction != *p.NextAction || got.Status != core.PaymentPending || got.OutTradeNo != p.OutTradeNo {
+			if got.NextAction == nil || !reflect.DeepEqual(got.NextAction, p.NextAction) || got.Status != core.PaymentPending || got.OutTradeNo != p.OutTradeNo {
 				t.Fatalf("stored payment = %+v, created %+v", got, p)
 			}
 			evs, _, err := c.e.store.ListEvents(t.Context(), store.EventFilter{PaymentID: p.ID})

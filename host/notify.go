@@ -91,6 +91,7 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	cctx, cancel := s.callCtx(ctx)
 	res, err := prov.ParseNotification(cctx, &core.NotificationRequest{
 		Account: raw.Account, Method: raw.Method, Header: hdr, Query: raw.Query, Body: raw.Body,
+		NotifyPath: s.Settings().notifyPath(raw.Account),
 	})
 	cancel()
 	if err != nil {

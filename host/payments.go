@@ -60,14 +60,14 @@ func (r *CreatePaymentRequest) validate() error {
 	}
 	switch r.Channel {
 	case core.ChannelApp:
-	case core.ChannelH5:
+	case core.ChannelH5, core.ChannelWeb:
 		if r.ReturnURL != "" && !strings.HasPrefix(r.ReturnURL, "https://") && !strings.HasPrefix(r.ReturnURL, "http://") {
 			return core.Errorf(core.EINVALID, "return_url must be an http(s) URL")
 		}
 	case "":
-		return core.Errorf(core.EINVALID, "channel is required (app or h5)")
+		return core.Errorf(core.EINVALID, "channel is required (app, h5 or web)")
 	default:
-		return core.Errorf(core.EINVALID, "channel must be app or h5")
+		return core.Errorf(core.EINVALID, "channel must be app, h5 or web")
 	}
 	if len(r.ProviderExtras) > 32 {
 		return core.Errorf(core.EINVALID, "provider_extras has more than 32 entries")
@@ -130,6 +130,13 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	cctx, cancel := s.callCtx(ctx)
 	res, err := prov.CreatePayment(cctx, preq)
 	cancel()
+	if err == nil {
+		// A client action the merchant cannot follow is the provider's bug: the buyer could
+		// never pay, so it fails like any other refused create.
+		if verr := res.Action.Validate(); verr != nil {
+			err = core.WrapError(core.EINTERNAL, verr, "provider returned an unusable next action")
+		}
+	}
 	if err != nil {
 		if !local {
 			// Building the client action failed, so the buyer can never pay this payment: fail

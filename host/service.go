@@ -7,6 +7,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,16 @@ type RegionMethod struct {
 // notifyURL is where the wallet posts notifications for account.
 func (s *Settings) notifyURL(account string) string {
 	return strings.TrimRight(s.PublicURL, "/") + "/notify/" + account
+}
+
+// notifyPath is the path of notifyURL(account): what a wallet that signs the URL it called
+// (AMS) signs, whatever path a proxy in front of the host forwards to.
+func (s *Settings) notifyPath(account string) string {
+	u, err := url.Parse(s.notifyURL(account))
+	if err != nil {
+		return "/notify/" + account
+	}
+	return u.EscapedPath()
 }
 
 // SettingsFromConfig extracts the service's settings from a loaded config.

@@ -208,7 +208,7 @@ type Payment struct {
 	Account     string             // the merchant account (config accounts key)
 	Region      string             // e.g. "HK"
 	Method      string             // e.g. "alipayhk"
-	Channel     core.Channel       // app or h5
+	Channel     core.Channel       // app, h5 or web
 	OutTradeNo  string             // host-chosen, unique per account; the provider's order key
 	Reference   string             // the merchant's own reference; indexed, not unique
 	Amount      core.Money         // what the buyer is asked to pay

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -281,16 +282,27 @@ func (k *kit) create(t *testing.T, ctx context.Context) {
 	if err != nil {
 		t.Fatalf("CreatePayment: %v", err)
 	}
-	want := map[core.Channel]core.ActionType{core.ChannelApp: core.ActionSDKOrderString, core.ChannelH5: core.ActionRedirectURL}[k.h.Channel]
-	if want != "" && res.Action.Type != want {
-		t.Errorf("CreatePayment(%s) action type %q, want %q", k.h.Channel, res.Action.Type, want)
+	// What a merchant's client on each channel can follow: an app hands over to the wallet app,
+	// a mobile browser follows URLs and links, a desktop browser a page or a QR code.
+	allowed := map[core.Channel][]core.ActionType{
+		core.ChannelApp: {core.ActionSDKOrderString, core.ActionAppLink, core.ActionDeepLink},
+		core.ChannelH5:  {core.ActionRedirectURL, core.ActionAppLink, core.ActionDeepLink},
+		core.ChannelWeb: {core.ActionRedirectURL, core.ActionQRCode},
+	}[k.h.Channel]
+	if len(allowed) > 0 && !slices.Contains(allowed, res.Action.Type) {
+		t.Errorf("CreatePayment(%s) action type %q, want one of %v", k.h.Channel, res.Action.Type, allowed)
 	}
 	if res.Action.Value == "" {
 		t.Fatal("CreatePayment: empty action value")
 	}
-	if res.Action.Type == core.ActionRedirectURL {
-		if u, err := url.Parse(res.Action.Value); err != nil || u.Scheme == "" || u.Host == "" {
-			t.Errorf("redirect URL %q is not absolute", res.Action.Value)
+	if err := res.Action.Validate(); err != nil {
+		t.Errorf("CreatePayment: the host would refuse this next action: %v", err)
+	}
+	for _, a := range append([]core.NextAction{res.Action}, res.Action.Fallbacks...) {
+		if a.Type == core.ActionRedirectURL || a.Type == core.ActionAppLink {
+			if u, err := url.Parse(a.Value); err != nil || u.Scheme == "" || u.Host == "" {
+				t.Errorf("%s %q is not absolute", a.Type, a.Value)
+			}
 		}
 	}
 	// Unconfigured accounts are configuration errors, not crashes.

@@ -52,7 +52,8 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read error", http.StatusBadRequest)
 		return
 	}
-	req := &core.NotificationRequest{Account: s.h.Account, Method: s.h.Method, Header: r.Header.Clone(), Query: r.URL.RawQuery, Body: body}
+	req := &core.NotificationRequest{Account: s.h.Account, Method: s.h.Method, Header: r.Header.Clone(), Query: r.URL.RawQuery,
+		Body: body, NotifyPath: r.URL.EscapedPath()}
 	res, perr := s.parse(r.Context(), req)
 	s.mu.Lock()
 	s.got = append(s.got, received{req: req, res: res, err: perr})

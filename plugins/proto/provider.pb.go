@@ -766,10 +766,15 @@ func (x *CreatePaymentRequest) GetExtras() map[string]string {
 	return nil
 }
 
+// NextAction is core.NextAction: type is "sdk_order_string", "redirect_url", "deep_link",
+// "app_link" or "qr_code"; fallbacks are the other hand-offs of the same payment, best first
+// (one level: a fallback has no fallbacks).
 type NextAction struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	AppIdentifier string                 `protobuf:"bytes,3,opt,name=app_identifier,json=appIdentifier,proto3" json:"app_identifier,omitempty"`
+	Fallbacks     []*NextAction          `protobuf:"bytes,4,rep,name=fallbacks,proto3" json:"fallbacks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -816,6 +821,20 @@ func (x *NextAction) GetValue() string {
 		return x.Value
 	}
 	return ""
+}
+
+func (x *NextAction) GetAppIdentifier() string {
+	if x != nil {
+		return x.AppIdentifier
+	}
+	return ""
+}
+
+func (x *NextAction) GetFallbacks() []*NextAction {
+	if x != nil {
+		return x.Fallbacks
+	}
+	return nil
 }
 
 type CreatePaymentResult struct {
@@ -1051,12 +1070,14 @@ func (x *HeaderValues) GetValues() []string {
 }
 
 type NotificationRequest struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	Account       string                   `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	Method        string                   `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	Header        map[string]*HeaderValues `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Query         string                   `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
-	Body          []byte                   `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	state   protoimpl.MessageState   `protogen:"open.v1"`
+	Account string                   `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Method  string                   `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Header  map[string]*HeaderValues `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Query   string                   `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	Body    []byte                   `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	// The path of the public notify URL the wallet was given (core.NotificationRequest.NotifyPath).
+	NotifyPath    string `protobuf:"bytes,6,opt,name=notify_path,json=notifyPath,proto3" json:"notify_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1124,6 +1145,13 @@ func (x *NotificationRequest) GetBody() []byte {
 		return x.Body
 	}
 	return nil
+}
+
+func (x *NotificationRequest) GetNotifyPath() string {
+	if x != nil {
+		return x.NotifyPath
+	}
+	return ""
 }
 
 type Ack struct {
@@ -2109,11 +2137,13 @@ const file_provider_proto_rawDesc = "" +
 	"\x06extras\x18\f \x03(\v24.paymux.provider.v1.CreatePaymentRequest.ExtrasEntryR\x06extras\x1a9\n" +
 	"\vExtrasEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9b\x01\n" +
 	"\n" +
 	"NextAction\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"p\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12%\n" +
+	"\x0eapp_identifier\x18\x03 \x01(\tR\rappIdentifier\x12<\n" +
+	"\tfallbacks\x18\x04 \x03(\v2\x1e.paymux.provider.v1.NextActionR\tfallbacks\"p\n" +
 	"\x13CreatePaymentResult\x126\n" +
 	"\x06action\x18\x01 \x01(\v2\x1e.paymux.provider.v1.NextActionR\x06action\x12!\n" +
 	"\fprovider_ref\x18\x02 \x01(\tR\vproviderRef\"\xa4\x02\n" +
@@ -2132,13 +2162,15 @@ const file_provider_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"&\n" +
 	"\fHeaderValues\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\tR\x06values\"\x9b\x02\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"\xbc\x02\n" +
 	"\x13NotificationRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12K\n" +
 	"\x06header\x18\x03 \x03(\v23.paymux.provider.v1.NotificationRequest.HeaderEntryR\x06header\x12\x14\n" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\fR\x04body\x1a[\n" +
+	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1f\n" +
+	"\vnotify_path\x18\x06 \x01(\tR\n" +
+	"notifyPath\x1a[\n" +
 	"\vHeaderEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
 	"\x05value\x18\x02 \x01(\v2 .paymux.provider.v1.HeaderValuesR\x05value:\x028\x01\"T\n" +
@@ -2297,52 +2329,53 @@ var file_provider_proto_depIdxs = []int32{
 	1,  // 4: paymux.provider.v1.CreatePaymentRequest.amount:type_name -> paymux.provider.v1.Money
 	2,  // 5: paymux.provider.v1.CreatePaymentRequest.expires_at:type_name -> paymux.provider.v1.Time
 	30, // 6: paymux.provider.v1.CreatePaymentRequest.extras:type_name -> paymux.provider.v1.CreatePaymentRequest.ExtrasEntry
-	11, // 7: paymux.provider.v1.CreatePaymentResult.action:type_name -> paymux.provider.v1.NextAction
-	1,  // 8: paymux.provider.v1.ClientResultRequest.amount:type_name -> paymux.provider.v1.Money
-	31, // 9: paymux.provider.v1.ClientResultRequest.result:type_name -> paymux.provider.v1.ClientResultRequest.ResultEntry
-	32, // 10: paymux.provider.v1.NotificationRequest.header:type_name -> paymux.provider.v1.NotificationRequest.HeaderEntry
-	1,  // 11: paymux.provider.v1.NotificationEvent.amount:type_name -> paymux.provider.v1.Money
-	2,  // 12: paymux.provider.v1.NotificationEvent.occurred_at:type_name -> paymux.provider.v1.Time
-	18, // 13: paymux.provider.v1.NotificationResult.events:type_name -> paymux.provider.v1.NotificationEvent
-	17, // 14: paymux.provider.v1.NotificationResult.ack:type_name -> paymux.provider.v1.Ack
-	1,  // 15: paymux.provider.v1.PaymentState.amount:type_name -> paymux.provider.v1.Money
-	2,  // 16: paymux.provider.v1.PaymentState.paid_at:type_name -> paymux.provider.v1.Time
-	1,  // 17: paymux.provider.v1.RefundRequest.amount:type_name -> paymux.provider.v1.Money
-	1,  // 18: paymux.provider.v1.RefundRequest.payment_amount:type_name -> paymux.provider.v1.Money
-	1,  // 19: paymux.provider.v1.RefundState.amount:type_name -> paymux.provider.v1.Money
-	2,  // 20: paymux.provider.v1.SettlementRequest.from:type_name -> paymux.provider.v1.Time
-	2,  // 21: paymux.provider.v1.SettlementRequest.to:type_name -> paymux.provider.v1.Time
-	1,  // 22: paymux.provider.v1.SettlementRecord.amount:type_name -> paymux.provider.v1.Money
-	1,  // 23: paymux.provider.v1.SettlementRecord.fee:type_name -> paymux.provider.v1.Money
-	2,  // 24: paymux.provider.v1.SettlementRecord.occurred_at:type_name -> paymux.provider.v1.Time
-	2,  // 25: paymux.provider.v1.SettlementRecord.settled_at:type_name -> paymux.provider.v1.Time
-	27, // 26: paymux.provider.v1.SettlementBatch.records:type_name -> paymux.provider.v1.SettlementRecord
-	15, // 27: paymux.provider.v1.NotificationRequest.HeaderEntry.value:type_name -> paymux.provider.v1.HeaderValues
-	3,  // 28: paymux.provider.v1.Provider.Describe:input_type -> paymux.provider.v1.DescribeRequest
-	8,  // 29: paymux.provider.v1.Provider.Configure:input_type -> paymux.provider.v1.ConfigureRequest
-	10, // 30: paymux.provider.v1.Provider.CreatePayment:input_type -> paymux.provider.v1.CreatePaymentRequest
-	13, // 31: paymux.provider.v1.Provider.VerifyClientResult:input_type -> paymux.provider.v1.ClientResultRequest
-	16, // 32: paymux.provider.v1.Provider.ParseNotification:input_type -> paymux.provider.v1.NotificationRequest
-	20, // 33: paymux.provider.v1.Provider.QueryPayment:input_type -> paymux.provider.v1.QueryPaymentRequest
-	22, // 34: paymux.provider.v1.Provider.Refund:input_type -> paymux.provider.v1.RefundRequest
-	23, // 35: paymux.provider.v1.Provider.QueryRefund:input_type -> paymux.provider.v1.QueryRefundRequest
-	25, // 36: paymux.provider.v1.Provider.Close:input_type -> paymux.provider.v1.ClosePaymentRequest
-	26, // 37: paymux.provider.v1.Provider.FetchSettlement:input_type -> paymux.provider.v1.SettlementRequest
-	7,  // 38: paymux.provider.v1.Provider.Describe:output_type -> paymux.provider.v1.Description
-	9,  // 39: paymux.provider.v1.Provider.Configure:output_type -> paymux.provider.v1.ConfigureResponse
-	12, // 40: paymux.provider.v1.Provider.CreatePayment:output_type -> paymux.provider.v1.CreatePaymentResult
-	14, // 41: paymux.provider.v1.Provider.VerifyClientResult:output_type -> paymux.provider.v1.ClientResult
-	19, // 42: paymux.provider.v1.Provider.ParseNotification:output_type -> paymux.provider.v1.NotificationResult
-	21, // 43: paymux.provider.v1.Provider.QueryPayment:output_type -> paymux.provider.v1.PaymentState
-	24, // 44: paymux.provider.v1.Provider.Refund:output_type -> paymux.provider.v1.RefundState
-	24, // 45: paymux.provider.v1.Provider.QueryRefund:output_type -> paymux.provider.v1.RefundState
-	21, // 46: paymux.provider.v1.Provider.Close:output_type -> paymux.provider.v1.PaymentState
-	28, // 47: paymux.provider.v1.Provider.FetchSettlement:output_type -> paymux.provider.v1.SettlementBatch
-	38, // [38:48] is the sub-list for method output_type
-	28, // [28:38] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	11, // 7: paymux.provider.v1.NextAction.fallbacks:type_name -> paymux.provider.v1.NextAction
+	11, // 8: paymux.provider.v1.CreatePaymentResult.action:type_name -> paymux.provider.v1.NextAction
+	1,  // 9: paymux.provider.v1.ClientResultRequest.amount:type_name -> paymux.provider.v1.Money
+	31, // 10: paymux.provider.v1.ClientResultRequest.result:type_name -> paymux.provider.v1.ClientResultRequest.ResultEntry
+	32, // 11: paymux.provider.v1.NotificationRequest.header:type_name -> paymux.provider.v1.NotificationRequest.HeaderEntry
+	1,  // 12: paymux.provider.v1.NotificationEvent.amount:type_name -> paymux.provider.v1.Money
+	2,  // 13: paymux.provider.v1.NotificationEvent.occurred_at:type_name -> paymux.provider.v1.Time
+	18, // 14: paymux.provider.v1.NotificationResult.events:type_name -> paymux.provider.v1.NotificationEvent
+	17, // 15: paymux.provider.v1.NotificationResult.ack:type_name -> paymux.provider.v1.Ack
+	1,  // 16: paymux.provider.v1.PaymentState.amount:type_name -> paymux.provider.v1.Money
+	2,  // 17: paymux.provider.v1.PaymentState.paid_at:type_name -> paymux.provider.v1.Time
+	1,  // 18: paymux.provider.v1.RefundRequest.amount:type_name -> paymux.provider.v1.Money
+	1,  // 19: paymux.provider.v1.RefundRequest.payment_amount:type_name -> paymux.provider.v1.Money
+	1,  // 20: paymux.provider.v1.RefundState.amount:type_name -> paymux.provider.v1.Money
+	2,  // 21: paymux.provider.v1.SettlementRequest.from:type_name -> paymux.provider.v1.Time
+	2,  // 22: paymux.provider.v1.SettlementRequest.to:type_name -> paymux.provider.v1.Time
+	1,  // 23: paymux.provider.v1.SettlementRecord.amount:type_name -> paymux.provider.v1.Money
+	1,  // 24: paymux.provider.v1.SettlementRecord.fee:type_name -> paymux.provider.v1.Money
+	2,  // 25: paymux.provider.v1.SettlementRecord.occurred_at:type_name -> paymux.provider.v1.Time
+	2,  // 26: paymux.provider.v1.SettlementRecord.settled_at:type_name -> paymux.provider.v1.Time
+	27, // 27: paymux.provider.v1.SettlementBatch.records:type_name -> paymux.provider.v1.SettlementRecord
+	15, // 28: paymux.provider.v1.NotificationRequest.HeaderEntry.value:type_name -> paymux.provider.v1.HeaderValues
+	3,  // 29: paymux.provider.v1.Provider.Describe:input_type -> paymux.provider.v1.DescribeRequest
+	8,  // 30: paymux.provider.v1.Provider.Configure:input_type -> paymux.provider.v1.ConfigureRequest
+	10, // 31: paymux.provider.v1.Provider.CreatePayment:input_type -> paymux.provider.v1.CreatePaymentRequest
+	13, // 32: paymux.provider.v1.Provider.VerifyClientResult:input_type -> paymux.provider.v1.ClientResultRequest
+	16, // 33: paymux.provider.v1.Provider.ParseNotification:input_type -> paymux.provider.v1.NotificationRequest
+	20, // 34: paymux.provider.v1.Provider.QueryPayment:input_type -> paymux.provider.v1.QueryPaymentRequest
+	22, // 35: paymux.provider.v1.Provider.Refund:input_type -> paymux.provider.v1.RefundRequest
+	23, // 36: paymux.provider.v1.Provider.QueryRefund:input_type -> paymux.provider.v1.QueryRefundRequest
+	25, // 37: paymux.provider.v1.Provider.Close:input_type -> paymux.provider.v1.ClosePaymentRequest
+	26, // 38: paymux.provider.v1.Provider.FetchSettlement:input_type -> paymux.provider.v1.SettlementRequest
+	7,  // 39: paymux.provider.v1.Provider.Describe:output_type -> paymux.provider.v1.Description
+	9,  // 40: paymux.provider.v1.Provider.Configure:output_type -> paymux.provider.v1.ConfigureResponse
+	12, // 41: paymux.provider.v1.Provider.CreatePayment:output_type -> paymux.provider.v1.CreatePaymentResult
+	14, // 42: paymux.provider.v1.Provider.VerifyClientResult:output_type -> paymux.provider.v1.ClientResult
+	19, // 43: paymux.provider.v1.Provider.ParseNotification:output_type -> paymux.provider.v1.NotificationResult
+	21, // 44: paymux.provider.v1.Provider.QueryPayment:output_type -> paymux.provider.v1.PaymentState
+	24, // 45: paymux.provider.v1.Provider.Refund:output_type -> paymux.provider.v1.RefundState
+	24, // 46: paymux.provider.v1.Provider.QueryRefund:output_type -> paymux.provider.v1.RefundState
+	21, // 47: paymux.provider.v1.Provider.Close:output_type -> paymux.provider.v1.PaymentState
+	28, // 48: paymux.provider.v1.Provider.FetchSettlement:output_type -> paymux.provider.v1.SettlementBatch
+	39, // [39:49] is the sub-list for method output_type
+	29, // [29:39] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }

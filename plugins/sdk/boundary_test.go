@@ -42,7 +42,7 @@ func (r *recorder) Configure(_ context.Context, q *core.ConfigureRequest) error 
 }
 func (r *recorder) CreatePayment(_ context.Context, q *core.CreatePaymentRequest) (*core.CreatePaymentResult, error) {
 	r.last = q
-	return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionSDKOrderString, Value: `a="b"&sign="c"`}, ProviderRef: "x"}, r.err
+	return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionDeepLink, Value: "gcash://pay?x=1", AppIdentifier: "com.example.wallet", Fallbacks: []core.NextAction{{Type: core.ActionAppLink, Value: "https://w.example/al"}, {Type: core.ActionRedirectURL, Value: "https://w.example/h5"}}}, ProviderRef: "x"}, r.err
 }
 func (r *recorder) VerifyClientResult(_ context.Context, q *core.ClientResultRequest) (*core.ClientResult, error) {
 	r.last = q
@@ -138,7 +138,7 @@ func TestRoundTripEveryField(t *testing.T) {
 		t.Errorf("zero ExpiresAt became %v", got.ExpiresAt)
 	}
 	same("CreatePayment", got, cr)
-	same("CreatePaymentResult", res, &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionSDKOrderString, Value: `a="b"&sign="c"`}, ProviderRef: "x"})
+	same("CreatePaymentResult", res, &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionDeepLink, Value: "gcash://pay?x=1", AppIdentifier: "com.example.wallet", Fallbacks: []core.NextAction{{Type: core.ActionAppLink, Value: "https://w.example/al"}, {Type: core.ActionRedirectURL, Value: "https://w.example/h5"}}}, ProviderRef: "x"})
 	cr.ExpiresAt = when
 	_, _ = c.CreatePayment(ctx, cr)
 	sameTime("ExpiresAt", rec.last.(*core.CreatePaymentRequest).ExpiresAt)
@@ -148,7 +148,7 @@ func TestRoundTripEveryField(t *testing.T) {
 	same("VerifyClientResult", rec.last, vr)
 	same("ClientResult", cres, &core.ClientResult{Verified: true, Status: core.PaymentSucceeded, Message: "m"})
 
-	nr := &core.NotificationRequest{Account: "a", Method: "m", Header: map[string][]string{"X": {"1", "2"}}, Query: "q=1", Body: []byte("a=b")}
+	nr := &core.NotificationRequest{Account: "a", Method: "m", Header: map[string][]string{"X": {"1", "2"}}, Query: "q=1", Body: []byte("a=b"), NotifyPath: "/notify/a"}
 	nres, _ := c.ParseNotification(ctx, nr)
 	same("ParseNotification", rec.last, nr)
 	sameTime("OccurredAt", nres.Events[0].OccurredAt)

@@ -142,17 +142,30 @@ func createResultToPB(r *core.CreatePaymentResult) *pb.CreatePaymentResult {
 	if r == nil {
 		return &pb.CreatePaymentResult{}
 	}
-	return &pb.CreatePaymentResult{
-		Action:      &pb.NextAction{Type: string(r.Action.Type), Value: r.Action.Value},
-		ProviderRef: r.ProviderRef,
-	}
+	return &pb.CreatePaymentResult{Action: actionToPB(r.Action), ProviderRef: r.ProviderRef}
 }
 
 func createResultFromPB(r *pb.CreatePaymentResult) *core.CreatePaymentResult {
-	return &core.CreatePaymentResult{
-		Action:      core.NextAction{Type: core.ActionType(r.GetAction().GetType()), Value: r.GetAction().GetValue()},
-		ProviderRef: r.GetProviderRef(),
+	return &core.CreatePaymentResult{Action: actionFromPB(r.GetAction()), ProviderRef: r.GetProviderRef()}
+}
+
+func actionToPB(a core.NextAction) *pb.NextAction {
+	out := &pb.NextAction{Type: string(a.Type), Value: a.Value, AppIdentifier: a.AppIdentifier}
+	for _, f := range a.Fallbacks {
+		out.Fallbacks = append(out.Fallbacks, actionToPB(f))
 	}
+	return out
+}
+
+// actionFromPB keeps one level of fallbacks, as core.NextAction.Validate allows; deeper ones
+// from a misbehaving plugin are dropped here so that a message cannot nest without bound.
+func actionFromPB(a *pb.NextAction) core.NextAction {
+	out := core.NextAction{Type: core.ActionType(a.GetType()), Value: a.GetValue(), AppIdentifier: a.GetAppIdentifier()}
+	for _, f := range a.GetFallbacks() {
+		out.Fallbacks = append(out.Fallbacks, core.NextAction{Type: core.ActionType(f.GetType()), Value: f.GetValue(),
+			AppIdentifier: f.GetAppIdentifier()})
+	}
+	return out
 }
 
 func clientResultReqToPB(r *core.ClientResultRequest) *pb.ClientResultRequest {
@@ -175,7 +188,7 @@ func clientResultFromPB(r *pb.ClientResult) *core.ClientResult {
 }
 
 func notificationReqToPB(r *core.NotificationRequest) *pb.NotificationRequest {
-	out := &pb.NotificationRequest{Account: r.Account, Method: r.Method, Query: r.Query, Body: r.Body}
+	out := &pb.NotificationRequest{Account: r.Account, Method: r.Method, Query: r.Query, Body: r.Body, NotifyPath: r.NotifyPath}
 	if len(r.Header) > 0 {
 		out.Header = make(map[string]*pb.HeaderValues, len(r.Header))
 		for k, v := range r.Header {
@@ -186,7 +199,7 @@ func notificationReqToPB(r *core.NotificationRequest) *pb.NotificationRequest {
 }
 
 func notificationReqFromPB(r *pb.NotificationRequest) *core.NotificationRequest {
-	out := &core.NotificationRequest{Account: r.GetAccount(), Method: r.GetMethod(), Query: r.GetQuery(), Body: r.GetBody()}
+	out := &core.NotificationRequest{Account: r.GetAccount(), Method: r.GetMethod(), Query: r.GetQuery(), Body: r.GetBody(), NotifyPath: r.GetNotifyPath()}
 	if len(r.GetHeader()) > 0 {
 		out.Header = make(map[string][]string, len(r.GetHeader()))
 		for k, v := range r.GetHeader() {

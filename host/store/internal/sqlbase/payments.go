@@ -21,7 +21,7 @@ const paymentCols = `seq, id, account, region, method, channel, out_trade_no, re
 amount_currency, status, subject, description, return_url, extras, provider_ref, next_action_type,
 next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags, expires_at, paid_at,
 next_query_at, query_attempts, created_at, updated_at, client_result_status, client_result_verified,
-client_result_at`
+client_result_at, next_action_more`
 
 func scanPayment(r Rows) (*store.Payment, int64, error) {
 	var (
@@ -30,13 +30,14 @@ func scanPayment(r Rows) (*store.Payment, int64, error) {
 		channel, status      string
 		extras, flags        string
 		actionType, actionVa string
+		actionMore           string
 		cr                   clientResultScanner
 	)
 	err := r.Scan(&seq, &p.ID, &p.Account, &p.Region, &p.Method, &channel, &p.OutTradeNo, &p.Reference,
 		&p.Amount.Value, &p.Amount.Currency, &status, &p.Subject, &p.Description, &p.ReturnURL, &extras,
 		&p.ProviderRef, &actionType, &actionVa, &p.Wallet, &p.FailureCode, &p.AmountRefunded,
 		&p.AmountReserved, &flags, tm(&p.ExpiresAt), tm(&p.PaidAt), tm(&p.NextQueryAt), &p.QueryAttempts,
-		tm(&p.CreatedAt), tm(&p.UpdatedAt), &cr.status, &cr.verified, tm(&cr.at))
+		tm(&p.CreatedAt), tm(&p.UpdatedAt), &cr.status, &cr.verified, tm(&cr.at), &actionMore)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -45,6 +46,13 @@ func scanPayment(r Rows) (*store.Payment, int64, error) {
 	p.Status = core.PaymentStatus(status)
 	if actionType != "" || actionVa != "" {
 		p.NextAction = &core.NextAction{Type: core.ActionType(actionType), Value: actionVa}
+		if actionMore != "" {
+			var m actionExtra
+			if err := json.Unmarshal([]byte(actionMore), &m); err != nil {
+				return nil, 0, fmt.Errorf("payment %s next action: %w", p.ID, err)
+			}
+			p.NextAction.AppIdentifier, p.NextAction.Fallbacks = m.AppIdentifier, m.Fallbacks
+		}
 	}
 	if extras != "" && extras != "{}" && extras != "null" {
 		if err := json.Unmarshal([]byte(extras), &p.Extras); err != nil {
@@ -107,11 +115,26 @@ func (d *Dialect) clientResultArgs(h *store.ClientResultHint) (status, verified,
 	return string(h.Status), v, d.T(h.At)
 }
 
-func action(a *core.NextAction) (string, string) {
+// actionExtra is the next_action_more column: what a next action has beyond type and value.
+type actionExtra struct {
+	AppIdentifier string            `json:"app_identifier,omitempty"`
+	Fallbacks     []core.NextAction `json:"fallbacks,omitempty"`
+}
+
+// action returns the next_action_type, _value and _more columns of a.
+func action(a *core.NextAction) (string, string, string, error) {
 	if a == nil {
-		return "", ""
+		return "", "", "", nil
 	}
-	return string(a.Type), a.Value
+	more := ""
+	if a.AppIdentifier != "" || len(a.Fallbacks) > 0 {
+		b, err := json.Marshal(actionExtra{AppIdentifier: a.AppIdentifier, Fallbacks: a.Fallbacks})
+		if err != nil {
+			return "", "", "", err
+		}
+		more = string(b)
+	}
+	return string(a.Type), a.Value, more, nil
 }
 
 // InsertPayment implements store.Queries.
@@ -136,20 +159,23 @@ func (q Queries) InsertPayment(ctx context.Context, p *store.Payment) error {
 	}
 	p.CreatedAt, p.UpdatedAt = norm(p.CreatedAt), norm(p.UpdatedAt)
 	p.ExpiresAt, p.PaidAt, p.NextQueryAt = norm(p.ExpiresAt), norm(p.PaidAt), norm(p.NextQueryAt)
-	at, av := action(p.NextAction)
+	at, av, am, err := action(p.NextAction)
+	if err != nil {
+		return core.WrapError(core.EINVALID, err, "store: payment next action")
+	}
 	d := q.D
 	crs, crv, cra := d.clientResultArgs(p.ClientResult)
 	_, err = q.C.Exec(ctx, d.Q(`INSERT INTO payments (id, account, region, method, channel, out_trade_no,
 reference, amount_value, amount_currency, status, subject, description, return_url, extras, provider_ref,
 next_action_type, next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags,
 expires_at, paid_at, next_query_at, query_attempts, created_at, updated_at, client_result_status,
-client_result_verified, client_result_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+client_result_verified, client_result_at, next_action_more)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		p.ID, p.Account, p.Region, p.Method, string(p.Channel), p.OutTradeNo, p.Reference, p.Amount.Value,
 		p.Amount.Currency, string(p.Status), p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef,
 		at, av, p.Wallet, p.FailureCode, p.AmountRefunded, p.AmountReserved, flags,
 		d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt), p.QueryAttempts, d.T(p.CreatedAt), d.T(p.UpdatedAt),
-		crs, crv, cra)
+		crs, crv, cra, am)
 	return d.classify(err, "insert payment "+p.ID, paymentConflict(p), "")
 }
 
@@ -226,7 +252,10 @@ func (q Queries) UpdatePayment(ctx context.Context, p *store.Payment) error {
 	}
 	p.UpdatedAt = Now()
 	p.ExpiresAt, p.PaidAt, p.NextQueryAt = norm(p.ExpiresAt), norm(p.PaidAt), norm(p.NextQueryAt)
-	at, av := action(p.NextAction)
+	at, av, am, err := action(p.NextAction)
+	if err != nil {
+		return core.WrapError(core.EINVALID, err, "store: payment next action")
+	}
 	d := q.D
 	id := p.ID
 	crs, crv, cra := d.clientResultArgs(p.ClientResult)
@@ -235,11 +264,11 @@ amount_value = ?, amount_currency = ?, status = ?, subject = ?, description = ?,
 provider_ref = ?, next_action_type = ?, next_action_value = ?, wallet = ?, failure_code = ?,
 amount_refunded = ?, amount_reserved = ?, flags = ?, expires_at = ?, paid_at = ?, next_query_at = ?,
 query_attempts = ?, updated_at = ?, client_result_status = ?, client_result_verified = ?,
-client_result_at = ? WHERE id = ?`), []any{
+client_result_at = ?, next_action_more = ? WHERE id = ?`), []any{
 		p.Region, p.Method, string(p.Channel), p.Reference, p.Amount.Value, p.Amount.Currency, string(p.Status),
 		p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef, at, av, p.Wallet, p.FailureCode,
 		p.AmountRefunded, p.AmountReserved, flags, d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt),
-		p.QueryAttempts, d.T(p.UpdatedAt), crs, crv, cra, id}, true,
+		p.QueryAttempts, d.T(p.UpdatedAt), crs, crv, cra, am, id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update payment %s", id)
