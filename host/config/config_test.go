@@ -22,6 +22,13 @@ func setTestEnv(t testing.TB) {
 	t.Setenv("PAYMUX_TEST_EMPTY_VAR", "")
 	os.Unsetenv("PAYMUX_TEST_UNSET_VAR")
 	os.Unsetenv("PAYMUX_TEST_DSN")
+	// valid-env.yaml and invalid-env.yaml: references outside secrets.
+	t.Setenv("PAYMUX_TEST_LISTEN", "0.0.0.0:8443")
+	t.Setenv("PAYMUX_TEST_PLUGIN_COMMAND", "/opt/paymux/bin/paymux-provider-demo")
+	t.Setenv("PAYMUX_TEST_LOG_LEVEL", "debug")
+	os.Unsetenv("PAYMUX_TEST_PUBLIC_URL")
+	os.Unsetenv("PAYMUX_TEST_MAX_BODY")
+	os.Unsetenv("PAYMUX_TEST_DRIVER")
 }
 
 // dump renders a loaded config for a golden file: JSON (secrets print redacted), with the

@@ -90,9 +90,13 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			d.ps.addAt(n.Line, path, "expected a duration such as \"24h\", got %s", kindName(n))
 			return
 		}
-		dur, err := time.ParseDuration(n.Value)
+		raw, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		dur, err := time.ParseDuration(raw)
 		if err != nil {
-			d.ps.addAt(n.Line, path, "invalid duration %q (use e.g. \"90s\", \"24h\")", n.Value)
+			d.ps.addAt(n.Line, path, "invalid duration %q (use e.g. \"90s\", \"24h\")", raw)
 			return
 		}
 		v.SetInt(int64(dur))
@@ -104,15 +108,21 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			d.ps.addAt(n.Line, path, "expected a string, got %s", kindName(n))
 			return
 		}
-		v.SetString(n.Value)
+		if raw, ok := d.scalar(n, path); ok {
+			v.SetString(raw)
+		}
 	case reflect.Int64:
 		if n.Kind != yaml.ScalarNode {
 			d.ps.addAt(n.Line, path, "expected an integer, got %s", kindName(n))
 			return
 		}
-		i, err := strconv.ParseInt(n.Value, 0, 64)
+		raw, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		i, err := strconv.ParseInt(raw, 0, 64)
 		if err != nil {
-			d.ps.addAt(n.Line, path, "expected an integer, got %q", n.Value)
+			d.ps.addAt(n.Line, path, "expected an integer, got %q", raw)
 			return
 		}
 		v.SetInt(i)
@@ -165,6 +175,19 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	default:
 		panic("config: no decoder for " + v.Type().String())
 	}
+}
+
+// scalar is a scalar's value with a whole-value "${NAME}" or "${NAME:-default}" resolved from
+// the environment, so that every string, integer and duration (listen, public_url, log.*,
+// plugin commands and env, ...) can come from the deployment's environment, as secrets can. A
+// problem is recorded and ok is false when the variable is missing.
+func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
+	v, _, err := resolveEnv(n.Value)
+	if err != nil {
+		d.ps.addAt(n.Line, path, "%v", err)
+		return "", false
+	}
+	return v, true
 }
 
 // exhausted reports the node budget running out, once.

@@ -65,25 +65,36 @@ const maxSecretFile = 1 << 20
 
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-(.*))?\}$`)
 
-// resolveSecret turns a reference into its value. Errors name the reference (an environment
-// variable or a path), never a value.
-func resolveSecret(raw, baseDir string) (string, error) {
+// resolveEnv resolves a whole-value environment reference, "${NAME}" or "${NAME:-default}" (the
+// default is used when NAME is unset or empty). ok is false when raw is not a reference and
+// does not start like one, so raw is a literal. Errors name the variable, never a value. Every
+// string, integer and duration in the file goes through it (decoder.scalar), secrets too.
+func resolveEnv(raw string) (value string, ok bool, err error) {
 	if m := envRef.FindStringSubmatch(raw); m != nil {
 		name, hasDefault, def := m[1], m[2] != "", m[3]
-		v, ok := os.LookupEnv(name)
+		v, set := os.LookupEnv(name)
 		switch {
-		case ok && v != "":
-			return v, nil
+		case set && v != "":
+			return v, true, nil
 		case hasDefault:
-			return def, nil
-		case ok:
-			return "", fmt.Errorf("environment variable %s is empty", name)
+			return def, true, nil
+		case set:
+			return "", true, fmt.Errorf("environment variable %s is empty", name)
 		default:
-			return "", fmt.Errorf("environment variable %s is not set", name)
+			return "", true, fmt.Errorf("environment variable %s is not set", name)
 		}
 	}
 	if strings.HasPrefix(raw, "${") {
-		return "", errors.New(`malformed reference: use "${NAME}" or "${NAME:-default}" for the whole value`)
+		return "", true, errors.New(`malformed reference: use "${NAME}" or "${NAME:-default}" for the whole value`)
+	}
+	return raw, false, nil
+}
+
+// resolveSecret turns a reference into its value. Errors name the reference (an environment
+// variable or a path), never a value.
+func resolveSecret(raw, baseDir string) (string, error) {
+	if v, ok, err := resolveEnv(raw); ok {
+		return v, err
 	}
 	if p, ok := strings.CutPrefix(raw, "file:"); ok {
 		if p == "" {

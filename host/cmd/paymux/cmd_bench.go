@@ -21,7 +21,7 @@ import (
 
 func init() {
 	register(&command{name: "bench", summary: "load-test a paymux host and the simulator on loopback (bounded in count and time)", run: runBench})
-	register(&command{name: "bench host", summary: "(internal) the host process that paymux bench starts", run: runBenchHost})
+	register(&command{name: "bench host", summary: "(internal) the host process that paymux bench starts", run: runBenchHost, hidden: true})
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -46,7 +46,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Rounds, "rounds", 3, "slices of the scenario, each paired with the bare RSA measurements around it")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&binDir, "bin", "", "directory of paymux-provider-alipay (default: $PAYMUX_BIN, else the directory of this executable)")
-	fs.StringVar(&hostMode, "host", "serve", "how the host runs: serve (this executable's `paymux serve`, with a generated config), child (a minimal host child: store, plugin, service, API; no janitor or dispatcher) or in-process (inside the bench; its memory then includes the load generator)")
+	fs.StringVar(&hostMode, "host", "serve", "how the host runs: serve (this executable's paymux serve, with a generated config), child (a minimal host child: store, plugin, service, API; no janitor or dispatcher) or in-process (inside the bench; its memory then includes the load generator)")
 	fs.StringVar(&workDir, "workdir", "", "directory for the config, keys, SQLite file and host log (default: a temporary one, removed after)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: paymux bench [flags]\n\n"+
@@ -56,11 +56,11 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
 	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v: %w", fs.Args(), errUsage)
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if o.Stack.DSN != "" && o.Stack.Store == "postgres" {
 		if err := checkLoopbackDSN(o.Stack.DSN); err != nil {
@@ -79,7 +79,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	o.Stack.PluginPath = filepath.Join(binDir, bench.PluginBinary)
 	if o.Stack.HostCPUProfile != "" && hostMode != "child" {
-		return fmt.Errorf("-host-cpuprofile needs -host child (serve has no profiling switch): %w", errUsage)
+		return usagef("-host-cpuprofile needs -host child (serve has no profiling switch)")
 	}
 	switch hostMode {
 	case "serve":
@@ -91,7 +91,7 @@ func runBench(ctx context.Context, args []string) error {
 		o.Stack.HostArgv = []string{self, "bench", "host"}
 	case "in-process":
 	default:
-		return fmt.Errorf("-host %q: serve, child or in-process: %w", hostMode, errUsage)
+		return usagef("-host %q: serve, child or in-process", hostMode)
 	}
 	if workDir == "" {
 		d, err := os.MkdirTemp("", "paymux-bench-")
@@ -186,7 +186,7 @@ func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond
 // announces its address on stdout.
 func runBenchHost(ctx context.Context, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("bench host takes the path of its JSON config: %w", errUsage)
+		return usagef("bench host takes the path of its JSON config")
 	}
 	cfg, err := bench.ReadHostConfig(args[0])
 	if err != nil {

@@ -34,32 +34,40 @@ func runConfigCheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	withPlugins := fs.Bool("plugins", false, "also start each plugin, Configure its accounts and check region methods against Describe")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on the -plugins checks")
+	file := configFlag(fs, "config file to check")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: paymux config check [-plugins] [-timeout D] FILE\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: paymux config check [-config FILE] [-plugins] [-timeout D]\n"+
+			"       paymux config check [-plugins] [-timeout D] FILE\n\n"+
 			"Prints one line per problem (file:line: key: message) and exits 0 only when there is none.\n\n")
 		fs.PrintDefaults()
 	}
 	// Accept flags after the file name too: "paymux config check paymux.yaml -plugins".
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	rest := fs.Args()
 	if len(rest) >= 1 {
-		if err := fs.Parse(rest[1:]); err != nil {
+		if err := parseFlags(fs, rest[1:]); err != nil {
 			return err
 		}
 		rest = append(rest[:1], fs.Args()...)
 	}
-	if len(rest) != 1 {
-		fs.Usage()
-		return errUsage
+	configSet := false
+	fs.Visit(func(f *flag.Flag) { configSet = configSet || f.Name == "config" })
+	switch {
+	case len(rest) > 1:
+		return usagef("unexpected argument %q", rest[1])
+	case len(rest) == 1 && configSet:
+		return usagef("give the file once: -config %s or %s, not both", *file, rest[0])
+	case len(rest) == 1:
+		*file = rest[0]
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	r := checkConfig(ctx, rest[0], *withPlugins)
+	r := checkConfig(ctx, *file, *withPlugins)
 	r.print(os.Stdout)
 	if n := len(r.problems); n > 0 {
-		return fmt.Errorf("%s: %d problem(s)", rest[0], n)
+		return fmt.Errorf("%s: %d problem(s)", *file, n)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,8 +132,16 @@ func TestConfigCheckLoadErrors(t *testing.T) {
 	if err := runConfigCheck(context.Background(), []string{path}); err == nil || !strings.Contains(err.Error(), "1 problem(s)") {
 		t.Errorf("exit error: %v", err)
 	}
-	if err := runConfigCheck(context.Background(), nil); err != errUsage {
-		t.Errorf("no file: %v", err)
+	// The one -config spelling, the positional file, and $PAYMUX_CONFIG as the default.
+	if err := runConfigCheck(context.Background(), []string{"-config", path}); err == nil || !strings.Contains(err.Error(), path+": 1 problem(s)") {
+		t.Errorf("-config: %v", err)
+	}
+	t.Setenv("PAYMUX_CONFIG", path)
+	if err := runConfigCheck(context.Background(), nil); err == nil || !strings.Contains(err.Error(), path+": 1 problem(s)") {
+		t.Errorf("$PAYMUX_CONFIG: %v", err)
+	}
+	if err := runConfigCheck(context.Background(), []string{"-config", path, path}); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("file given twice: %v", err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paymux/paymux/plugins/sdk"
 )
 
 func pinHexSHA(b []byte) string {
@@ -44,7 +46,7 @@ plugins:
 		t.Fatal("dry run wrote the file")
 	}
 	ha, hb := pinHexSHA([]byte("binary A")), pinHexSHA([]byte("binary B"))
-	wantOut := "a: " + zeros + " -> " + ha + " (updated)\nb: (none) -> " + hb + " (updated)\n"
+	wantOut := "a: " + zeros + " -> " + ha + " (would update)\nb: (none) -> " + hb + " (would update)\n"
 	if out.String() != wantOut {
 		t.Errorf("dry-run output\n%s\nwant\n%s", out.String(), wantOut)
 	}
@@ -52,6 +54,9 @@ plugins:
 	out.Reset()
 	if err := pinPlugins(&out, cfgPath, "", false); err != nil {
 		t.Fatal(err)
+	}
+	if wantOut := strings.ReplaceAll(wantOut, "(would update)", "(updated)"); out.String() != wantOut {
+		t.Errorf("pin output\n%s\nwant\n%s", out.String(), wantOut)
 	}
 	got, _ := os.ReadFile(cfgPath)
 	want := strings.Replace(src, zeros, ha, 1)
@@ -88,5 +93,46 @@ plugins:
 	}
 	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(before, after) {
 		t.Error("file changed after an error")
+	}
+}
+
+// TestPluginsDescribe starts a configured plugin and prints its Describe; a binary that does
+// not match its pin is refused (the control).
+func TestPluginsDescribe(t *testing.T) {
+	bin := qsTestBinaries(t, qsTestRoot(t))
+	plugin := filepath.Join(bin, "paymux-provider-alipayhk")
+	h, err := sdk.HashFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "paymux.yaml")
+	write := func(pin string) {
+		src := "server: {public_url: http://127.0.0.1:1, api_keys: [demo-key-0123456789]}\n" +
+			"plugins:\n  hk:\n    command: " + plugin + "\n    sha256: " + pin + "\n"
+		if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(h)
+	code, stdout, stderr := runCLI(t, "plugins", "describe", "-config", cfgPath, "hk")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"provider alipayhk", "alipayhk (AlipayHK): channels app", "HKD min 0.01 HKD max", "capabilities: query, refund", "private_key_file", "optional, secret", "partner", "required"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("describe output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "plugins", "describe", "-json", "-command", plugin)
+	if code != 0 || !strings.Contains(stdout, `"name": "md5_key"`) || !strings.Contains(stdout, `"secret": true`) {
+		t.Errorf("-json -command: exit %d\n%s", code, stdout)
+	}
+	write(strings.Repeat("ab", 32))
+	if code, _, stderr := runCLI(t, "plugins", "describe", "-config", cfgPath, "hk"); code != 1 || !strings.Contains(stderr, "sha256") {
+		t.Errorf("a binary off its pin was described: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "plugins", "describe", "-config", cfgPath, "nope"); code != 1 || !strings.Contains(stderr, `no plugin "nope" (it has: hk)`) {
+		t.Errorf("unknown plugin: exit %d\n%s", code, stderr)
 	}
 }

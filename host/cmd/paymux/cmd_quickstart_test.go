@@ -228,7 +228,7 @@ func qsAlive(pid int) bool {
 
 var qsCurlRe = regexp.MustCompile(`^curl -sS -X POST (\S+) -H "Authorization: Bearer ([^"]+)" -H 'Content-Type: application/json' -d '([^']+)'$`)
 
-// TestQuickstart runs `paymux quickstart` as a subprocess on free ports, waits for its banner,
+// TestQuickstart runs paymux quickstart as a subprocess on free ports, waits for its banner,
 // makes the payment its curl line makes, then sends SIGINT and checks that paymux serve and
 // both plugins are gone.
 func TestQuickstart(t *testing.T) {
@@ -240,9 +240,11 @@ func TestQuickstart(t *testing.T) {
 	paymux := filepath.Join(bin, "paymux")
 	api, sim, demoAddr := qsFreeAddr(t), qsFreeAddr(t), qsFreeAddr(t)
 	dir := t.TempDir()
+	// From a directory outside the repository, with the example built into paymux: what an
+	// operator does with a release archive.
 	cmd := exec.Command(paymux, "quickstart", "-dir", dir, "-bin", bin,
 		"-listen", api, "-sim-listen", sim, "-demo-listen", demoAddr)
-	cmd.Dir = root
+	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "PAYMUX_API_KEY=", "PAYMUX_WEBHOOK_SECRET=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

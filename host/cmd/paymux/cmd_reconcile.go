@@ -32,12 +32,12 @@ func init() {
 }
 
 // runReconcile is paymux reconcile with its output streams, for tests. The report goes to
-// --out or stdout; progress and the one-line summary go to stderr (a progress bar when stderr
+// -out or stdout; progress and the one-line summary go to stderr (a progress bar when stderr
 // is a terminal, a plain line every 1000 records otherwise).
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "paymux.yaml", "config file")
+	cfgPath := configFlag(fs, "config file")
 	account := fs.String("account", "", "merchant account (a key of accounts in the config)")
 	from := fs.String("from", "", "first day, YYYY-MM-DD")
 	to := fs.String("to", "", "last day, YYYY-MM-DD (inclusive; default: from)")
@@ -45,24 +45,26 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	format := fs.String("format", "json", "report format: json or csv")
 	out := fs.String("out", "", "write the report to this file instead of stdout")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: paymux reconcile --config FILE --account ID --from DATE [--to DATE] [--format json|csv] [--out FILE]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: paymux reconcile [-config FILE] -account ID -from DATE [-to DATE] [-timezone ZONE] [-format json|csv] [-out FILE]\n\n"+
 			"Fetches the provider's settlement records for the days and matches them against paymux's payments\n"+
 			"and refunds: matched, amount or status mismatches, missing in paymux, missing at the provider, fees\n"+
 			"and totals per currency. The provider must declare the settlement capability.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || *account == "" || *from == "" {
-		fs.Usage()
-		return errUsage
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *account == "" || *from == "" {
+		return usagef("-account and -from are required")
 	}
 	if *to == "" {
 		*to = *from
 	}
 	if *format != "json" && *format != "csv" {
-		return fmt.Errorf("--format must be json or csv, not %q", *format)
+		return usagef("-format must be json or csv, not %q", *format)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -92,7 +94,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var f *os.File
 	if *out != "" {
 		if f, err = os.Create(*out); err != nil {
-			return fmt.Errorf("--out: %w", err)
+			return fmt.Errorf("-out: %w", err)
 		}
 		w = f
 	}

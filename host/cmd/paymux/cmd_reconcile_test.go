@@ -82,7 +82,7 @@ func TestReconcileCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"--config", w.cfgPath, "--account", "global"}, "usage"},
-		{[]string{"--config", w.cfgPath, "--account", "global", "--from", day, "--format", "xml"}, "--format"},
+		{[]string{"--config", w.cfgPath, "--account", "global", "--from", day, "--format", "xml"}, "-format must be json or csv"},
 		{[]string{"--config", w.cfgPath, "--account", "nobody", "--from", day}, "not in"},
 		{[]string{"--config", w.cfgPath, "--account", "global", "--from", "yesterday"}, "date"},
 	} {

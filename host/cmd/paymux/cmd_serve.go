@@ -38,21 +38,20 @@ const serveShutdownTimeout = 30 * time.Second
 
 func runServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "paymux.yaml", "config file")
+	cfgPath := configFlag(fs, "config file")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: paymux serve -config FILE\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: paymux serve [-config FILE]\n\n"+
 			"Serves the REST API and /notify/{account}, starts the plugins (pinned by SHA-256), the webhook\n"+
 			"dispatcher and the janitor. SIGHUP reloads the config atomically (a bad config is refused and the\n"+
 			"old one keeps serving) and reads the TLS certificate and key files again (a bad pair is refused\n"+
 			"and the old certificate keeps serving); SIGINT/SIGTERM finish in-flight requests and stop every plugin.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -58,12 +58,11 @@ func runSim(ctx context.Context, args []string) error {
 			"API under /sim/ and the AlipayHK SFTP file server (docs/simulator.md).\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	cfg := mapisim.Config{Seed: *seed, TimeScale: *scale, RefundMinInterval: *refundGap}
 	if !*quiet {

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the dispatcher as main does, with the commands' own stdout and stderr (their -h
+// output and flag errors) captured too.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	fo, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fo.Close()
+	fe, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Close()
+	savedOut, savedErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = fo, fe
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	os.Stdout, os.Stderr = savedOut, savedErr
+	bo, _ := os.ReadFile(fo.Name())
+	be, _ := os.ReadFile(fe.Name())
+	return code, out.String() + string(bo), errb.String() + string(be)
+}
+
+func TestCLIHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "serve"}, {"help", "config", "check"}, {"serve", "-h"}, {"plugins", "pin", "--help"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, want 0\n%s%s", args, code, stdout, stderr)
+		}
+		if !strings.Contains(stdout+stderr, "usage: paymux") {
+			t.Errorf("%v: no usage printed:\n%s%s", args, stdout, stderr)
+		}
+	}
+	// Control: no arguments at all is a wrong invocation.
+	if code, _, stderr := runCLI(t); code != 2 || !strings.Contains(stderr, "usage: paymux") {
+		t.Errorf("no arguments: exit %d, want 2 and the usage\n%s", code, stderr)
+	}
+}
+
+func TestCLIVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d\n%s", args, code, stderr)
+		}
+		for _, want := range []string{"paymux " + version + "\n", "commit: ", "go: go1.", "plugin protocol: 1\n"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, stdout)
+			}
+		}
+	}
+}
+
+func TestCLIUnknownCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serv"}, `paymux: unknown command "serv" (did you mean "serve"?)`},
+		{[]string{"quikstart"}, `unknown command "quikstart" (did you mean "quickstart"?)`},
+		{[]string{"config", "chek", "x.yaml"}, `unknown command "config chek" (did you mean "config check"?)`},
+		{[]string{"config"}, `"config" needs a subcommand: config check`},
+		{[]string{"plugins", "-h"}, `"plugins" needs a subcommand: plugins describe, plugins pin`},
+		{[]string{"zzzzzzzzzz"}, `paymux: unknown command "zzzzzzzzzz"` + "\n"}, // nothing close: no suggestion
+		{[]string{"help", "serv"}, `paymux help: unknown command "serv" (did you mean "serve"?)`},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr\n%s\nwant exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestCLIErrorsPrintedOnce: a flag error is printed by the flag package, and main does not add a
+// second copy; a command's own error is printed once with the command's name.
+func TestCLIErrorsPrintedOnce(t *testing.T) {
+	code, _, stderr := runCLI(t, "serve", "-bogus")
+	if code != 2 || strings.Count(stderr, "flag provided but not defined: -bogus") != 1 {
+		t.Errorf("serve -bogus: exit %d, stderr\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "serve", "extra")
+	if code != 2 || strings.Count(stderr, `unexpected argument "extra"`) != 1 {
+		t.Errorf("serve extra: exit %d, stderr\n%s", code, stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	code, _, stderr = runCLI(t, "serve", "-config", missing)
+	if code != 1 || strings.Count(stderr, "no such file") != 1 {
+		t.Errorf("serve -config missing: exit %d, stderr\n%s", code, stderr)
+	}
+}
+
+// TestCLIHelpHasNoBackticks: the flag package turns a backticked word in a flag's usage into
+// the flag's argument name ("-paymux serve"); no help text may contain one.
+func TestCLIHelpHasNoBackticks(t *testing.T) {
+	for _, name := range commandNames() {
+		args := append(strings.Fields(name), "-h")
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%s -h: exit %d\n%s", name, code, stderr)
+		}
+		if strings.Contains(stdout+stderr, "`") {
+			t.Errorf("%s -h shows a backtick:\n%s%s", name, stdout, stderr)
+		}
+		if !strings.Contains(stdout+stderr, "usage: paymux "+name) {
+			t.Errorf("%s -h: no usage line:\n%s%s", name, stdout, stderr)
+		}
+	}
+}
+
+// TestEmbeddedExampleIsCurrent: the quickstart's built-in example is config.example.yaml.
+func TestEmbeddedExampleIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(embeddedExample, want) {
+		t.Fatal("host/cmd/paymux/example.yaml differs from config.example.yaml: cp config.example.yaml host/cmd/paymux/example.yaml")
+	}
+}
