@@ -77,6 +77,7 @@ type Plugin struct {
 	provider *Client
 	runner   *procRunner
 	version  int
+	mtls     bool
 	// runtimeDir is where the socket directory lives (tests check it).
 	runtimeDir string
 }
@@ -123,19 +124,20 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 
 	env := pluginEnv(cfg.Env, level, dir)
 	var pr *procRunner
-	client := plugin.NewClient(&plugin.ClientConfig{
+	clientCfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: hostSets(cfg.CallTimeout),
 		// go-plugin's SecureConfig cannot be used with RunnerFunc (v1.8.0 hashes the empty
-		// placeholder command it builds for runners), so the runner checks the pin itself,
-		// with a fresh hash, immediately before exec.
+		// placeholder command it builds for runners), and it checks the file and then
+		// executes the path, a race. The runner checks the pin itself on the bytes it reads
+		// once, and starts a private copy of exactly those bytes (pinnedExecutable).
 		RunnerFunc: func(l hclog.Logger, gp *exec.Cmd, _ string) (runner.Runner, error) {
 			cmd := exec.Command(path)
 			// go-plugin's variables (cookie, versions, client cert, socket dir) come last
 			// and win over ours; with SkipHostEnv it passes nothing else.
 			cmd.Env = append(append([]string{}, env...), gp.Env...)
 			var err error
-			pr, err = newProcRunner(name, cmd, want, l)
+			pr, err = newProcRunner(name, cmd, want, dir, l)
 			return pr, err
 		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -148,13 +150,17 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 		SyncStdout:       warnWriter{log: logger.Named(name), stream: "stdout"},
 		SyncStderr:       warnWriter{log: logger.Named(name), stream: "stderr"},
 		GRPCDialOptions:  grpcDialOptions(),
-	})
+	}
+	client := plugin.NewClient(clientCfg)
 	p, err := start(ctx, name, client)
 	if err != nil {
 		client.Kill()
 		return nil, err
 	}
 	p.runner, p.runtimeDir = pr, dir
+	// With AutoMTLS go-plugin loads the certificate the plugin sent in its handshake line as
+	// the only trusted root; without one there is no mutual TLS.
+	p.mtls = clientCfg.TLSConfig != nil && clientCfg.TLSConfig.RootCAs != nil
 	return p, nil
 }
 
@@ -200,6 +206,10 @@ func (p *Plugin) Name() string { return p.name }
 
 // Pid is the plugin process's id.
 func (p *Plugin) Pid() int { return p.runner.pid }
+
+// MutualTLS reports whether the connection to the plugin uses mutual TLS: both ends exchanged
+// one-time certificates in the handshake (LaunchConfig.AutoMTLS).
+func (p *Plugin) MutualTLS() bool { return p.mtls }
 
 // NegotiatedVersion is the protocol version agreed in the handshake.
 func (p *Plugin) NegotiatedVersion() int { return p.version }
@@ -284,18 +294,6 @@ func parseSHA256(s string) (string, error) {
 		return "", fmt.Errorf("pinned SHA-256 %q is not 64 hex digits", s)
 	}
 	return s, nil
-}
-
-func verifyChecksum(name, path, want string) error {
-	got, err := HashFile(path)
-	if err != nil {
-		return fmt.Errorf("plugin %s: %w", name, err)
-	}
-	if got != want {
-		return fmt.Errorf("plugin %s (%s): %w: pinned sha256 %s, binary has sha256 %s; refusing to start it",
-			name, path, ErrChecksumMismatch, want, got)
-	}
-	return nil
 }
 
 // runtimeDir makes sure the directory for plugin sockets exists and is private.

@@ -166,6 +166,68 @@ func TestLaunchChecksumMismatch(t *testing.T) {
 	}
 }
 
+// TestLaunchRunsTheBytesItHashed: the binary is replaced right after its bytes passed the pin
+// check and before the process starts (the check-then-exec window). What starts is still the
+// pinned plugin, never the replacement; and no private copy is left behind.
+func TestLaunchRunsTheBytesItHashed(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paymux-provider-example")
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "swapped-binary-ran")
+	swapped := 0
+	testHookVerified = func(path string) {
+		if path != bin {
+			return
+		}
+		swapped++
+		// A new file under the old name, as an attacker (or a careless deploy) would do.
+		tmp := bin + ".new"
+		script := "#!/bin/sh\ntouch " + marker + "\nexit 1\n"
+		if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
+			t.Error(err)
+		}
+		if err := os.Rename(tmp, bin); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookVerified = nil }()
+	rt := runtimeDirFor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := Launch(ctx, LaunchConfig{Name: "example", Path: bin, SHA256: exampleSHA, RuntimeDir: rt, Logger: testLogger(t)})
+	if swapped != 1 {
+		t.Fatalf("the hook ran %d times", swapped)
+	}
+	if _, statErr := os.Stat(marker); statErr == nil {
+		t.Fatal("the binary swapped in after the pin check was executed")
+	}
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	defer p.Kill()
+	if d, err := p.Provider().Describe(ctx); err != nil || d.Name != wallet.Name {
+		t.Fatalf("Describe = %+v, %v", d, err)
+	}
+	// The process is named after the plugin (ps, /proc), and its private copy is gone.
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.Pid()), "exe"))
+	if err == nil && filepath.Base(strings.TrimSuffix(exe, " (deleted)")) != "paymux-provider-example" {
+		t.Errorf("the plugin runs as %q", exe)
+	}
+	if copies, _ := filepath.Glob(filepath.Join(rt, "exe-*")); len(copies) != 0 {
+		t.Errorf("private copies left behind: %v", copies)
+	}
+	// And the swapped file is refused at the next launch.
+	if _, err := Launch(ctx, LaunchConfig{Name: "example", Path: bin, SHA256: exampleSHA, RuntimeDir: rt}); !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("second launch of the swapped binary: %v", err)
+	}
+}
+
 func TestLaunchRejectsOpenRuntimeDir(t *testing.T) {
 	d := runtimeDirFor(t)
 	if err := os.Chmod(d, 0o755); err != nil {
@@ -488,5 +550,25 @@ func TestPanicIsContainedToItsCall(t *testing.T) {
 			t.Fatalf("host log lacks the panic with its stack and count:\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMutualTLSReported: MutualTLS is true exactly when the handshake exchanged certificates.
+func TestMutualTLSReported(t *testing.T) {
+	for _, auto := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		p, err := Launch(ctx, LaunchConfig{Path: examplePath, SHA256: exampleSHA, RuntimeDir: runtimeDirFor(t), AutoMTLS: auto})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if _, err := p.Provider().Describe(ctx); err != nil {
+			t.Error(err)
+		}
+		if p.MutualTLS() != auto {
+			t.Errorf("AutoMTLS %v: MutualTLS() = %v", auto, p.MutualTLS())
+		}
+		p.Kill()
+		cancel()
 	}
 }

@@ -29,6 +29,8 @@ type procRunner struct {
 	name   string
 	cmd    *exec.Cmd
 	sha256 string // the pin, checked right before exec
+	dir    string // the private runtime dir, where the verified copy is started from
+	path   string // the configured binary (cmd.Path becomes the private copy)
 	stdout io.ReadCloser
 	rawErr io.ReadCloser
 	errR   *io.PipeReader
@@ -41,7 +43,7 @@ type procRunner struct {
 
 var _ runner.Runner = (*procRunner)(nil)
 
-func newProcRunner(name string, cmd *exec.Cmd, sha256 string, log hclog.Logger) (*procRunner, error) {
+func newProcRunner(name string, cmd *exec.Cmd, sha256, dir string, log hclog.Logger) (*procRunner, error) {
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -51,17 +53,22 @@ func newProcRunner(name string, cmd *exec.Cmd, sha256 string, log hclog.Logger) 
 		return nil, err
 	}
 	r, w := io.Pipe()
-	return &procRunner{name: name, cmd: cmd, sha256: sha256, stdout: stdout, rawErr: stderr, errR: r, errW: w, done: make(chan struct{}), log: log}, nil
+	return &procRunner{name: name, cmd: cmd, sha256: sha256, dir: dir, path: cmd.Path, stdout: stdout, rawErr: stderr, errR: r, errW: w, done: make(chan struct{}), log: log}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
-	if err := verifyChecksum(r.name, r.cmd.Path, r.sha256); err != nil {
+	exe, release, err := pinnedExecutable(r.name, r.path, r.sha256, r.dir)
+	if err != nil {
 		_ = r.stdout.Close()
 		_ = r.rawErr.Close()
 		_ = r.errW.Close()
 		return err
 	}
-	if err := r.cmd.Start(); err != nil {
+	// argv[0] stays the configured path (what ps shows); the kernel runs the verified copy.
+	r.cmd.Path = exe
+	err = r.cmd.Start()
+	release()
+	if err != nil {
 		return err
 	}
 	r.pid = r.cmd.Process.Pid
@@ -99,7 +106,7 @@ func (r *procRunner) Diagnose(context.Context) string {
 		"Usual causes: the binary writes to stdout before sdk.Serve runs (a print in init or main, a "+
 		"logger or library banner pointed at stdout: log to stderr or sdk.Logger instead), it is not "+
 		"a paymux provider plugin, it was built for another OS or architecture, or it crashed on start "+
-		"(see its log lines above)", r.name, r.cmd.Path)
+		"(see its log lines above)", r.name, r.path)
 }
 
 func (r *procRunner) PluginToHost(network, addr string) (string, string, error) {
