@@ -468,8 +468,17 @@ func TestErrorsAndAuth(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("healthz %d", r.Status)
 	}
-	if r := e.call("GET", "/readyz", nil, nil); r.Status != 200 {
+	if r := e.call("GET", "/readyz", nil, nil); r.Status != 200 || strings.Contains(string(r.Body), "warnings") {
 		t.Fatalf("readyz %d %s", r.Status, r.Body)
+	}
+	// While a demo secret is configured, /readyz still answers ready but says so (naming no
+	// setting: the endpoint needs no key).
+	demo := *e.svc.Settings()
+	demo.DemoSecrets = []string{"webhooks.secret"}
+	e.svc.SetSettings(&demo)
+	if r := e.call("GET", "/readyz", nil, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"warnings":["demo secrets from config.example.yaml are in use`) ||
+		strings.Contains(string(r.Body), "webhooks.secret") {
+		t.Fatalf("readyz with a demo secret: %d %s", r.Status, r.Body)
 	}
 	r = e.call("GET", "/v1/payments/x", nil, map[string]string{"X-Request-Id": "my-req-1"})
 	if r.Header.Get("X-Request-Id") != "my-req-1" {

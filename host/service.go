@@ -36,6 +36,9 @@ type Settings struct {
 	// WebhookURL is where events are POSTed; empty means events are recorded but not sent.
 	WebhookURL    string
 	WebhookSecret string
+	// DemoSecrets names the settings (never their values) that hold a demo secret from
+	// config.example.yaml or the simulator's test keys; /readyz reports that while non-empty.
+	DemoSecrets []string
 }
 
 // RegionMethod is one method enabled in a region, through one account.
@@ -68,6 +71,7 @@ func SettingsFromConfig(c *config.Config) (*Settings, error) {
 		Regions:       make(map[string][]RegionMethod, len(c.Regions)),
 		WebhookURL:    c.Webhooks.URL,
 		WebhookSecret: c.Webhooks.Secret.Value(),
+		DemoSecrets:   c.DemoSecrets(),
 	}
 	for code, r := range c.Regions {
 		for i, m := range r.Methods {

@@ -252,7 +252,13 @@ func (c *Config) resolvePaths() {
 	}
 	for _, a := range c.Accounts {
 		for k, v := range a.Settings {
-			if IsFileSetting(k) && !IsInlineKey(v.Value()) {
+			if !IsFileSetting(k) {
+				continue
+			}
+			if IsInlineKey(v.Value()) {
+				// "${ENV}" often carries a trailing newline or blanks around the key.
+				a.Settings[k] = Secret{value: strings.TrimSpace(v.Value()), set: true}
+			} else {
 				a.Settings[k] = Secret{value: resolvePath(c.dir, v.Value()), set: true}
 			}
 		}
@@ -266,7 +272,11 @@ func IsFileSetting(name string) bool { return strings.HasSuffix(name, "_file") }
 // IsInlineKey reports whether a *_file setting holds the key itself rather than a path: the
 // providers accept a PEM block or Alipay's bare base64 one-liner in place of a file name (for
 // instance from "${ENV}"). Such values are left alone instead of being resolved as paths.
+//
+// Whitespace around the value is ignored: a key pasted with a trailing blank is still a key, and
+// must never be taken for a file name (which would be resolved, and shown, as a path).
 func IsInlineKey(v string) bool {
+	v = strings.TrimSpace(v)
 	if v == "" || strings.Contains(v, "-----BEGIN") || strings.ContainsAny(v, "\n") {
 		return true
 	}

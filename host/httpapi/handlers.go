@@ -197,12 +197,22 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		a.log.Warn("readiness check failed", "request_id", RequestID(r.Context()), "check", name, "error", err)
 		checks[name] = core.ErrorCode(err)
 	}
+	body := map[string]any{"status": "ready"}
+	if len(a.svc.Settings().DemoSecrets) > 0 {
+		// Ready to serve, but not to take real money: the names are in serve's log, not here
+		// (this endpoint needs no API key).
+		body["warnings"] = []string{demoSecretsReadyWarning}
+	}
 	if len(problems) > 0 {
-		a.writeJSON(w, r, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": checks})
+		body["status"], body["failing"] = "unavailable", checks
+		a.writeJSON(w, r, http.StatusServiceUnavailable, body)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, map[string]any{"status": "ready"})
+	a.writeJSON(w, r, http.StatusOK, body)
 }
+
+// demoSecretsReadyWarning is /readyz's warning while a demo secret is configured.
+const demoSecretsReadyWarning = "demo secrets from config.example.yaml are in use: anyone can sign as this host or its wallet accounts; never take real payments (the log names the settings)"
 
 // notify takes a wallet's notification. Its answer is whatever the provider's ack says, or the
 // host's retry answer when the request could not be stored or decided.

@@ -119,6 +119,9 @@ func checkLoaded(ctx context.Context, cfg *config.Config, withPlugins bool, r *c
 	for _, id := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		checkAccountFiles(cfg, id, r)
 	}
+	if demo := cfg.DemoSecrets(); len(demo) > 0 {
+		r.warnings = append(r.warnings, &config.Problem{File: cfg.File(), Msg: demoSecretsWarning(demo)})
+	}
 	if withPlugins {
 		if pinsOK {
 			checkPlugins(ctx, cfg, r)
@@ -164,8 +167,32 @@ func checkTLS(cfg *config.Config, r *checkReport) {
 	}
 	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
 		r.problems = append(r.problems, cfg.Problemf("server.tls", "cannot load the certificate and key: %v", err))
+		return
+	}
+	if w := keyFileModeWarning(t.KeyFile); w != "" {
+		r.warnings = append(r.warnings, cfg.Problemf("server.tls.key_file", "%s", w))
 	}
 }
+
+// demoSecretsWarning is the one line config check prints (and serve logs) while settings hold
+// demo secrets; it names the settings, never their values.
+func demoSecretsWarning(settings []string) string {
+	return "demo secrets from config.example.yaml or the simulator's test keys are in use (anyone can read them in the repository; never take real payments with them): " + strings.Join(settings, ", ")
+}
+
+// keyFileModeWarning says when a private key file can be read by its group or by others
+// (anyone on the machine could then sign as the merchant).
+func keyFileModeWarning(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o044 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the key file is readable by group or others (mode %#o); make it private: chmod 600", fi.Mode().Perm())
+}
+
+// isPrivateKeySetting reports whether a *_file account setting names a private key (as
+// opposed to a public key or known_hosts, which may be readable by anyone).
+func isPrivateKeySetting(name string) bool { return strings.Contains(name, "private") }
 
 // keyCheckers load each known key-file setting the way the providers will, so that a wrong
 // file shows up here and not at the first payment.
@@ -215,9 +242,12 @@ func checkSSHErr(err error) error {
 	return errors.New(msg)
 }
 
-// checkAccountFiles loads the key files an account's settings name.
+// checkAccountFiles loads the key files an account's settings name. It never prints a
+// setting's value: a key pasted where a file name belongs (and not recognised as a key) would
+// otherwise be echoed as the file that cannot be read. The setting's name and line say where.
 func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 	settings := cfg.AccountSettings(id)
+	demo := cfg.DemoSecrets() // a public test key's file mode does not matter
 	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		path := settings[name]
 		if !config.IsFileSetting(name) || path == "" {
@@ -225,15 +255,20 @@ func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 		}
 		key := "accounts." + id + ".settings." + name
 		var data []byte
-		label := path
+		label := "the file it names"
 		if config.IsInlineKey(path) {
-			// The setting holds the key itself (e.g. from ${ENV}); never print it.
-			data, label = []byte(path), "(inline key)"
+			// The setting holds the key itself (e.g. from ${ENV}).
+			data, label = []byte(strings.TrimSpace(path)), "the inline key"
 		} else {
 			var err error
 			if data, err = os.ReadFile(path); err != nil {
-				r.problems = append(r.problems, cfg.Problemf(key, "cannot read %s: %v", path, checkPathErr(err)))
+				r.problems = append(r.problems, cfg.Problemf(key, "cannot read the file it names: %v", checkPathErr(err)))
 				continue
+			}
+			if isPrivateKeySetting(name) && !slices.Contains(demo, key) {
+				if w := keyFileModeWarning(path); w != "" {
+					r.warnings = append(r.warnings, cfg.Problemf(key, "%s", w))
+				}
 			}
 		}
 		check, known := keyCheckers[name]
@@ -242,7 +277,9 @@ func checkAccountFiles(cfg *config.Config, id string, r *checkReport) {
 		}
 		warning, err := check(path, data)
 		if err != nil {
-			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", label, checkErrText(err)))
+			// Parsers may quote the file name (knownhosts does); it is the setting's value.
+			msg := strings.ReplaceAll(checkErrText(err), path, "(the file)")
+			r.problems = append(r.problems, cfg.Problemf(key, "%s: %s", label, msg))
 			continue
 		}
 		if warning != "" {
@@ -299,10 +336,14 @@ func checkPlugins(ctx context.Context, cfg *config.Config, r *checkReport) {
 
 var errCheckNotStarted = errors.New("describe: not started")
 
+// launchPlugin starts a plugin for -plugins (a variable so that tests can watch the launch).
+var launchPlugin = sdk.Launch
+
 // checkDescribePlugin launches one plugin, configures each account that uses it, and returns its
 // description.
 func checkDescribePlugin(ctx context.Context, cfg *config.Config, name string, p config.Plugin, runtimeDir string, r *checkReport) (*core.Description, error) {
-	pl, err := sdk.Launch(ctx, sdk.LaunchConfig{Name: name, Path: p.Command, SHA256: p.SHA256, Env: p.Env, RuntimeDir: runtimeDir, CallTimeout: 10 * time.Second})
+	// Started as serve starts it (host/pluginhost): with go-plugin's automatic mutual TLS.
+	pl, err := launchPlugin(ctx, sdk.LaunchConfig{Name: name, Path: p.Command, SHA256: p.SHA256, Env: p.Env, RuntimeDir: runtimeDir, CallTimeout: 10 * time.Second, AutoMTLS: true})
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}

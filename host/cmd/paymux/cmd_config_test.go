@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/plugins/sdk"
 )
 
 func checkKeysDir() string {
@@ -81,9 +82,9 @@ func TestConfigCheck(t *testing.T) {
 	for _, frag := range []string{
 		path + ":6: plugins.b.sha256: binary " + dir + "/pb has sha256 " + pinHexSHA([]byte("binary B")) + " but the config pins " + strings.Repeat("1", 64),
 		path + ":7: plugins.c.command: cannot read the plugin binary: open " + dir + "/pc: no such file or directory",
-		path + ":22: accounts.swapped.settings.private_key_file: " + checkKeysDir() + "/test-alipay-public-DO-NOT-USE.pem: expected a private key but found PEM type \"PUBLIC KEY\"",
-		path + ":23: accounts.swapped.settings.alipay_public_key_file: cannot read " + dir + "/missing.pem: no such file or directory",
-		path + ":24: accounts.swapped.settings.sftp_known_hosts_file: " + dir + "/known_hosts: not a known_hosts file: knownhosts: " + dir + "/known_hosts:1: illegal base64 data",
+		path + ":22: accounts.swapped.settings.private_key_file: the file it names: expected a private key but found PEM type \"PUBLIC KEY\"",
+		path + ":23: accounts.swapped.settings.alipay_public_key_file: cannot read the file it names: no such file or directory",
+		path + ":24: accounts.swapped.settings.sftp_known_hosts_file: the file it names: not a known_hosts file: knownhosts: (the file):1: illegal base64 data",
 	} {
 		if !strings.Contains(joined, frag) {
 			t.Errorf("problems lack %q:\n%s", frag, joined)
@@ -95,8 +96,15 @@ func TestConfigCheck(t *testing.T) {
 	if strings.Contains(joined, "accounts.good") || strings.Contains(joined, "plugins.a") {
 		t.Errorf("good entries reported:\n%s", joined)
 	}
-	if len(r.warnings) != 1 || !strings.Contains(r.warnings[0].String(), path+":18: accounts.weak.settings.private_key_file: "+dir+"/test-weak-1024-DO-NOT-USE.pem: RSA key has 1024 bits") {
+	if len(r.warnings) != 2 || !strings.Contains(r.warnings[1].String(), path+":18: accounts.weak.settings.private_key_file: the file it names: RSA key has 1024 bits") ||
+		!strings.Contains(r.warnings[0].String(), "demo secrets from config.example.yaml or the simulator's test keys are in use") {
 		t.Errorf("warnings: %v", r.warnings)
+	}
+	// Values of settings (here file names) are never printed.
+	for _, w := range append(append([]*config.Problem{}, r.problems...), r.warnings...) {
+		if strings.Contains(w.String(), "missing.pem") || strings.Contains(w.String(), "known_hosts:") && strings.Contains(w.String(), dir+"/known_hosts") {
+			t.Errorf("a setting's value printed: %s", w)
+		}
 	}
 	var out strings.Builder
 	r.print(&out)
@@ -190,10 +198,27 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// -plugins starts each plugin as serve does: with mutual TLS.
+	var launched, mtls int
+	launchPlugin = func(ctx context.Context, c sdk.LaunchConfig) (*sdk.Plugin, error) {
+		p, err := sdk.Launch(ctx, c)
+		if err == nil {
+			launched++
+			if p.MutualTLS() {
+				mtls++
+			}
+		}
+		return p, err
+	}
+	defer func() { launchPlugin = sdk.Launch }()
 	r := &checkReport{}
 	checkLoaded(ctx, cfg, true, r)
-	if len(r.problems) > 0 || len(r.warnings) > 0 {
+	// The only warning: the example's demo secrets.
+	if len(r.problems) > 0 || len(r.warnings) != 1 || !strings.Contains(r.warnings[0].Msg, "demo secrets") {
 		t.Fatalf("config.example.yaml has problems:\n%s\nwarnings: %v", checkProblemsText(r), r.warnings)
+	}
+	if launched != 2 || mtls != launched {
+		t.Errorf("-plugins launched %d plugins, %d with mutual TLS", launched, mtls)
 	}
 	if !strings.Contains(r.summary, "plugins started") {
 		t.Errorf("summary %q", r.summary)
@@ -225,4 +250,65 @@ func checkMustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestConfigCheckNeverPrintsSettingValues: a secret pasted where a file name belongs is reported
+// by the setting's name and line only, whether it looks like a key (then blanks around it do
+// not make it a file name) or not; and private key files open to group or others are warned
+// about (demo keys aside: they are public anyway).
+func TestConfigCheckNeverPrintsSettingValues(t *testing.T) {
+	dir := t.TempDir()
+	const md5Secret = "mD5-live-secret-4f1b2c3d4e5f6a7b"
+	b64 := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", 7) // base64, not a valid key
+	t.Setenv("PMX_CHECK_PASTED_KEY", b64+" \n")
+	keys := checkKeysDir()
+	open := filepath.Join(dir, "merchant.pem")
+	private := filepath.Join(dir, "merchant-private.pem")
+	pemKey := checkMustRead(t, keys+"/test-merchant-private-DO-NOT-USE.pem")
+	os.WriteFile(open, pemKey, 0o644)
+	os.WriteFile(private, pemKey, 0o600)
+	src := `server:
+  public_url: http://127.0.0.1:8080
+  api_keys: [0123456789abcdef0123]
+plugins:
+  a: {command: pa, sha256: ` + pinHexSHA([]byte("binary A")) + `}
+accounts:
+  pasted:
+    plugin: a
+    settings:
+      private_key_file: "` + md5Secret + `"
+      alipay_public_key_file: ${PMX_CHECK_PASTED_KEY}
+  open:
+    plugin: a
+    settings:
+      private_key_file: merchant.pem
+  closed:
+    plugin: a
+    settings:
+      private_key_file: merchant-private.pem
+`
+	os.WriteFile(filepath.Join(dir, "pa"), []byte("binary A"), 0o755)
+	path := filepath.Join(dir, "paymux.yaml")
+	os.WriteFile(path, []byte(src), 0o600)
+	r := checkConfig(context.Background(), path, false)
+	var out strings.Builder
+	r.print(&out)
+	got := out.String()
+	for _, secret := range []string{md5Secret, b64[:40]} {
+		if strings.Contains(got, secret) {
+			t.Errorf("config check printed a setting's value:\n%s", got)
+		}
+	}
+	for _, frag := range []string{
+		path + ":10: accounts.pasted.settings.private_key_file: cannot read the file it names: no such file or directory",
+		path + ":11: accounts.pasted.settings.alipay_public_key_file: the inline key: ",
+		path + ":15: accounts.open.settings.private_key_file: warning: the key file is readable by group or others (mode 0644); make it private: chmod 600",
+	} {
+		if !strings.Contains(got, frag) {
+			t.Errorf("report lacks %q:\n%s", frag, got)
+		}
+	}
+	if strings.Contains(got, "accounts.closed") {
+		t.Errorf("a private (0600) key file reported:\n%s", got)
+	}
 }

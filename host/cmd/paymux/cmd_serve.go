@@ -144,6 +144,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	if err != nil {
 		return nil, err
 	}
+	warnDemoSecrets(log, settings.DemoSecrets)
 	m := metrics.New()
 	m.WatchStore(s.store, nil)
 	m.WatchPlugins(s.plugins)
@@ -255,6 +256,7 @@ func (s *server) reload(ctx context.Context) {
 			}
 		}
 		s.svc.SetSettings(settings)
+		warnDemoSecrets(s.log, settings.DemoSecrets)
 		if next.Log.Level != old.Log.Level {
 			s.log.SetLevel(logLevel(next.Log))
 		}
@@ -373,3 +375,11 @@ func pluginAccounts(cfg *config.Config) map[string]pluginhost.Accounts {
 }
 
 func apiKeys(cfg *config.Config) httpapi.KeyMatcher { return httpapi.KeyMatcher(cfg.APIKeyMatcher()) }
+
+// warnDemoSecrets logs, at start and at each reload, which settings hold a demo secret (their
+// names; never the values). /readyz says so too.
+func warnDemoSecrets(log hclog.Logger, settings []string) {
+	if len(settings) > 0 {
+		log.Warn(demoSecretsWarning(settings))
+	}
+}
