@@ -33,6 +33,9 @@ const (
 	// panicSecret, which must never reach the host's log at info level); other accounts are
 	// served as usual.
 	EnvPanicAccount = "PAYMUX_EXAMPLE_PANIC_ACCOUNT"
+	// EnvCrashOn=Method[,Method]: the process exits with status 3 when such a call arrives (a
+	// shadow run's tests prove that effectful calls never reach the shadow).
+	EnvCrashOn = "PAYMUX_EXAMPLE_CRASH_ON"
 )
 
 // panicSecret stands for a secret a provider happens to hold when it panics.
@@ -54,6 +57,8 @@ type faulty struct {
 	calls      atomic.Int64
 	crashAfter int64
 	hang       map[string]bool
+	crashOn    map[string]bool
+	round      bool
 	malformed  bool
 	stray      bool
 	huge       int
@@ -61,7 +66,12 @@ type faulty struct {
 }
 
 func withFaults(p *wallet.Provider) core.Provider {
-	f := &faulty{Provider: p, hang: map[string]bool{}}
+	f := &faulty{Provider: p, hang: map[string]bool{}, crashOn: map[string]bool{}, round: amountRounding == "whole"}
+	for _, m := range strings.Split(os.Getenv(EnvCrashOn), ",") {
+		if m != "" {
+			f.crashOn[m] = true
+		}
+	}
 	f.crashAfter, _ = strconv.ParseInt(os.Getenv(EnvCrashAfter), 10, 64)
 	for _, m := range strings.Split(os.Getenv(EnvHang), ",") {
 		if m != "" {
@@ -94,6 +104,10 @@ func (f *faulty) before(ctx context.Context, method, account string) error {
 	if f.crashAfter > 0 && n > f.crashAfter {
 		fmt.Fprintf(realStderr, "example plugin: crashing on call %d (%s) as asked\n", n, method)
 		os.Exit(2)
+	}
+	if f.crashOn[method] {
+		fmt.Fprintf(realStderr, "example plugin: crashing on %s as asked\n", method)
+		os.Exit(3)
 	}
 	if f.malformed {
 		f.writeMalformed()
@@ -148,7 +162,19 @@ func (f *faulty) ParseNotification(ctx context.Context, req *core.NotificationRe
 	if err := f.before(ctx, "ParseNotification", req.Account); err != nil {
 		return nil, err
 	}
-	return f.Provider.ParseNotification(ctx, req)
+	res, err := f.Provider.ParseNotification(ctx, req)
+	if err == nil && f.round {
+		for i := range res.Events {
+			if exp, ok := core.CurrencyExponent(res.Events[i].Amount.Currency); ok && exp > 0 {
+				unit := int64(1)
+				for range exp {
+					unit *= 10
+				}
+				res.Events[i].Amount.Value -= res.Events[i].Amount.Value % unit
+			}
+		}
+	}
+	return res, err
 }
 
 func (f *faulty) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {

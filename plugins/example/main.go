@@ -11,6 +11,11 @@ import (
 // version is set by the Makefile (-X main.version=...).
 var version = "dev"
 
+// amountRounding makes a deliberately different build for the host's shadow-run tests:
+// -ldflags "-X main.amountRounding=whole" rounds the amounts of notification events down to
+// whole currency units, as a buggy new version might. Empty (every real build): no rounding.
+var amountRounding = ""
+
 func main() {
 	wallet.Version = version
 	sdk.Serve(withFaults(wallet.New()))

@@ -192,8 +192,8 @@ func (p *Provider) VerifyClientResult(_ context.Context, req *core.ClientResultR
 	return &core.ClientResult{Verified: true, Status: st}, nil
 }
 
-// ParseNotification verifies a signed form body (out_trade_no, amount, currency, status and
-// sign) and marks the payment paid at the fake gateway.
+// ParseNotification verifies a signed form body (out_trade_no, amount, currency, status,
+// optional paid_at and sign) and marks the payment paid at the fake gateway.
 func (p *Provider) ParseNotification(_ context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
@@ -221,7 +221,12 @@ func (p *Provider) ParseNotification(_ context.Context, req *core.NotificationRe
 	}
 	if fields["status"] == "paid" {
 		ev.PaymentStatus = core.PaymentSucceeded
+		// paid_at (unix seconds, signed like every field) says when the buyer paid; a
+		// notification without it is taken as paid when it arrived.
 		ev.OccurredAt = time.Now().UTC().Truncate(time.Second)
+		if sec, err := strconv.ParseInt(fields["paid_at"], 10, 64); err == nil && sec > 0 {
+			ev.OccurredAt = time.Unix(sec, 0).UTC()
+		}
 		p.mu.Lock()
 		if pay, ok := p.payments[req.Account+"/"+ev.OutTradeNo]; ok && pay.state.Status == core.PaymentPending {
 			pay.state.Status, pay.state.PaidAt, pay.state.RawStatus = core.PaymentSucceeded, ev.OccurredAt, "PAID"
