@@ -2,6 +2,8 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/plugins/sdk"
@@ -37,27 +39,34 @@ func (h *handle) Describe(ctx context.Context) (*core.Description, error) {
 	return s.describe(ctx)
 }
 
-// Configure is Manager.Configure: the settings are remembered and re-sent after restarts.
+// Configure is Manager.Configure: the settings are remembered and re-sent after restarts (and
+// handed to the shadow, when there is one).
 func (h *handle) Configure(ctx context.Context, req *core.ConfigureRequest) error {
-	s, err := h.get()
-	if err != nil {
+	if _, err := h.get(); err != nil {
 		return err
 	}
-	return s.configure(ctx, req.Account, req.Settings)
+	return h.m.Configure(ctx, h.name, req.Account, req.Settings)
 }
 
-// do runs one call; safe marks calls that may be repeated (no effect at the gateway).
+// do runs one call; safe marks calls that may be repeated (no effect at the gateway). A call
+// refused by a generation that a reload just retired (nothing was sent) goes to the next one.
 func do[T any](h *handle, ctx context.Context, method string, safe bool, fn func(context.Context, core.Provider) (T, error)) (T, error) {
 	var out T
-	s, err := h.get()
-	if err != nil {
-		return out, err
+	var err error
+	for range maxGenerations {
+		var s *supervised
+		if s, err = h.get(); err != nil {
+			return out, err
+		}
+		err = s.call(ctx, method, safe, func(ctx context.Context, p core.Provider) error {
+			var err error
+			out, err = fn(ctx, p)
+			return err
+		})
+		if !errors.Is(err, errRetired) {
+			break
+		}
 	}
-	err = s.call(ctx, method, safe, func(ctx context.Context, p core.Provider) error {
-		var err error
-		out, err = fn(ctx, p)
-		return err
-	})
 	return out, err
 }
 
@@ -70,25 +79,65 @@ func (h *handle) CreatePayment(ctx context.Context, req *core.CreatePaymentReque
 	if d, err := h.Describe(ctx); err == nil {
 		local = d.Has(core.CapLocalCreate)
 	}
-	return do(h, ctx, "CreatePayment", local, func(ctx context.Context, p core.Provider) (*core.CreatePaymentResult, error) {
+	res, err := do(h, ctx, "CreatePayment", local, func(ctx context.Context, p core.Provider) (*core.CreatePaymentResult, error) {
 		res, err := p.CreatePayment(ctx, req)
 		if local && sdk.IsBoundaryError(err) && core.ErrorCode(err) == core.EUNKNOWN {
 			err = core.WrapError(core.EUNAVAILABLE, err, "plugin %s was unavailable for CreatePayment; nothing was created", h.name)
 		}
 		return res, err
 	})
+	// Only a local_create provider's CreatePayment is without effect at the gateway; any other
+	// would create a second order there, so it never goes to a shadow.
+	if sh := h.m.shadowOf(h.name); sh != nil && local {
+		r := *req
+		sh.mirror(MethodCreatePayment, req.Account, &r, liveAnswer(res, err, createAnswer),
+			func(ctx context.Context, p core.Provider) (answer, error) {
+				res, err := p.CreatePayment(ctx, &r)
+				if err != nil {
+					return nil, err
+				}
+				return createAnswer(res), nil
+			})
+	}
+	return res, err
 }
 
 func (h *handle) VerifyClientResult(ctx context.Context, req *core.ClientResultRequest) (*core.ClientResult, error) {
-	return do(h, ctx, "VerifyClientResult", true, func(ctx context.Context, p core.Provider) (*core.ClientResult, error) {
+	res, err := do(h, ctx, "VerifyClientResult", true, func(ctx context.Context, p core.Provider) (*core.ClientResult, error) {
 		return p.VerifyClientResult(ctx, req)
 	})
+	if sh := h.m.shadowOf(h.name); sh != nil {
+		r := *req
+		sh.mirror(MethodVerifyClientResult, req.Account, &r, liveAnswer(res, err, clientResultAnswer),
+			func(ctx context.Context, p core.Provider) (answer, error) {
+				res, err := p.VerifyClientResult(ctx, &r)
+				if err != nil {
+					return nil, err
+				}
+				return clientResultAnswer(res), nil
+			})
+	}
+	return res, err
 }
 
 func (h *handle) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
-	return do(h, ctx, "ParseNotification", true, func(ctx context.Context, p core.Provider) (*core.NotificationResult, error) {
+	res, err := do(h, ctx, "ParseNotification", true, func(ctx context.Context, p core.Provider) (*core.NotificationResult, error) {
 		return p.ParseNotification(ctx, req)
 	})
+	if sh := h.m.shadowOf(h.name); sh != nil {
+		// The body is copied: the caller may reuse its buffer once it has the live answer.
+		r := *req
+		r.Body = slices.Clone(req.Body)
+		sh.mirror(MethodParseNotification, req.Account, &r, liveAnswer(res, err, notificationAnswer),
+			func(ctx context.Context, p core.Provider) (answer, error) {
+				res, err := p.ParseNotification(ctx, &r)
+				if err != nil {
+					return nil, err
+				}
+				return notificationAnswer(res), nil
+			})
+	}
+	return res, err
 }
 
 func (h *handle) QueryPayment(ctx context.Context, req *core.QueryPaymentRequest) (*core.PaymentState, error) {

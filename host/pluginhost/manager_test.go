@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
+		variantDir = dir
 		if examplePath, err = examplebin.Path(dir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

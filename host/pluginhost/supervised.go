@@ -16,6 +16,10 @@ import (
 // mean the call never reached a provider.
 var errDown = errors.New("plugin is not running")
 
+// errRetired marks a call refused by a plugin generation that a reload replaced: nothing was
+// sent, and the handle repeats the call on the generation now serving.
+var errRetired = errors.New("plugin generation was replaced")
+
 // supervised is one plugin: its current process (nil while down), the accounts it must be
 // configured with, and the goroutine (run) that restarts it.
 type supervised struct {
@@ -38,6 +42,14 @@ type supervised struct {
 	lastErr  error
 	restarts int
 	stopped  bool
+	// retired is set when a reload replaced this generation: new calls go to its successor,
+	// calls already in flight (inflight) finish here before the process is stopped.
+	retired  bool
+	inflight sync.WaitGroup
+
+	// onStart, when set, runs after every successful restart by run (a shadow compares
+	// descriptions); whoever calls launch for the first start calls it then.
+	onStart func()
 }
 
 func newSupervised(m *Manager, spec Spec, accounts Accounts) *supervised {
@@ -155,8 +167,38 @@ func (s *supervised) run(p *sdk.Plugin) {
 		s.mu.Lock()
 		s.restarts++
 		s.mu.Unlock()
+		if s.onStart != nil {
+			s.onStart()
+		}
 		p = np
 	}
+}
+
+// enter counts a call in flight; false once the generation is retired.
+func (s *supervised) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// retire takes this generation out of service after a reload published its successor: calls in
+// flight finish on it (bounded by ctx), then it is stopped.
+func (s *supervised) retire(ctx context.Context) error {
+	s.mu.Lock()
+	s.retired = true
+	s.mu.Unlock()
+	drained := make(chan struct{})
+	go func() { s.inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		s.m.log.Warn("stopping a replaced plugin with calls still in flight", "plugin", s.spec.Name, "error", ctx.Err())
+	}
+	return s.stop(ctx)
 }
 
 // stop ends supervision and stops the process, bounded by ctx.
@@ -208,6 +250,10 @@ func notDelivered(err error) bool {
 // calls safe to repeat one retry when the boundary failed with EUNAVAILABLE (the process died
 // under the call, or the connection broke) and a live process is there to take it.
 func (s *supervised) call(ctx context.Context, method string, safe bool, fn func(context.Context, core.Provider) error) error {
+	if !s.enter() {
+		return core.WrapError(core.EUNAVAILABLE, errRetired, "provider plugin %s is being replaced", s.spec.Name)
+	}
+	defer s.inflight.Done()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.m.opts.CallTimeout)
@@ -258,8 +304,8 @@ func (s *supervised) configure(ctx context.Context, account string, settings map
 }
 
 // setAccounts replaces the remembered accounts and sends each one's settings to the running
-// process (Reload with an unchanged spec).
-func (s *supervised) setAccounts(ctx context.Context, accounts Accounts) error {
+// process (Reload with an unchanged spec). after, when set, sees each account's outcome.
+func (s *supervised) setAccounts(ctx context.Context, accounts Accounts, after func(account string, settings map[string]string, err error)) error {
 	s.cfgMu.Lock()
 	s.accounts = Accounts{}
 	for a, set := range accounts {
@@ -268,7 +314,11 @@ func (s *supervised) setAccounts(ctx context.Context, accounts Accounts) error {
 	s.cfgMu.Unlock()
 	var errs []error
 	for a, set := range accounts {
-		if err := s.configure(ctx, a, set); err != nil {
+		err := s.configure(ctx, a, set)
+		if after != nil {
+			after(a, set, err)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("pluginhost: plugin %s: account %s: %w", s.spec.Name, a, err))
 		}
 	}
