@@ -67,7 +67,31 @@ type Plugin struct {
 	Command string            `yaml:"command"` // path to the binary (absolute after loading)
 	SHA256  string            `yaml:"sha256"`  // lower-case hex; required
 	Env     map[string]string `yaml:"env"`     // the only environment the plugin gets
+	Shadow  *Shadow           `yaml:"shadow"`  // optional: a candidate build run beside this one
 }
+
+// Shadow is a candidate build of a plugin, started and configured beside the live one. It gets a
+// copy of every call without effect at the gateway after the live answer, and the answers are
+// compared (GET /v1/plugins/{name}/shadow, paymux_plugin_shadow_calls_total). Its binary is
+// pinned and checked like the live one.
+type Shadow struct {
+	Command     string            `yaml:"command"`       // path to the candidate binary
+	SHA256      string            `yaml:"sha256"`        // lower-case hex; required
+	Env         map[string]string `yaml:"env"`           // its whole environment (not inherited from the live build)
+	Ignore      []string          `yaml:"ignore"`        // fields that legitimately differ, "<Method>.<field>"
+	Timeout     Duration          `yaml:"timeout"`       // deadline of each shadow call; default 10s
+	MaxInFlight int64             `yaml:"max_in_flight"` // shadow calls at once, more are dropped; default 16
+}
+
+// Shadow defaults.
+const (
+	DefaultShadowTimeout     = Duration(10 * time.Second)
+	DefaultShadowMaxInFlight = 16
+)
+
+// ShadowMethods are the call types a shadow receives (those without effect at the gateway), the
+// first part of an ignore rule.
+var ShadowMethods = []string{"Describe", "Configure", "CreatePayment", "VerifyClientResult", "ParseNotification"}
 
 // Account is one merchant account at a provider.
 type Account struct {
@@ -232,6 +256,15 @@ func (c *Config) setDefaults() {
 	}
 	for name, p := range c.Plugins {
 		p.SHA256 = strings.ToLower(p.SHA256)
+		if sh := p.Shadow; sh != nil {
+			sh.SHA256 = strings.ToLower(sh.SHA256)
+			if sh.Timeout == 0 {
+				sh.Timeout = DefaultShadowTimeout
+			}
+			if sh.MaxInFlight == 0 {
+				sh.MaxInFlight = DefaultShadowMaxInFlight
+			}
+		}
 		c.Plugins[name] = p
 	}
 }
@@ -241,6 +274,9 @@ func (c *Config) setDefaults() {
 func (c *Config) resolvePaths() {
 	for name, p := range c.Plugins {
 		p.Command = resolvePath(c.dir, p.Command)
+		if p.Shadow != nil {
+			p.Shadow.Command = resolvePath(c.dir, p.Shadow.Command)
+		}
 		c.Plugins[name] = p
 	}
 	if c.Server.TLS != nil {

@@ -12,7 +12,7 @@ import (
 // Changes says what changed between two configs, so that a reload touches only what it must.
 // Names are sorted.
 type Changes struct {
-	PluginsAdded, PluginsRemoved, PluginsChanged    []string // changed: command, sha256 or env
+	PluginsAdded, PluginsRemoved, PluginsChanged    []string // changed: command, sha256, env or shadow
 	AccountsAdded, AccountsRemoved, AccountsChanged []string // changed: plugin or any setting
 	RegionsChanged                                  bool     // any region, method order, currency or limit
 	ServerChanged                                   bool     // anything under server
@@ -117,7 +117,15 @@ func diffMaps[V any](old, new map[string]V, eq func(a, b V) bool) (added, remove
 }
 
 func pluginEqual(a, b Plugin) bool {
-	return a.Command == b.Command && a.SHA256 == b.SHA256 && maps.Equal(a.Env, b.Env)
+	return a.Command == b.Command && a.SHA256 == b.SHA256 && maps.Equal(a.Env, b.Env) && shadowEqual(a.Shadow, b.Shadow)
+}
+
+func shadowEqual(a, b *Shadow) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Command == b.Command && a.SHA256 == b.SHA256 && maps.Equal(a.Env, b.Env) && slices.Equal(a.Ignore, b.Ignore) &&
+		a.Timeout == b.Timeout && a.MaxInFlight == b.MaxInFlight
 }
 
 func accountEqual(a, b Account) bool {

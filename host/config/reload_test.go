@@ -51,6 +51,9 @@ func TestDiff(t *testing.T) {
 		{"plugin hash restarts its accounts", func(s string) string {
 			return strings.Replace(s, "bin/hk, sha256: "+testHash, "bin/hk, sha256: "+strings.Repeat("f", 64), 1)
 		}, Changes{PluginsChanged: []string{"alipayhk"}}, []string{"alipayhk"}, []string{"hk"}, false},
+		{"shadow added", func(s string) string {
+			return strings.Replace(s, "bin/hk, sha256: "+testHash+"}", "bin/hk, sha256: "+testHash+", shadow: {command: bin/hk2, sha256: "+strings.Repeat("e", 64)+"}}", 1)
+		}, Changes{PluginsChanged: []string{"alipayhk"}}, []string{"alipayhk"}, []string{"hk"}, false},
 		{"region order", func(s string) string {
 			return strings.Replace(s, "      - {method: alipayhk, account: hk}\n      - {method: alipay, account: hk}", "      - {method: alipay, account: hk}\n      - {method: alipayhk, account: hk}", 1)
 		}, Changes{RegionsChanged: true}, nil, []string{}, false},

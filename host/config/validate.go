@@ -139,6 +139,34 @@ func (c *Config) validatePlugin(ps *problems, name string, p Plugin) {
 			ps.addf(path+".env."+k, "not a valid environment variable name")
 		}
 	}
+	if sh := p.Shadow; sh != nil {
+		sp := path + ".shadow"
+		if sh.Command == "" {
+			ps.addf(sp+".command", "required: the path of the candidate binary")
+		}
+		if sh.SHA256 == "" {
+			ps.addf(sp+".sha256", "required: the SHA-256 of the candidate binary (sha256sum, or paymux plugins pin -n on a copy)")
+		} else if !isHex64(sh.SHA256) {
+			ps.addf(sp+".sha256", "must be 64 hex digits (the SHA-256 of the binary)")
+		}
+		for _, k := range slices.Sorted(maps.Keys(sh.Env)) {
+			if !envPattern.MatchString(k) {
+				ps.addf(sp+".env."+k, "not a valid environment variable name")
+			}
+		}
+		for i, rule := range sh.Ignore {
+			m, f, ok := strings.Cut(rule, ".")
+			if !ok || f == "" || !slices.Contains(ShadowMethods, m) {
+				ps.addf(fmt.Sprintf("%s.ignore[%d]", sp, i), "%q is not <Method>.<field> with Method one of %s", rule, strings.Join(ShadowMethods, ", "))
+			}
+		}
+		if sh.Timeout < 0 {
+			ps.addf(sp+".timeout", "must be positive")
+		}
+		if sh.MaxInFlight < 0 || sh.MaxInFlight > 4096 {
+			ps.addf(sp+".max_in_flight", "must be between 1 and 4096")
+		}
+	}
 }
 
 func (c *Config) validateAccount(ps *problems, id string, a Account) {
