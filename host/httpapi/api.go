@@ -28,6 +28,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// IdempotencyTTL is how long idempotency keys are kept; 0 means 24h.
 	IdempotencyTTL time.Duration
+	// Shadows serves GET /v1/plugins/{name}/shadow (administrator keys only); nil: the route
+	// answers 404.
+	Shadows Shadows
+	// Admin says which keys are administrators'; nil: every key.
+	Admin AdminCheck
 }
 
 // API serves the REST API. It is safe for concurrent use; SetKeys and SetLimits may be called
@@ -40,6 +45,9 @@ type API struct {
 	idemTTL atomic.Int64
 	mux     *http.ServeMux
 
+	shadows    Shadows
+	adminCheck AdminCheck
+
 	onRedeliver    func()
 	onNotification func(host.NotificationOutcome)
 	onEarlyQuery   func()
@@ -47,7 +55,7 @@ type API struct {
 
 // New returns an API over svc.
 func New(o Options) *API {
-	a := &API{svc: o.Service, log: o.Logger}
+	a := &API{svc: o.Service, log: o.Logger, shadows: o.Shadows, adminCheck: o.Admin}
 	if a.log == nil {
 		a.log = hclog.NewNullLogger()
 	}
@@ -104,6 +112,7 @@ func (a *API) routes() {
 	authed("GET /v1/events", a.listEvents)
 	authed("POST /v1/events/{id}/redeliver", a.redeliver)
 	authed("POST /v1/reconciliations", a.reconcile)
+	m.Handle("GET /v1/plugins/{name}/shadow", a.admin(a.pluginShadow))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also receives known paths with another method: answer those with 405.
 		var allow []string

@@ -151,7 +151,28 @@ var (
 		"1 when the store answered the backlog query at this scrape, else 0.", nil, nil)
 	descRestarts = prometheus.NewDesc("paymux_plugin_restarts_total",
 		"Restarts of a plugin after its first start (crash recovery).", []string{"plugin"}, nil)
+	descShadow = prometheus.NewDesc("paymux_plugin_shadow_calls_total",
+		"Calls copied to a plugin's shadow build, by plugin, call type and outcome (same, different, dropped, skipped, shadow_failed).",
+		[]string{"plugin", "method", "outcome"}, nil)
 )
+
+// ShadowTotals is host/pluginhost.Manager.ShadowTotals: every shadow outcome counted so far.
+type ShadowTotals func(yield func(plugin, method, outcome string, n int64))
+
+// WatchShadows reports the shadow runs' outcome counts at every scrape.
+func (m *Metrics) WatchShadows(t ShadowTotals) {
+	m.reg.MustRegister(shadowCollector{t})
+}
+
+type shadowCollector struct{ t ShadowTotals }
+
+func (c shadowCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descShadow }
+
+func (c shadowCollector) Collect(ch chan<- prometheus.Metric) {
+	c.t(func(plugin, method, outcome string, n int64) {
+		ch <- prometheus.MustNewConstMetric(descShadow, prometheus.CounterValue, float64(n), plugin, method, outcome)
+	})
+}
 
 type backlogCollector struct {
 	br  store.BacklogReader

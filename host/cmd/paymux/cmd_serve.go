@@ -148,9 +148,10 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	m := metrics.New()
 	m.WatchStore(s.store, nil)
 	m.WatchPlugins(s.plugins)
+	m.WatchShadows(s.plugins.ShadowTotals)
 	s.svc = host.New(host.Options{Store: s.store, Providers: m.Providers(pluginProviders{s}), Settings: settings, Logger: log.Named("service")})
 	s.api = httpapi.New(httpapi.Options{
-		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"),
+		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"), Shadows: s.plugins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
 	})
 	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
@@ -358,7 +359,12 @@ func (p pluginProviders) Provider(ctx context.Context, account string) (core.Pro
 func pluginSpecs(cfg *config.Config) []pluginhost.Spec {
 	specs := make([]pluginhost.Spec, 0, len(cfg.Plugins))
 	for name, p := range cfg.Plugins {
-		specs = append(specs, pluginhost.Spec{Name: name, Command: p.Command, SHA256: p.SHA256, Env: p.Env})
+		spec := pluginhost.Spec{Name: name, Command: p.Command, SHA256: p.SHA256, Env: p.Env}
+		if sh := p.Shadow; sh != nil {
+			spec.Shadow = &pluginhost.ShadowSpec{Command: sh.Command, SHA256: sh.SHA256, Env: sh.Env, Ignore: sh.Ignore,
+				Timeout: time.Duration(sh.Timeout), MaxInFlight: int(sh.MaxInFlight)}
+		}
+		specs = append(specs, spec)
 	}
 	return specs
 }
