@@ -646,3 +646,38 @@ func TestOpenAPIDocumentCatchesDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIJSONNotHTMLEscaped: next_action.value and the events' data keep "&" as it is (Go's
+// json.Marshal writes \u0026), in the create answer, GET /v1/payments/{id}, GET /v1/events and
+// the webhook body, so a client can use the value byte for byte.
+func TestAPIJSONNotHTMLEscaped(t *testing.T) {
+	e, _ := newFakeEnv(t)
+	r := e.call("POST", "/v1/payments", paymentBody("order-amp", 1_000), nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var p host.Payment
+	r.decode(t, &p)
+	if !strings.Contains(p.NextAction.Value, "&total=") {
+		t.Fatalf("the fake's order string has no '&' to test with: %s", p.NextAction.Value)
+	}
+	ev := e.sink.waitFor(t, "payment.created", p.ID)
+	for name, body := range map[string][]byte{
+		"create":               r.Body,
+		"get":                  e.call("GET", "/v1/payments/"+p.ID, nil, nil).Body,
+		"events":               e.call("GET", "/v1/events?payment_id="+p.ID, nil, nil).Body,
+		"webhook":              ev.Data,
+		"json.Marshal control": func() []byte { b, _ := json.Marshal(p); return b }(),
+	} {
+		escaped := bytes.Contains(body, []byte(`\u0026`))
+		if name == "json.Marshal control" {
+			if !escaped {
+				t.Errorf("control: json.Marshal no longer escapes '&'; this test proves nothing")
+			}
+			continue
+		}
+		if escaped || !bytes.Contains(body, []byte("&total=")) {
+			t.Errorf("%s: '&' escaped or missing:\n%s", name, body)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // emit writes an outbox event inside tx, so that it commits with the state change it reports.
 func emit(ctx context.Context, tx store.Queries, typ, account, paymentID, refundID string, data any) error {
-	payload, err := json.Marshal(data)
+	payload, err := marshalJSON(data)
 	if err != nil {
 		return core.WrapError(core.EINTERNAL, err, "encoding event")
 	}
@@ -53,7 +54,20 @@ func refundEventType(s core.RefundStatus) string {
 // EventBody renders the webhook body of a stored event. It depends only on stored fields, so
 // every redelivery of one event sends the same bytes.
 func EventBody(e *store.Event) ([]byte, error) {
-	return json.Marshal(webhook.Event{ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC().Truncate(time.Microsecond), Data: e.Payload})
+	return marshalJSON(webhook.Event{ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC().Truncate(time.Microsecond), Data: e.Payload})
+}
+
+// marshalJSON is json.Marshal without Go's HTML escaping ("&" stays "&", not "\u0026"), as the
+// REST API writes its JSON: an event's data in a webhook and in GET /v1/events carries the same
+// bytes as the payment in GET /v1/payments/{id}.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // ListEvents lists outbox events, newest first.

@@ -154,13 +154,17 @@ func writeRaw(w http.ResponseWriter, status int, contentType string, body []byte
 	_, _ = w.Write(body)
 }
 
-// marshal renders v as the API's JSON (one trailing newline).
+// marshal renders v as the API's JSON (one trailing newline), without Go's HTML escaping: a
+// next_action.value or an event's data keeps "&", "<" and ">" as they are, so a client can use
+// the value byte for byte (paste it into a browser, hand it to a wallet SDK).
 func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, core.WrapError(core.EINTERNAL, err, "encoding response")
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

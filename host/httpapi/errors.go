@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/paymux/paymux/core"
@@ -62,10 +61,13 @@ func errorJSON(err error, requestID string) (int, []byte) {
 	if code == core.EINTERNAL || code == core.ECONFIG {
 		msg = "internal error; quote the request id to the operator"
 	}
-	b, _ := json.Marshal(errorBody{Error: errorDetail{
+	b, merr := marshal(errorBody{Error: errorDetail{
 		Code: code, Message: msg, ProviderCode: core.ProviderCode(err), RequestID: requestID,
 	}})
-	return statusOf(code), append(b, '\n')
+	if merr != nil {
+		b = []byte(`{"error":{"code":"internal","message":"internal error; quote the request id to the operator"}}` + "\n")
+	}
+	return statusOf(code), b
 }
 
 // apiError builds an error with one of the API's own codes.
