@@ -3,6 +3,7 @@ package sqlbase
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/paymux/paymux/host/store/migrations"
@@ -14,9 +15,18 @@ import (
 // that the database has but this binary does not know are an error: an older binary must not
 // run against a newer schema.
 func Migrate(ctx context.Context, tx Conn, d *Dialect, dialect migrations.Dialect, lockSQL string) (applied []int, err error) {
+	return MigrateTo(ctx, tx, d, dialect, lockSQL, 0)
+}
+
+// MigrateTo is Migrate up to and including version upTo (0: all). The upgrade tests use it to
+// build a database at an earlier schema.
+func MigrateTo(ctx context.Context, tx Conn, d *Dialect, dialect migrations.Dialect, lockSQL string, upTo int) (applied []int, err error) {
 	ms, err := migrations.Load(dialect)
 	if err != nil {
 		return nil, err
+	}
+	if upTo > 0 {
+		ms = slices.DeleteFunc(ms, func(m migrations.Migration) bool { return m.Version > upTo })
 	}
 	if lockSQL != "" {
 		if _, err := tx.Exec(ctx, lockSQL); err != nil {
@@ -62,10 +72,42 @@ func Migrate(ctx context.Context, tx Conn, d *Dialect, dialect migrations.Dialec
 		}
 		applied = append(applied, m.Version)
 	}
+	if upTo > 0 {
+		return applied, nil
+	}
 	for v := range have {
 		if !known[v] {
 			return nil, fmt.Errorf("migrate: the database has migration %d, which this paymux does not know: it is newer than this binary", v)
 		}
 	}
 	return applied, nil
+}
+
+// ReadStatus reads schema_migrations through c and compares it with the migrations of
+// dialect. It changes nothing; a database without the table has applied nothing.
+func ReadStatus(ctx context.Context, c Conn, dialect migrations.Dialect, hasTable bool) (*migrations.Status, error) {
+	known, err := migrations.Load(dialect)
+	if err != nil {
+		return nil, err
+	}
+	var applied []migrations.Applied
+	if hasTable {
+		rows, err := c.Query(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+		if err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for rows.Next() {
+			var a migrations.Applied
+			if err := rows.Scan(&a.Version, &a.Name, &a.AppliedAt); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read schema_migrations: %w", err)
+			}
+			applied = append(applied, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+	}
+	return migrations.Compare(known, applied), nil
 }
