@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +130,33 @@ func TestEmbeddedExampleIsCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(embeddedExample, want) {
 		t.Fatal("host/cmd/paymux/example.yaml differs from config.example.yaml: cp config.example.yaml host/cmd/paymux/example.yaml")
+	}
+}
+
+// TestHealthcheck: 0 when /readyz answers 200, 1 otherwise, the address taken from the
+// config's server.listen.
+func TestHealthcheck(t *testing.T) {
+	status := 200
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	cfg := filepath.Join(t.TempDir(), "paymux.yaml")
+	os.WriteFile(cfg, []byte("server: {listen: \"0.0.0.0:"+port+"\", public_url: http://127.0.0.1:1, api_keys: [demo-key-0123456789]}\n"), 0o600)
+	if code, out, stderr := runCLI(t, "healthcheck", "-config", cfg); code != 0 || !strings.Contains(out, "ready: http://127.0.0.1:"+port+"/readyz") {
+		t.Errorf("ready: exit %d\n%s%s", code, out, stderr)
+	}
+	status = 503
+	if code, _, stderr := runCLI(t, "healthcheck", "-config", cfg); code != 1 || !strings.Contains(stderr, "503") {
+		t.Errorf("not ready: exit %d\n%s", code, stderr)
+	}
+	srv.Close()
+	if code, _, _ := runCLI(t, "healthcheck", "-url", srv.URL+"/readyz"); code != 1 {
+		t.Errorf("nothing listening: exit %d", code)
 	}
 }
