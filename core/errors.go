@@ -27,7 +27,10 @@ type Error struct {
 	Code         string
 	Message      string
 	ProviderCode string // the gateway's own code, e.g. RETURN_AMOUNT_EXCEED, when there is one
-	Err          error
+	// Param names the request field at fault (e.g. "amount.currency", "metadata.order"), when
+	// one field is; the REST API returns it as the error's "param".
+	Param string
+	Err   error
 }
 
 func (e *Error) Error() string {
@@ -84,6 +87,20 @@ func ProviderCode(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.ProviderCode
+	}
+	return ""
+}
+
+// ParamErrorf is Errorf for an error about one request field, named by param.
+func ParamErrorf(code, param, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Param: param}
+}
+
+// ErrorParam returns the request field the first *Error in err's chain names, if any.
+func ErrorParam(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Param
 	}
 	return ""
 }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/store"
@@ -425,7 +428,8 @@ func TestErrorsAndAuth(t *testing.T) {
 		{"too large", "POST", "/v1/payments", `{"subject":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "request_too_large"},
 		{"bad idempotency key", "POST", "/v1/payments", paymentBody("x", 100), map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}, 400, "invalid"},
 		{"bad limit", "GET", "/v1/payments?reference=x&limit=0", nil, nil, 400, "invalid"},
-		{"list without reference", "GET", "/v1/payments", nil, nil, 400, "invalid"},
+		{"bad created_from", "GET", "/v1/payments?created_from=yesterday", nil, nil, 400, "invalid"},
+		{"bad payment status filter", "GET", "/v1/payments?status=paid", nil, nil, 400, "invalid"},
 		{"bad notification status", "GET", "/v1/notifications?status=nope", nil, nil, 400, "invalid"},
 		{"methods without region", "GET", "/v1/methods", nil, nil, 400, "invalid"},
 		{"redeliver unknown", "POST", "/v1/events/evt_nothing/redeliver", nil, nil, 404, "not_found"},
@@ -644,6 +648,23 @@ func TestOpenAPIDocumentCatchesDrift(t *testing.T) {
 		if check(c.method, c.path, c.status, c.body) {
 			t.Errorf("%s: validation passed, want a failure", name)
 		}
+	}
+	// The published document itself lets responses grow (docs/api.md, "Compatibility"): a
+	// client validating against it accepts a field added later. The tests' strict copy refuses
+	// the same body (above).
+	doc, err := libopenapi.NewDocument(host.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/v1/payments/pay_1", nil)
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(strings.Replace(good, `"id"`, `"added_later":{"x":1},"id"`, 1))), Request: req}
+	if ok, errs := published.ValidateHttpResponse(req, resp); !ok {
+		t.Errorf("the published document refuses a payment with a new field: %v", errs)
 	}
 }
 

@@ -12,14 +12,16 @@ import (
 )
 
 // emit writes an outbox event inside tx, so that it commits with the state change it reports.
-func emit(ctx context.Context, tx store.Queries, typ, account, paymentID, refundID string, data any) error {
+// region is the region of the payment it is about ("" when none); the API key of ctx, if any, is
+// recorded as the event's actor.
+func emit(ctx context.Context, tx store.Queries, typ, account, region, paymentID, refundID string, data any) error {
 	payload, err := marshalJSON(data)
 	if err != nil {
 		return core.WrapError(core.EINTERNAL, err, "encoding event")
 	}
 	e := &store.Event{
-		ID: store.NewID("evt_"), Type: typ, Account: account, PaymentID: paymentID, RefundID: refundID,
-		Payload: payload,
+		ID: store.NewID("evt_"), Type: typ, Account: account, Region: region, PaymentID: paymentID, RefundID: refundID,
+		Actor: CallerFrom(ctx).actor(), Payload: payload,
 	}
 	if err := tx.InsertEvent(ctx, e); err != nil {
 		return core.WrapError(core.EINTERNAL, err, "recording event %s", typ)
@@ -70,11 +72,13 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// ListEvents lists outbox events, newest first.
+// ListEvents lists the outbox events the caller may see, newest first.
 func (s *Service) ListEvents(ctx context.Context, f store.EventFilter) (*Page[*Event], error) {
 	if f.Limit > store.MaxPageSize {
 		f.Limit = store.MaxPageSize
 	}
+	caller := CallerFrom(ctx)
+	f.Accounts, f.Regions = caller.accountsFilter(), caller.regionsFilter()
 	evs, next, err := s.store.ListEvents(ctx, f)
 	if err != nil {
 		return nil, err
@@ -88,6 +92,15 @@ func (s *Service) ListEvents(ctx context.Context, f store.EventFilter) (*Page[*E
 
 // RedeliverEvent puts an event back in the queue, due now, whatever its state.
 func (s *Service) RedeliverEvent(ctx context.Context, id string) (*Event, error) {
+	if c := CallerFrom(ctx); !c.unrestricted() {
+		e, err := s.store.GetEvent(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !c.sees(e.Account, e.Region) {
+			return nil, core.Errorf(core.ENOTFOUND, "event %s not found", id)
+		}
+	}
 	e, err := s.store.RedeliverEvent(ctx, id, s.now())
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pb33f/libopenapi"
+	"gopkg.in/yaml.v3"
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/paymux/paymux/core"
@@ -165,8 +166,51 @@ var (
 	oasErr  error
 )
 
+// strictOpenAPI returns the document with every object schema that lists properties and says
+// nothing of others closed to them (additionalProperties: false). The published document leaves
+// response objects open, so that clients accept fields added later (docs/api.md,
+// "Compatibility"); the tests validate against this strict copy, so that a field the host sends
+// but the document does not declare still fails them.
+func strictOpenAPI(doc []byte) ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			hasProps, hasAdditional := false, false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				switch n.Content[i].Value {
+				case "properties":
+					hasProps = n.Content[i+1].Kind == yaml.MappingNode
+				case "additionalProperties":
+					hasAdditional = true
+				}
+			}
+			if hasProps && !hasAdditional {
+				n.Content = append(n.Content,
+					&yaml.Node{Kind: yaml.ScalarNode, Value: "additionalProperties"},
+					&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return yaml.Marshal(&root)
+}
+
 func openAPIValidator(t testing.TB) validator.Validator {
-	oasOnce.Do(func() { oasDoc, oasErr = libopenapi.NewDocument(host.OpenAPI) })
+	oasOnce.Do(func() {
+		strict, err := strictOpenAPI(host.OpenAPI)
+		if err != nil {
+			oasErr = err
+			return
+		}
+		oasDoc, oasErr = libopenapi.NewDocument(strict)
+	})
 	if oasErr != nil {
 		t.Fatalf("openapi document: %v", oasErr)
 	}
@@ -230,6 +274,15 @@ func (r *response) decode(t testing.TB, v any) {
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.Body, err)
 	}
+}
+
+func (r *response) errorMessage(t testing.TB) string {
+	t.Helper()
+	var b struct {
+		Error struct{ Code, Message string }
+	}
+	r.decode(t, &b)
+	return b.Error.Message
 }
 
 func (r *response) errorCode(t testing.TB) string {

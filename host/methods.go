@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"slices"
 
 	"github.com/paymux/paymux/core"
 )
@@ -30,6 +31,11 @@ func (s *Service) Methods(ctx context.Context, req MethodsRequest) ([]MethodOpti
 	if req.Region == "" {
 		return nil, core.Errorf(core.EINVALID, "region is required")
 	}
+	caller := CallerFrom(ctx)
+	if ok && !caller.unrestricted() {
+		// A region none of whose methods the key may use does not exist for it.
+		ok = slices.ContainsFunc(methods, func(rm RegionMethod) bool { return caller.sees(rm.Account, req.Region) })
+	}
 	if !ok {
 		return nil, core.Errorf(core.EINVALID, "unknown region %q", req.Region)
 	}
@@ -45,7 +51,7 @@ func (s *Service) Methods(ctx context.Context, req MethodsRequest) ([]MethodOpti
 	out := []MethodOption{}
 	seen := map[string]bool{}
 	for _, rm := range methods {
-		if seen[rm.Method] {
+		if seen[rm.Method] || !caller.sees(rm.Account, req.Region) {
 			continue
 		}
 		if req.Currency != "" && len(rm.Currencies) > 0 && !contains(rm.Currencies, req.Currency) {

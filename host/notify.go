@@ -210,7 +210,7 @@ func (s *Service) applyNotification(ctx context.Context, tx store.Tx, n *store.N
 			Reason         string    `json:"reason"`
 			ReceivedAt     time.Time `json:"received_at"`
 		}{n.ID, n.Account, n.Reason, n.ReceivedAt.UTC()}
-		if err := emit(ctx, tx, webhook.NotificationUnmatched, n.Account, n.PaymentID, n.RefundID, data); err != nil {
+		if err := emit(ctx, tx, webhook.NotificationUnmatched, n.Account, "", n.PaymentID, n.RefundID, data); err != nil {
 			return "", err
 		}
 	default:
@@ -229,6 +229,13 @@ func (s *Service) ListNotifications(ctx context.Context, f store.NotificationFil
 	}
 	if f.Limit > store.MaxPageSize {
 		f.Limit = store.MaxPageSize
+	}
+	if c := CallerFrom(ctx); !c.unrestricted() {
+		if c.Regions != nil {
+			// The inbox belongs to accounts, not regions (see Caller).
+			return &Page[*Notification]{Data: []*Notification{}}, nil
+		}
+		f.Accounts = c.accountsFilter()
 	}
 	ns, next, err := s.store.ListNotifications(ctx, f)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,9 +95,18 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		return nil, err
 	}
 	st := s.Settings()
+	caller := CallerFrom(ctx)
+	if !caller.unrestricted() && !slices.ContainsFunc(st.Regions[req.Region], func(rm RegionMethod) bool { return caller.sees(rm.Account, req.Region) }) {
+		// A region none of whose methods the key may use does not exist for it.
+		return nil, core.ParamErrorf(core.EINVALID, "region", "unknown region %q", req.Region)
+	}
 	rm, err := st.findMethod(req.Region, req.Method, req.Amount.Currency)
 	if err != nil {
 		return nil, err
+	}
+	if !caller.sees(rm.Account, req.Region) {
+		// The method maps to an account outside the key's scope: as if it were not enabled.
+		return nil, core.Errorf(core.EINVALID, "method %q is not enabled in region %s", req.Method, req.Region)
 	}
 	if err := rm.checkLimits(req.Amount); err != nil {
 		return nil, err
@@ -168,7 +178,7 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 			}
 		}
 		out = paymentView(cur)
-		if err := emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.ID, "", out); err != nil {
+		if err := emit(ctx, tx, webhook.PaymentCreated, cur.Account, cur.Region, cur.ID, "", out); err != nil {
 			return err
 		}
 		return complete(ctx, tx, out)
@@ -220,7 +230,7 @@ func (s *Service) failUnstarted(ctx context.Context, id string, cause error) {
 // GetPayment returns a payment. With refresh it first asks the provider (when the provider can
 // be queried) and applies what it says.
 func (s *Service) GetPayment(ctx context.Context, id string, refresh bool) (*Payment, error) {
-	p, err := s.store.GetPayment(ctx, id)
+	p, err := s.visiblePayment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +312,7 @@ func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.P
 			Reported core.Money `json:"reported_amount"`
 		}{paymentView(p), f.Amount}
 		s.logFor(ctx).Warn("payment amount mismatch", "payment_id", p.ID, "expected", p.Amount.String(), "reported", f.Amount.String())
-		return applyMismatch, emit(ctx, tx, webhook.PaymentAmountMismatch, p.Account, p.ID, "", data)
+		return applyMismatch, emit(ctx, tx, webhook.PaymentAmountMismatch, p.Account, p.Region, p.ID, "", data)
 	}
 	if !f.Status.Valid() || core.PaymentTransition(p.Status, f.Status) != nil {
 		if f.Status != p.Status && f.Status.Valid() {
@@ -336,18 +346,40 @@ func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.P
 	if err := tx.UpdatePayment(ctx, p); err != nil {
 		return applyNoop, err
 	}
-	return applyChanged, emit(ctx, tx, paymentEventType(p.Status), p.Account, p.ID, "", paymentView(p))
+	return applyChanged, emit(ctx, tx, paymentEventType(p.Status), p.Account, p.Region, p.ID, "", paymentView(p))
 }
 
-// ListPayments lists the payments with a merchant reference, newest first.
-func (s *Service) ListPayments(ctx context.Context, reference string, limit int, cursor string) (*Page[*Payment], error) {
-	if reference == "" {
-		return nil, core.Errorf(core.EINVALID, "reference is required")
+// ListPaymentsRequest is the query of GET /v1/payments. Every field is an optional filter;
+// the created range is half-open: CreatedFrom <= created_at < CreatedTo.
+type ListPaymentsRequest struct {
+	Reference   string
+	Status      core.PaymentStatus
+	Method      string
+	Region      string
+	Account     string
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	Limit       int
+	Cursor      string
+}
+
+// ListPayments lists the payments matching req that the caller may see, newest first.
+func (s *Service) ListPayments(ctx context.Context, req ListPaymentsRequest) (*Page[*Payment], error) {
+	if req.Status != "" && !req.Status.Valid() {
+		return nil, core.ParamErrorf(core.EINVALID, "status", "unknown payment status %q", req.Status)
 	}
-	if limit > store.MaxPageSize {
-		limit = store.MaxPageSize
+	if !req.CreatedFrom.IsZero() && !req.CreatedTo.IsZero() && !req.CreatedFrom.Before(req.CreatedTo) {
+		return nil, core.ParamErrorf(core.EINVALID, "created_to", "created_to must be after created_from")
 	}
-	ps, next, err := s.store.ListPayments(ctx, store.PaymentFilter{Reference: reference, Limit: limit, Cursor: cursor})
+	if req.Limit > store.MaxPageSize {
+		req.Limit = store.MaxPageSize
+	}
+	caller := CallerFrom(ctx)
+	ps, next, err := s.store.ListPayments(ctx, store.PaymentFilter{
+		Reference: req.Reference, Status: req.Status, Method: req.Method, Region: req.Region, Account: req.Account,
+		From: req.CreatedFrom, To: req.CreatedTo, Limit: req.Limit, Cursor: req.Cursor,
+		Accounts: caller.accountsFilter(), Regions: caller.regionsFilter(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +405,7 @@ func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResult
 	if len(req.Result) > 32 {
 		return nil, core.Errorf(core.EINVALID, "result has more than 32 entries")
 	}
-	p, err := s.store.GetPayment(ctx, id)
+	p, err := s.visiblePayment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +450,7 @@ func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResult
 
 // ClosePayment closes an unpaid payment where the provider can (core.CapClose).
 func (s *Service) ClosePayment(ctx context.Context, id string) (*Payment, error) {
-	p, err := s.store.GetPayment(ctx, id)
+	p, err := s.visiblePayment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -467,6 +499,19 @@ func (s *Service) ClosePayment(ctx context.Context, id string) (*Payment, error)
 		return nil, core.Errorf(core.ECONFLICT, "payment %s was paid before it could be closed", id)
 	}
 	return paymentView(out), nil
+}
+
+// visiblePayment reads a payment that the caller of ctx may see; any other is ENOTFOUND with
+// the store's own message, so that a scoped key learns nothing of other accounts' payments.
+func (s *Service) visiblePayment(ctx context.Context, id string) (*store.Payment, error) {
+	p, err := s.store.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CallerFrom(ctx).sees(p.Account, p.Region) {
+		return nil, paymentNotFound(id)
+	}
+	return p, nil
 }
 
 // isCode reports whether err carries one of codes.

@@ -143,6 +143,9 @@ func (s *Service) Reconcile(ctx context.Context, req *ReconcileRequest, o Reconc
 	if err != nil {
 		return nil, err
 	}
+	if !CallerFrom(ctx).accountLevel(req.Account) {
+		return nil, core.Errorf(core.ENOTFOUND, "unknown account %q", req.Account)
+	}
 	prov, desc, err := s.provider(ctx, req.Account)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	if err := req.Amount.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := s.store.GetPayment(ctx, paymentID)
+	p, err := s.visiblePayment(ctx, paymentID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, 
 		}
 	}
 	if typ := refundEventType(r.Status); typ != "" {
-		if err := emit(ctx, tx, typ, r.Account, r.PaymentID, r.ID, refundView(r)); err != nil {
+		if err := emit(ctx, tx, typ, r.Account, p.Region, r.PaymentID, r.ID, refundView(r)); err != nil {
 			return nil, err
 		}
 	}
@@ -188,6 +188,9 @@ func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, 
 
 // GetRefund returns a refund of a payment.
 func (s *Service) GetRefund(ctx context.Context, paymentID, refundID string) (*Refund, error) {
+	if _, err := s.visiblePayment(ctx, paymentID); err != nil {
+		return nil, err
+	}
 	r, err := s.store.GetRefund(ctx, refundID)
 	if err != nil {
 		return nil, err
@@ -200,7 +203,7 @@ func (s *Service) GetRefund(ctx context.Context, paymentID, refundID string) (*R
 
 // ListRefunds lists a payment's refunds, newest first.
 func (s *Service) ListRefunds(ctx context.Context, paymentID string, limit int, cursor string) (*Page[*Refund], error) {
-	if _, err := s.store.GetPayment(ctx, paymentID); err != nil {
+	if _, err := s.visiblePayment(ctx, paymentID); err != nil {
 		return nil, err
 	}
 	if limit > store.MaxPageSize {

@@ -131,6 +131,7 @@ type Event struct {
 	Status      string          `json:"status"`
 	Attempts    int             `json:"attempts"`
 	LastError   string          `json:"last_error,omitempty"`
+	Actor       string          `json:"actor,omitempty"`
 	NextAttempt *time.Time      `json:"next_attempt_at,omitempty"`
 	DeliveredAt *time.Time      `json:"delivered_at,omitempty"`
 }
@@ -138,7 +139,7 @@ type Event struct {
 func eventView(e *store.Event) *Event {
 	v := &Event{
 		ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC(), Data: e.Payload, Status: string(e.Status),
-		Attempts: e.Attempts, LastError: e.LastError, DeliveredAt: timePtr(e.DeliveredAt),
+		Attempts: e.Attempts, LastError: e.LastError, Actor: e.Actor, DeliveredAt: timePtr(e.DeliveredAt),
 	}
 	if e.Status == store.EventPending {
 		v.NextAttempt = timePtr(e.NextAttemptAt)

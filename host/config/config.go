@@ -44,7 +44,7 @@ type Config struct {
 type Server struct {
 	Listen         string   `yaml:"listen"`          // default "127.0.0.1:8080"
 	PublicURL      string   `yaml:"public_url"`      // base of every notify_url: <public_url>/notify/<account>
-	APIKeys        []Secret `yaml:"api_keys"`        // bearer keys; an entry "sha256:<hex>" is a stored hash
+	APIKeys        []APIKey `yaml:"api_keys"`        // bearer keys (see APIKey); "sha256:<hex>" is a stored hash
 	TLS            *TLS     `yaml:"tls"`             // optional: cert_file, key_file
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`  // default 1 MiB
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"` // default 24h

@@ -29,6 +29,7 @@ const maxNodes = 100000
 var (
 	secretType   = reflect.TypeFor[Secret]()
 	durationType = reflect.TypeFor[Duration]()
+	apiKeyType   = reflect.TypeFor[APIKey]()
 )
 
 // resolveAlias follows alias nodes to their anchor.
@@ -85,6 +86,17 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		}
 		v.Set(reflect.ValueOf(Secret{value: val, set: true}))
 		return
+	case apiKeyType:
+		if n.Kind == yaml.ScalarNode {
+			// A plain string: an administrator key, as every key was before scopes existed.
+			val, err := resolveSecret(n.Value, d.baseDir)
+			if err != nil {
+				d.ps.addAt(n.Line, path, "%v", err)
+			}
+			v.Set(reflect.ValueOf(PlainAPIKey(val)))
+			return
+		}
+		// A mapping: decoded as a struct below.
 	case durationType:
 		if n.Kind != yaml.ScalarNode {
 			d.ps.addAt(n.Line, path, "expected a duration such as \"24h\", got %s", kindName(n))
@@ -110,6 +122,23 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		}
 		if raw, ok := d.scalar(n, path); ok {
 			v.SetString(raw)
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode {
+			d.ps.addAt(n.Line, path, "expected true or false, got %s", kindName(n))
+			return
+		}
+		raw, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		switch raw {
+		case "true":
+			v.SetBool(true)
+		case "false":
+			v.SetBool(false)
+		default:
+			d.ps.addAt(n.Line, path, "expected true or false, got %q", raw)
 		}
 	case reflect.Int64:
 		if n.Kind != yaml.ScalarNode {

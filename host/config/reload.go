@@ -138,7 +138,9 @@ func serverEqual(a, b Server) bool {
 		return false
 	}
 	for i := range a.APIKeys {
-		if a.APIKeys[i].value != b.APIKeys[i].value {
+		x, y := a.APIKeys[i], b.APIKeys[i]
+		if x.Key.value != y.Key.value || x.Name != y.Name || x.Admin != y.Admin || x.ReadOnly != y.ReadOnly ||
+			!slices.Equal(x.Accounts, y.Accounts) || !slices.Equal(x.Regions, y.Regions) {
 			return false
 		}
 	}

@@ -179,22 +179,14 @@ func KeyMatcher(entries []string) func(presented string) (keyID string, ok bool)
 }
 
 // MatchAPIKey reports whether presented is one of keys, as KeyMatcher does.
-func MatchAPIKey(keys []Secret, presented string) bool {
-	_, ok := KeyMatcher(secretValues(keys))(presented)
+func MatchAPIKey(keys []APIKey, presented string) bool {
+	_, ok := ScopedKeyMatcher(keys)(presented)
 	return ok
 }
 
-// APIKeyMatcher returns KeyMatcher over the configured api_keys, their digests computed once.
-func (c *Config) APIKeyMatcher() func(presented string) (keyID string, ok bool) {
-	return KeyMatcher(secretValues(c.Server.APIKeys))
-}
-
-func secretValues(keys []Secret) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = k.value
-	}
-	return out
+// APIKeyMatcher returns ScopedKeyMatcher over the configured api_keys, their digests computed once.
+func (c *Config) APIKeyMatcher() func(presented string) (*KeyInfo, bool) {
+	return ScopedKeyMatcher(c.Server.APIKeys)
 }
 
 // pathErr drops the path from an *fs.PathError, whose message already names the path.

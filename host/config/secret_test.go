@@ -22,7 +22,7 @@ const leak = "s3cr3t-VALUE-must-not-print"
 // every printing path a log line or an API response could take.
 func TestSecretNeverPrints(t *testing.T) {
 	s := NewSecret(leak)
-	cfg := &Config{Server: Server{APIKeys: []Secret{s}}, Store: Store{DSN: s}, Accounts: map[string]Account{"a": {Settings: map[string]Secret{"md5_key": s}}}}
+	cfg := &Config{Server: Server{APIKeys: []APIKey{{Key: s, Admin: true}}}, Store: Store{DSN: s}, Accounts: map[string]Account{"a": {Settings: map[string]Secret{"md5_key": s}}}}
 	var outputs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outputs = append(outputs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, &s), fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, *cfg), fmt.Sprintf(verb, []Secret{s}))
@@ -75,7 +75,7 @@ func TestSecretNeverPrints(t *testing.T) {
 func TestMatchAPIKey(t *testing.T) {
 	plain := "plain-key-0123456789"
 	hashedKey := "hashed-key-0123456789"
-	keys := []Secret{NewSecret(plain), NewSecret(HashAPIKey(hashedKey)), NewSecret("sha256:not-hex")}
+	keys := []APIKey{PlainAPIKey(plain), PlainAPIKey(HashAPIKey(hashedKey)), PlainAPIKey("sha256:not-hex")}
 	cfg := &Config{Server: Server{APIKeys: keys}}
 	match := cfg.APIKeyMatcher()
 	tests := []struct {
@@ -116,7 +116,7 @@ func TestHashAPIKey(t *testing.T) {
 // matcher run on every authenticated request against its floor, one bare SHA-256 of the
 // presented key: op/sha256 says what comparing against every configured entry adds.
 func BenchmarkAPIKeyMatcher(b *testing.B) {
-	keys := []Secret{NewSecret("plain-key-0123456789"), NewSecret("other-plain-key-0123"), NewSecret(HashAPIKey("hashed-key-0123456789"))}
+	keys := []APIKey{PlainAPIKey("plain-key-0123456789"), PlainAPIKey("other-plain-key-0123"), PlainAPIKey(HashAPIKey("hashed-key-0123456789"))}
 	match := (&Config{Server: Server{APIKeys: keys}}).APIKeyMatcher()
 	const presented = "hashed-key-0123456789"
 	var sink [32]byte

@@ -12,6 +12,7 @@ const (
 	codeIdempotencyInUse  = "idempotency_key_in_use" // same key, first request still running: 409
 	codeTooLarge          = "request_too_large"      // body over the limit: 413
 	codeMethodNotAllowed  = "method_not_allowed"     // 405
+	codeForbidden         = "forbidden"              // a read-only key asked for a change: 403
 )
 
 // statusOf is the one mapping from error codes to HTTP status codes.
@@ -37,6 +38,8 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case codeForbidden:
+		return http.StatusForbidden
 	default: // config, internal and anything unexpected
 		return http.StatusInternalServerError
 	}
@@ -49,6 +52,7 @@ type errorBody struct {
 type errorDetail struct {
 	Code         string `json:"code"`
 	Message      string `json:"message"`
+	Param        string `json:"param,omitempty"`
 	ProviderCode string `json:"provider_code,omitempty"`
 	RequestID    string `json:"request_id,omitempty"`
 }
@@ -62,7 +66,7 @@ func errorJSON(err error, requestID string) (int, []byte) {
 		msg = "internal error; quote the request id to the operator"
 	}
 	b, merr := marshal(errorBody{Error: errorDetail{
-		Code: code, Message: msg, ProviderCode: core.ProviderCode(err), RequestID: requestID,
+		Code: code, Message: msg, Param: core.ErrorParam(err), ProviderCode: core.ProviderCode(err), RequestID: requestID,
 	}})
 	if merr != nil {
 		b = []byte(`{"error":{"code":"internal","message":"internal error; quote the request id to the operator"}}` + "\n")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/core/notify"
@@ -42,7 +43,19 @@ func (a *API) listPayments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, err := a.svc.ListPayments(r.Context(), q.Get("reference"), limit, q.Get("cursor"))
+	req := host.ListPaymentsRequest{
+		Reference: q.Get("reference"), Status: core.PaymentStatus(q.Get("status")), Method: q.Get("method"),
+		Region: q.Get("region"), Account: q.Get("account"), Limit: limit, Cursor: q.Get("cursor"),
+	}
+	if req.CreatedFrom, err = timeParam(r, "created_from"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.CreatedTo, err = timeParam(r, "created_to"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.svc.ListPayments(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -117,7 +130,7 @@ func (a *API) methods(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("amount"); s != "" {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || v <= 0 {
-			a.fail(w, r, core.Errorf(core.EINVALID, "amount must be a positive integer in minor units"))
+			a.fail(w, r, core.ParamErrorf(core.EINVALID, "amount", "amount must be a positive integer in minor units"))
 			return
 		}
 		req.Amount = v
@@ -161,7 +174,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	switch status {
 	case "", store.EventPending, store.EventDelivered, store.EventFailed:
 	default:
-		a.fail(w, r, core.Errorf(core.EINVALID, "status must be pending, delivered or failed"))
+		a.fail(w, r, core.ParamErrorf(core.EINVALID, "status", "status must be pending, delivered or failed"))
 		return
 	}
 	page, err := a.svc.ListEvents(r.Context(), store.EventFilter{
@@ -253,7 +266,7 @@ func boolParam(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, core.Errorf(core.EINVALID, "%s must be true or false", name)
+		return false, core.ParamErrorf(core.EINVALID, name, "%s must be true or false", name)
 	}
 	return b, nil
 }
@@ -265,9 +278,22 @@ func limitParam(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > store.MaxPageSize {
-		return 0, core.Errorf(core.EINVALID, "limit must be between 1 and %d", store.MaxPageSize)
+		return 0, core.ParamErrorf(core.EINVALID, "limit", "limit must be between 1 and %d", store.MaxPageSize)
 	}
 	return n, nil
+}
+
+// timeParam reads an RFC 3339 time from the query; zero when absent.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, core.ParamErrorf(core.EINVALID, name, "%s must be an RFC 3339 time such as 2026-12-01T00:00:00Z", name)
+	}
+	return t, nil
 }
 
 // jsonErrorText describes a JSON decoding error without echoing the body.

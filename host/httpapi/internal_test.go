@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/paymux/paymux/core"
@@ -15,16 +16,19 @@ import (
 func TestStaticKeys(t *testing.T) {
 	sum := sha256.Sum256([]byte("hashed-key-DO-NOT-USE"))
 	m := StaticKeys([]string{"plain-key-DO-NOT-USE", "sha256:" + hex.EncodeToString(sum[:]), "sha256:zz"})
-	idPlain, ok := m("plain-key-DO-NOT-USE")
+	plain, ok := m("plain-key-DO-NOT-USE")
 	if !ok {
 		t.Fatal("plain key refused")
 	}
-	idHashed, ok := m("hashed-key-DO-NOT-USE")
+	hashed, ok := m("hashed-key-DO-NOT-USE")
 	if !ok {
 		t.Fatal("hashed key refused")
 	}
-	if idPlain == idHashed || idPlain == "" {
-		t.Fatalf("key ids %q %q must differ and be set", idPlain, idHashed)
+	if plain.KeyID == hashed.KeyID || plain.KeyID == "" {
+		t.Fatalf("key ids %q %q must differ and be set", plain.KeyID, hashed.KeyID)
+	}
+	if !plain.Admin || !hashed.Admin || plain.KeyName != plain.KeyID {
+		t.Errorf("a plain api_keys entry must be an administrator named by its id: %+v", plain)
 	}
 	for _, bad := range []string{"", "plain-key-DO-NOT-USE ", "sha256:" + hex.EncodeToString(sum[:]), "zz"} {
 		if _, ok := m(bad); ok {
@@ -36,10 +40,40 @@ func TestStaticKeys(t *testing.T) {
 	}
 }
 
+// TestAdminOnly: a route wrapped in adminOnly answers 404 to a scoped key and to no caller at
+// all, and runs for an administrator key.
+func TestAdminOnly(t *testing.T) {
+	a := New(Options{})
+	ran := 0
+	h := a.adminOnly(func(w http.ResponseWriter, r *http.Request) { ran++; w.WriteHeader(http.StatusNoContent) })
+	for _, tt := range []struct {
+		caller *host.Caller
+		want   int
+	}{
+		{nil, http.StatusNotFound},
+		{&host.Caller{KeyName: "shop", Accounts: []string{"a"}}, http.StatusNotFound},
+		{&host.Caller{KeyName: "shop", Regions: []string{"HK"}}, http.StatusNotFound},
+		{&host.Caller{KeyName: "ops", Admin: true}, http.StatusNoContent},
+	} {
+		r := httptest.NewRequest("GET", "/v1/admin-thing", nil)
+		if tt.caller != nil {
+			r = r.WithContext(host.WithCaller(r.Context(), tt.caller))
+		}
+		rec := httptest.NewRecorder()
+		h(rec, r)
+		if rec.Code != tt.want {
+			t.Errorf("caller %+v: status %d, want %d", tt.caller, rec.Code, tt.want)
+		}
+	}
+	if ran != 1 {
+		t.Errorf("the admin-only handler ran %d times, want 1", ran)
+	}
+}
+
 func TestStatusOf(t *testing.T) {
 	want := map[string]int{
 		core.EINVALID: 400, core.EUNAUTHORIZED: 401, core.EDECLINED: 402, core.ENOTFOUND: 404,
-		codeMethodNotAllowed: 405, core.ECONFLICT: 409, codeIdempotencyInUse: 409, codeTooLarge: 413,
+		codeForbidden: 403, codeMethodNotAllowed: 405, core.ECONFLICT: 409, codeIdempotencyInUse: 409, codeTooLarge: 413,
 		core.EUNSUPPORTED: 422, codeIdempotencyReused: 422, core.EINTERNAL: 500, core.ECONFIG: 500,
 		core.EUNAVAILABLE: 503, core.EUNKNOWN: 504, "something-new": 500,
 	}

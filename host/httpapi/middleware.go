@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/config"
 )
@@ -18,7 +19,11 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxKeyID
+	ctxLogSlot
 )
+
+// logSlot carries what inner handlers learn about a request to the access log of outer.
+type logSlot struct{ keyName string }
 
 // RequestID returns the request id set by the API's middleware.
 func RequestID(ctx context.Context) string {
@@ -83,7 +88,9 @@ func (a *API) outer(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		slot := &logSlot{}
 		ctx := host.WithRequestID(context.WithValue(r.Context(), ctxRequestID, id), id)
+		ctx = context.WithValue(ctx, ctxLogSlot, slot)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()
@@ -98,35 +105,77 @@ func (a *API) outer(next http.Handler) http.Handler {
 					writeRaw(rec, status, "application/json", body)
 				}
 			}
-			a.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).String())
+			args := []any{"request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).String()}
+			if slot.keyName != "" {
+				args = append(args, "api_key", slot.keyName)
+			}
+			a.log.Info("request", args...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
-// KeyMatcher finds the API key a bearer token belongs to. It returns a stable, non-secret id
-// for the key (used to scope idempotency keys) and false when no key matches.
-type KeyMatcher func(token string) (keyID string, ok bool)
+// KeyMatcher finds the API key a bearer token belongs to and what that key may do (its id,
+// name and scope); false when no key matches.
+type KeyMatcher func(token string) (*host.Caller, bool)
 
-// StaticKeys returns a KeyMatcher over configured api_keys entries: config.KeyMatcher, the one
-// implementation (hashed "sha256:<hex>" entries, constant-time comparison, stable key ids).
-func StaticKeys(keys []string) KeyMatcher { return KeyMatcher(config.KeyMatcher(keys)) }
+// StaticKeys returns a KeyMatcher over plain api_keys entries, each an administrator key (hashed
+// "sha256:<hex>" entries, constant-time comparison, stable key ids: see config.ScopedKeyMatcher).
+func StaticKeys(keys []string) KeyMatcher {
+	list := make([]config.APIKey, len(keys))
+	for i, k := range keys {
+		list[i] = config.PlainAPIKey(k)
+	}
+	return ConfigKeys(list)
+}
 
-// auth requires a valid bearer key.
+// ConfigKeys returns a KeyMatcher over configured server.api_keys, with their names and scopes.
+func ConfigKeys(keys []config.APIKey) KeyMatcher {
+	match := config.ScopedKeyMatcher(keys)
+	return func(token string) (*host.Caller, bool) {
+		k, ok := match(token)
+		if !ok {
+			return nil, false
+		}
+		return &host.Caller{KeyID: k.ID, KeyName: k.Name, Admin: k.Admin, Accounts: k.Accounts, Regions: k.Regions, ReadOnly: k.ReadOnly}, true
+	}
+}
+
+// auth requires a valid bearer key, puts its caller (id, name, scope) in the request's context,
+// and refuses any change asked with a read-only key.
 func (a *API) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(h, "Bearer ")
-		var id string
+		var c *host.Caller
 		if ok && token != "" {
-			id, ok = a.currentKeys()(token)
+			c, ok = a.currentKeys()(token)
 		}
-		if !ok {
+		if !ok || c == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="paymux"`)
 			a.fail(w, r, apiError("unauthorized", "missing or unknown API key"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKeyID, id)))
+		if slot, _ := r.Context().Value(ctxLogSlot).(*logSlot); slot != nil {
+			slot.keyName = c.KeyName
+		}
+		if c.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			a.fail(w, r, apiError(codeForbidden, "this API key is read-only"))
+			return
+		}
+		ctx := host.WithCaller(context.WithValue(r.Context(), ctxKeyID, c.KeyID), c)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// adminOnly serves h to administrator keys only; to any other key the route does not exist.
+func (a *API) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c := host.CallerFrom(r.Context()); c == nil || !c.Admin {
+			a.fail(w, r, apiError(core.ENOTFOUND, "no such route"))
+			return
+		}
+		h(w, r)
+	}
 }

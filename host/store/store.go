@@ -217,6 +217,7 @@ type Payment struct {
 	Description string             //
 	ReturnURL   string             //
 	Extras      map[string]string  // provider_extras, passed through
+	Metadata    map[string]string  // the merchant's own key/value pairs; fixed at insert
 	ProviderRef string             // the wallet's trade_no, once known
 	NextAction  *core.NextAction   // the client action; nil until CreatePayment returned
 	Wallet      string             // the wallet used, when a notification says (e.g. ALIPAYHK)
@@ -261,9 +262,14 @@ func (p *Payment) HasFlag(flag string) bool {
 }
 
 // PaymentFilter selects payments for ListPayments. Empty fields do not filter. The time range
-// is half-open on CreatedAt: From <= created_at < To.
+// is half-open on CreatedAt: From <= created_at < To. Accounts and Regions, when not nil, limit
+// the list to those values (an empty, non-nil list matches nothing): an API key's scope.
 type PaymentFilter struct {
 	Account     string
+	Accounts    []string
+	Region      string
+	Regions     []string
+	Method      string
 	Reference   string
 	OutTradeNos []string // at most MaxPageSize
 	Status      core.PaymentStatus
@@ -281,6 +287,7 @@ type Refund struct {
 	Amount        core.Money
 	Status        core.RefundStatus
 	Reason        string
+	Metadata      map[string]string // the merchant's own key/value pairs; fixed at insert
 	ProviderRef   string
 	FailureCode   string
 	NextQueryAt   time.Time // when the janitor should query next; zero: not scheduled
@@ -378,12 +385,14 @@ type Notification struct {
 	UpdatedAt time.Time
 }
 
-// NotificationFilter selects notifications; empty fields do not filter.
+// NotificationFilter selects notifications; empty fields do not filter. Accounts, when not nil,
+// limits the list to those accounts (empty: nothing).
 type NotificationFilter struct {
-	Account string
-	Status  NotificationStatus
-	Limit   int
-	Cursor  string
+	Account  string
+	Accounts []string
+	Status   NotificationStatus
+	Limit    int
+	Cursor   string
 }
 
 // EventStatus is the delivery state of an outbox event.
@@ -412,6 +421,8 @@ type Event struct {
 	ID        string          // "evt_..." (host-generated, stable across redeliveries)
 	Type      string          // e.g. EventPaymentSucceeded
 	Account   string          // optional
+	Region    string          // the region of the payment it is about; optional
+	Actor     string          // the name of the API key whose request caused it; optional
 	PaymentID string          // optional
 	RefundID  string          // optional
 	Payload   json.RawMessage // the webhook body's data, valid JSON
@@ -425,8 +436,11 @@ type Event struct {
 	DeliveredAt   time.Time
 }
 
-// EventFilter selects events; empty fields do not filter.
+// EventFilter selects events; empty fields do not filter. Accounts and Regions, when not nil,
+// limit the list to those values (an empty, non-nil list matches nothing).
 type EventFilter struct {
+	Accounts  []string
+	Regions   []string
 	Type      string
 	PaymentID string
 	Status    EventStatus

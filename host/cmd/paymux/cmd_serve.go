@@ -380,7 +380,7 @@ func pluginAccounts(cfg *config.Config) map[string]pluginhost.Accounts {
 	return out
 }
 
-func apiKeys(cfg *config.Config) httpapi.KeyMatcher { return httpapi.KeyMatcher(cfg.APIKeyMatcher()) }
+func apiKeys(cfg *config.Config) httpapi.KeyMatcher { return httpapi.ConfigKeys(cfg.Server.APIKeys) }
 
 // warnDemoSecrets logs, at start and at each reload, which settings hold a demo secret (their
 // names; never the values). /readyz says so too.

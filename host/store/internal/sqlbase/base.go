@@ -187,6 +187,22 @@ func (w *where) in(col string, vals []string) {
 	w.add(col+" IN ("+ph+")", args...)
 }
 
+// inOrNone adds "col IN (vals)" when vals is not nil and reports false when vals is empty but
+// not nil: the filter matches nothing, and the caller answers an empty page without a query.
+func (w *where) inOrNone(col string, vals []string) bool {
+	if vals == nil {
+		return true
+	}
+	if len(vals) == 0 {
+		return false
+	}
+	if len(vals) > store.MaxPageSize {
+		vals = vals[:store.MaxPageSize]
+	}
+	w.in(col, vals)
+	return true
+}
+
 func (w *where) sql() string {
 	if len(w.conds) == 0 {
 		return ""

@@ -11,7 +11,7 @@ import (
 )
 
 const eventCols = `seq, id, type, account, payment_id, refund_id, payload, created_at, status, attempts,
-next_attempt_at, last_attempt_at, last_error, delivered_at`
+next_attempt_at, last_attempt_at, last_error, delivered_at, region, actor`
 
 func scanEvent(r Rows) (*store.Event, int64, error) {
 	var (
@@ -20,7 +20,8 @@ func scanEvent(r Rows) (*store.Event, int64, error) {
 		payload, status string
 	)
 	err := r.Scan(&seq, &e.ID, &e.Type, &e.Account, &e.PaymentID, &e.RefundID, &payload, tm(&e.CreatedAt),
-		&status, &e.Attempts, tm(&e.NextAttemptAt), tm(&e.LastAttemptAt), &e.LastError, tm(&e.DeliveredAt))
+		&status, &e.Attempts, tm(&e.NextAttemptAt), tm(&e.LastAttemptAt), &e.LastError, tm(&e.DeliveredAt),
+		&e.Region, &e.Actor)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -51,9 +52,10 @@ func (q Queries) InsertEvent(ctx context.Context, e *store.Event) error {
 	d := q.D
 	id := e.ID
 	return q.write(ctx, d.Q(`INSERT INTO events (id, type, account, payment_id, refund_id, payload, created_at,
-status, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+status, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, region, actor)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		[]any{id, e.Type, e.Account, e.PaymentID, e.RefundID, string(e.Payload), d.T(e.CreatedAt), string(e.Status),
-			e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt)}, false,
+			e.Attempts, d.T(e.NextAttemptAt), d.T(e.LastAttemptAt), e.LastError, d.T(e.DeliveredAt), e.Region, e.Actor}, false,
 		func(_ int64, err error) error {
 			return d.classify(err, "insert event "+id, func(string) string {
 				return fmt.Sprintf("event %s already exists", id)
@@ -70,6 +72,9 @@ func (q Queries) GetEvent(ctx context.Context, id string) (*store.Event, error) 
 // ListEvents implements store.Queries.
 func (q Queries) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.Event, string, error) {
 	var w where
+	if !w.inOrNone("account", f.Accounts) || !w.inOrNone("region", f.Regions) {
+		return nil, "", nil
+	}
 	if f.Type != "" {
 		w.add("type = ?", f.Type)
 	}

@@ -143,6 +143,9 @@ func (q Queries) ListNotifications(ctx context.Context, f store.NotificationFilt
 	if f.Account != "" {
 		w.add("account = ?", f.Account)
 	}
+	if !w.inOrNone("account", f.Accounts) {
+		return nil, "", nil
+	}
 	if f.Status != "" {
 		w.add("status = ?", string(f.Status))
 	}

@@ -21,14 +21,14 @@ const paymentCols = `seq, id, account, region, method, channel, out_trade_no, re
 amount_currency, status, subject, description, return_url, extras, provider_ref, next_action_type,
 next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags, expires_at, paid_at,
 next_query_at, query_attempts, created_at, updated_at, client_result_status, client_result_verified,
-client_result_at, next_action_more`
+client_result_at, next_action_more, metadata`
 
 func scanPayment(r Rows) (*store.Payment, int64, error) {
 	var (
 		p                    store.Payment
 		seq                  int64
 		channel, status      string
-		extras, flags        string
+		extras, flags, meta  string
 		actionType, actionVa string
 		actionMore           string
 		cr                   clientResultScanner
@@ -37,7 +37,7 @@ func scanPayment(r Rows) (*store.Payment, int64, error) {
 		&p.Amount.Value, &p.Amount.Currency, &status, &p.Subject, &p.Description, &p.ReturnURL, &extras,
 		&p.ProviderRef, &actionType, &actionVa, &p.Wallet, &p.FailureCode, &p.AmountRefunded,
 		&p.AmountReserved, &flags, tm(&p.ExpiresAt), tm(&p.PaidAt), tm(&p.NextQueryAt), &p.QueryAttempts,
-		tm(&p.CreatedAt), tm(&p.UpdatedAt), &cr.status, &cr.verified, tm(&cr.at), &actionMore)
+		tm(&p.CreatedAt), tm(&p.UpdatedAt), &cr.status, &cr.verified, tm(&cr.at), &actionMore, &meta)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -64,6 +64,9 @@ func scanPayment(r Rows) (*store.Payment, int64, error) {
 			return nil, 0, fmt.Errorf("payment %s flags: %w", p.ID, err)
 		}
 	}
+	if p.Metadata, err = metadataOf(meta); err != nil {
+		return nil, 0, fmt.Errorf("payment %s metadata: %w", p.ID, err)
+	}
 	return &p, seq, nil
 }
 
@@ -74,6 +77,18 @@ func paymentConflict(p *store.Payment) func(string) string {
 		}
 		return fmt.Sprintf("payment with out_trade_no %q already exists for account %s", p.OutTradeNo, p.Account)
 	}
+}
+
+// metadataOf decodes a metadata column; "{}" is nil.
+func metadataOf(s string) (map[string]string, error) {
+	if s == "" || s == "{}" || s == "null" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func jsonText(v any, empty string) (string, error) {
@@ -150,6 +165,10 @@ func (q Queries) InsertPayment(ctx context.Context, p *store.Payment) error {
 	if err != nil {
 		return core.WrapError(core.EINVALID, err, "store: payment flags")
 	}
+	meta, err := jsonText(p.Metadata, "{}")
+	if err != nil {
+		return core.WrapError(core.EINVALID, err, "store: payment metadata")
+	}
 	now := Now()
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = now
@@ -169,13 +188,13 @@ func (q Queries) InsertPayment(ctx context.Context, p *store.Payment) error {
 reference, amount_value, amount_currency, status, subject, description, return_url, extras, provider_ref,
 next_action_type, next_action_value, wallet, failure_code, amount_refunded, amount_reserved, flags,
 expires_at, paid_at, next_query_at, query_attempts, created_at, updated_at, client_result_status,
-client_result_verified, client_result_at, next_action_more)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+client_result_verified, client_result_at, next_action_more, metadata)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		p.ID, p.Account, p.Region, p.Method, string(p.Channel), p.OutTradeNo, p.Reference, p.Amount.Value,
 		p.Amount.Currency, string(p.Status), p.Subject, p.Description, p.ReturnURL, extras, p.ProviderRef,
 		at, av, p.Wallet, p.FailureCode, p.AmountRefunded, p.AmountReserved, flags,
 		d.T(p.ExpiresAt), d.T(p.PaidAt), d.T(p.NextQueryAt), p.QueryAttempts, d.T(p.CreatedAt), d.T(p.UpdatedAt),
-		crs, crv, cra, am)
+		crs, crv, cra, am, meta)
 	return d.classify(err, "insert payment "+p.ID, paymentConflict(p), "")
 }
 
@@ -215,6 +234,15 @@ func (q Queries) ListPayments(ctx context.Context, f store.PaymentFilter) ([]*st
 	var w where
 	if f.Account != "" {
 		w.add("account = ?", f.Account)
+	}
+	if f.Region != "" {
+		w.add("region = ?", f.Region)
+	}
+	if f.Method != "" {
+		w.add("method = ?", f.Method)
+	}
+	if !w.inOrNone("account", f.Accounts) || !w.inOrNone("region", f.Regions) {
+		return nil, "", nil
 	}
 	if f.Reference != "" {
 		w.add("reference = ?", f.Reference)

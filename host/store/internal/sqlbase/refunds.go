@@ -10,19 +10,22 @@ import (
 )
 
 const refundCols = `seq, id, payment_id, account, out_refund_no, amount_value, amount_currency, status,
-reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at`
+reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at, metadata`
 
 func scanRefund(rw Rows) (*store.Refund, int64, error) {
 	var (
-		r      store.Refund
-		seq    int64
-		status string
+		r            store.Refund
+		seq          int64
+		status, meta string
 	)
 	err := rw.Scan(&seq, &r.ID, &r.PaymentID, &r.Account, &r.OutRefundNo, &r.Amount.Value, &r.Amount.Currency,
 		&status, &r.Reason, &r.ProviderRef, &r.FailureCode, tm(&r.NextQueryAt), &r.QueryAttempts,
-		tm(&r.CreatedAt), tm(&r.UpdatedAt))
+		tm(&r.CreatedAt), tm(&r.UpdatedAt), &meta)
 	if err != nil {
 		return nil, 0, err
+	}
+	if r.Metadata, err = metadataOf(meta); err != nil {
+		return nil, 0, fmt.Errorf("refund %s metadata: %w", r.ID, err)
 	}
 	r.Status = core.RefundStatus(status)
 	return &r, seq, nil
@@ -40,12 +43,17 @@ func (q Queries) InsertRefund(ctx context.Context, r *store.Refund) error {
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CreatedAt, r.UpdatedAt, r.NextQueryAt = norm(r.CreatedAt), norm(r.UpdatedAt), norm(r.NextQueryAt)
+	meta, err := jsonText(r.Metadata, "{}")
+	if err != nil {
+		return core.WrapError(core.EINVALID, err, "store: refund metadata")
+	}
 	d := q.D
-	_, err := q.C.Exec(ctx, d.Q(`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value,
-amount_currency, status, reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+	_, err = q.C.Exec(ctx, d.Q(`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value,
+amount_currency, status, reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at,
+metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		r.ID, r.PaymentID, r.Account, r.OutRefundNo, r.Amount.Value, r.Amount.Currency, string(r.Status),
-		r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts, d.T(r.CreatedAt), d.T(r.UpdatedAt))
+		r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts, d.T(r.CreatedAt), d.T(r.UpdatedAt),
+		meta)
 	return d.classify(err, "insert refund "+r.ID, func(c string) string {
 		if c == "refunds_id_key" {
 			return fmt.Sprintf("refund %s already exists", r.ID)
