@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pb33f/libopenapi"
-	"gopkg.in/yaml.v3"
 	validator "github.com/pb33f/libopenapi-validator"
+	"gopkg.in/yaml.v3"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"

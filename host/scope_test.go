@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	shopKey     = "pmx-test-shop-hk-key-DO-NOT-USE"  // accounts: [fake-hk]
+	shopKey     = "pmx-test-shop-hk-key-DO-NOT-USE"   // accounts: [fake-hk]
 	regionKey   = "pmx-test-region-hk-key-DO-NOT-USE" // regions: [HK]
 	readOnlyKey = "pmx-test-readonly-key-DO-NOT-USE"  // accounts: [fake-hk], read_only
 )

@@ -15,11 +15,11 @@ import (
 // its "sha256:<hex>" digest: an administrator key, as every key was before scopes existed) or
 // a mapping:
 //
-//	- name: shop-hk          # appears in logs and in the event trail; default key_<id>
-//	  key: ${SHOP_HK_KEY}    # the key, or "sha256:<hex>" of it
-//	  accounts: [alipayhk-main]
-//	  regions: [HK]
-//	  read_only: true
+//   - name: shop-hk          # appears in logs and in the event trail; default key_<id>
+//     key: ${SHOP_HK_KEY}    # the key, or "sha256:<hex>" of it
+//     accounts: [alipayhk-main]
+//     regions: [HK]
+//     read_only: true
 //
 // A mapped key is an administrator only with admin: true; otherwise it needs accounts, regions
 // or both, and sees only what they allow (see host.Scope).
