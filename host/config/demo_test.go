@@ -32,14 +32,14 @@ func TestDemoSecrets(t *testing.T) {
 	}
 
 	real := &Config{
-		Server:   Server{APIKeys: []Secret{NewSecret("k-3f9a8c7d6e5b4a39"), NewSecret("sha256:" + strings.Repeat("ab", 32))}},
+		Server:   Server{APIKeys: []APIKey{PlainAPIKey("k-3f9a8c7d6e5b4a39"), PlainAPIKey("sha256:" + strings.Repeat("ab", 32))}},
 		Webhooks: Webhooks{Secret: NewSecret("whsec-live-0123456789")},
 		Accounts: map[string]Account{"a": {Settings: map[string]Secret{"md5_key": NewSecret("ffeeddccbbaa99887766554433221100"), "private_key_file": NewSecret("/etc/paymux/merchant.pem")}}},
 	}
 	if got := real.DemoSecrets(); len(got) != 0 {
 		t.Errorf("real secrets reported as demo: %v", got)
 	}
-	real.Server.APIKeys = append(real.Server.APIKeys, NewSecret(" "+HashAPIKey("demo-api-key-DO-NOT-USE-IN-PRODUCTION")))
+	real.Server.APIKeys = append(real.Server.APIKeys, PlainAPIKey(" "+HashAPIKey("demo-api-key-DO-NOT-USE-IN-PRODUCTION")))
 	real.Accounts["a"].Settings["md5_key"] = NewSecret("0bd27702fb7566abc7e2684d03ee6097\n")
 	if got := real.DemoSecrets(); !reflect.DeepEqual(got, []string{"accounts.a.settings.md5_key", "server.api_keys"}) {
 		t.Errorf("hashed demo API key and padded demo md5 key: %v", got)
