@@ -157,7 +157,6 @@ type envOptions struct {
 	store store.Store
 	// shadows and admin are httpapi.Options.Shadows and Admin.
 	shadows httpapi.Shadows
-	admin   httpapi.AdminCheck
 }
 
 var (
@@ -233,7 +232,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	log := hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: hclog.Warn, Output: testWriter{t}})
 	settings := &host.Settings{Regions: o.regions, WebhookURL: e.sink.srv.URL, WebhookSecret: testWebhookSecret}
 	e.svc = host.New(host.Options{Store: st, Providers: e.providers, Settings: settings, Logger: log, CallTimeout: 5 * time.Second})
-	e.api = httpapi.New(httpapi.Options{Service: e.svc, Keys: httpapi.StaticKeys([]string{testAPIKey}), Logger: log, Shadows: o.shadows, Admin: o.admin})
+	e.api = httpapi.New(httpapi.Options{Service: e.svc, Keys: httpapi.StaticKeys([]string{testAPIKey}), Logger: log, Shadows: o.shadows})
 	policy := o.policy
 	if policy == (host.RetryPolicy{}) {
 		policy = host.RetryPolicy{Base: 20 * time.Millisecond, Max: 100 * time.Millisecond, Window: time.Second}

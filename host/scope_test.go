@@ -265,6 +265,14 @@ func walkRoutes(t *testing.T, e *env, w *world, key string) {
 			}
 			status(e.call("POST", "/v1/reconciliations", body, auth), want, "control: reconcile own account")
 		},
+		"GET /v1/plugins/{name}/shadow": func() {
+			// Administrator only: to a scoped key the route does not exist (the administrator's
+			// control is TestPluginShadowRoute and httpapi's TestAdminOnly; this env runs no shadow).
+			r := e.call("GET", "/v1/plugins/fake/shadow", nil, auth)
+			if r.Status != http.StatusNotFound || r.errorMessage(t) != "no such route" {
+				t.Errorf("shadow report with a scoped key: %d %s", r.Status, r.Body)
+			}
+		},
 		// Routes without an API key: they serve no merchant data.
 		"POST /notify/{account}": func() {},
 		"GET /openapi.yaml":      func() {},

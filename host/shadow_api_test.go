@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/config"
+	"github.com/paymux/paymux/host/httpapi"
 	"github.com/paymux/paymux/host/pluginhost"
 	"github.com/paymux/paymux/plugins/example/wallet"
 	"github.com/paymux/paymux/plugins/sdk"
@@ -55,11 +57,9 @@ func TestPluginShadowRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	const admin, merchant = testAPIKey, "pmx-test-merchant-key-DO-NOT-USE"
-	e := newEnv(t, envOptions{shadows: m, admin: func(keyID string) bool {
-		id, _ := httpapiKeys(admin)(admin)
-		return keyID == id
-	}})
-	e.api.SetKeys(httpapiKeys(admin, merchant))
+	e := newEnv(t, envOptions{shadows: m})
+	e.api.SetKeys(httpapi.ConfigKeys([]config.APIKey{config.PlainAPIKey(admin),
+		{Name: "merchant", Key: config.NewSecret(merchant), Accounts: []string{"acct1"}}}))
 	p, _ := m.Provider("example")
 	f := map[string]string{"out_trade_no": "o1", "amount": "1234", "currency": "USD", "status": "paid", "paid_at": "1764720000"}
 	f["sign"] = wallet.Sign([]byte(key), f)

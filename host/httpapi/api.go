@@ -31,8 +31,6 @@ type Options struct {
 	// Shadows serves GET /v1/plugins/{name}/shadow (administrator keys only); nil: the route
 	// answers 404.
 	Shadows Shadows
-	// Admin says which keys are administrators'; nil: every key.
-	Admin AdminCheck
 }
 
 // API serves the REST API. It is safe for concurrent use; SetKeys and SetLimits may be called
@@ -45,8 +43,7 @@ type API struct {
 	idemTTL atomic.Int64
 	mux     *http.ServeMux
 
-	shadows    Shadows
-	adminCheck AdminCheck
+	shadows Shadows
 
 	onRedeliver    func()
 	onNotification func(host.NotificationOutcome)
@@ -55,7 +52,7 @@ type API struct {
 
 // New returns an API over svc.
 func New(o Options) *API {
-	a := &API{svc: o.Service, log: o.Logger, shadows: o.Shadows, adminCheck: o.Admin}
+	a := &API{svc: o.Service, log: o.Logger, shadows: o.Shadows}
 	if a.log == nil {
 		a.log = hclog.NewNullLogger()
 	}

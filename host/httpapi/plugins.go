@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/paymux/paymux/core"
@@ -13,28 +12,10 @@ type Shadows interface {
 	ShadowReport(plugin string) (*pluginhost.ShadowReport, error)
 }
 
-// AdminCheck reports whether the API key with keyID (as a KeyMatcher returned it) is an
-// administrator's. Nil means every key is: each entry of server.api_keys is an administrator key.
-type AdminCheck func(keyID string) bool
-
-// admin requires a valid bearer key that is an administrator's; to any other key the route does
-// not exist (404, as for resources a key may not see).
-func (a *API) admin(next http.HandlerFunc) http.Handler {
-	return a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.isAdmin(r.Context()) {
-			a.fail(w, r, apiError(core.ENOTFOUND, "no such route"))
-			return
-		}
-		next(w, r)
-	}))
-}
-
-func (a *API) isAdmin(ctx context.Context) bool {
-	if a.adminCheck == nil {
-		return true
-	}
-	return a.adminCheck(callerKeyID(ctx))
-}
+// admin requires a valid bearer key that is an administrator's (host.Caller.Admin: a plain
+// server.api_keys entry, or a mapped one with admin: true); to any other key the route does not
+// exist (404, as for resources a key may not see).
+func (a *API) admin(next http.HandlerFunc) http.Handler { return a.auth(a.adminOnly(next)) }
 
 // pluginShadow answers GET /v1/plugins/{name}/shadow: what the plugin's shadow run has seen.
 func (a *API) pluginShadow(w http.ResponseWriter, r *http.Request) {
