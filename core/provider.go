@@ -71,12 +71,18 @@ const (
 	// to its gateway (pre-creates an order, records anything) must not declare it: the host
 	// must have stored the payment before such a call, so that its outcome is never lost.
 	CapLocalCreate Capability = "local_create"
+
+	// CapCloseMovesMoney declares that Close can move money: the gateway's close of a payment
+	// the buyer has just paid refunds the buyer (AMS cancel). Such a provider checks the state
+	// before it closes and answers with what it found (succeeded or pending: nothing closed),
+	// and the operator knows that a close racing a payment may end in a refund.
+	CapCloseMovesMoney Capability = "close_moves_money"
 )
 
 // capabilities lists every Capability paymux knows, the one place a new one is added.
 var capabilities = []Capability{
 	CapQuery, CapRefund, CapPartialRefund, CapMultipleRefund, CapClose, CapSettlement,
-	CapClientResult, CapLocalCreate,
+	CapClientResult, CapLocalCreate, CapCloseMovesMoney,
 }
 
 // Valid reports whether c is a capability paymux knows.
