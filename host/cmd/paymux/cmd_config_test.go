@@ -172,7 +172,7 @@ func checkPluginBinaries(t *testing.T) string {
 		t.Skip("-short: not building plugin binaries (set PAYMUX_BIN)")
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"alipay", "alipayhk"} {
+	for _, name := range []string{"alipay", "alipayhk", "antom"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "paymux-provider-"+name), "github.com/paymux/paymux/plugins/"+name)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("building plugin %s: %v\n%s", name, err, out)

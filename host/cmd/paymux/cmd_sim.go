@@ -16,11 +16,16 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paymux/paymux/core/signing"
+	"github.com/paymux/paymux/providers/antomsim"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
+// DemoAntomClientID is the client id of the Antom demo merchant `paymux sim` registers when no
+// partners file lists Antom merchants (a sandbox id: the provider calls /ams/sandbox/api).
+const DemoAntomClientID = "SANDBOX_5X00000000000001"
+
 func init() {
-	register(&command{name: "sim", summary: "run the Alipay mapi gateway simulator (gateway, cashier, notifier, SFTP)", run: runSim})
+	register(&command{name: "sim", summary: "run the wallet simulators: Alipay mapi (gateway, cashier, notifier, SFTP) and Antom AMS", run: runSim})
 }
 
 // simPartnersFile is the YAML of -partners.
@@ -37,6 +42,21 @@ type simPartnersFile struct {
 		Name                  string   `yaml:"name"`
 		FeeBasisPoints        int64    `yaml:"fee_basis_points"`
 	} `yaml:"partners"`
+	// AntomPrivateKeyFile overrides the key the Antom simulator signs with (default: the
+	// committed test key).
+	AntomPrivateKeyFile string `yaml:"antom_private_key_file"`
+	// AntomMerchants are the client ids the Antom simulator accepts (default: the demo merchant).
+	AntomMerchants []struct {
+		ClientID              string `yaml:"client_id"`
+		MerchantPublicKeyFile string `yaml:"merchant_public_key_file"`
+		Name                  string `yaml:"name"`
+	} `yaml:"antom_merchants"`
+}
+
+// simAntom is what the partners file says about the Antom simulator.
+type simAntom struct {
+	keyFile   string
+	merchants []antomsim.Merchant
 }
 
 func runSim(ctx context.Context, args []string) error {
@@ -50,12 +70,16 @@ func runSim(ctx context.Context, args []string) error {
 	sftpHostKey := fs.String("sftp-host-key", "", "SFTP host private key file (default: the committed test key)")
 	sftpAuth := fs.String("sftp-authorized-keys", "", "authorized_keys file of SFTP clients (default: the committed test client key)")
 	refundGap := fs.Duration("refund-min-interval", 0, "enforce this gap between refunds of a partner (the docs say 3s; 0 = off)")
+	antomSandbox := fs.Bool("antom-sandbox", false, "Antom: deliver each notification once, as Antom's sandbox does (default: Antom's retry schedule)")
+	antomSignQuery := fs.Bool("antom-sign-query", false, "Antom: include the notify URL's query in the signed path (unconfirmed; default: path only)")
 	quiet := fs.Bool("quiet", false, "do not log events")
 	fs.SetOutput(os.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: paymux sim [flags]\n\n"+
-			"Runs the Alipay mapi gateway simulator: gateway.do, the H5 cashier, the notifier, the control\n"+
-			"API under /sim/ and the AlipayHK SFTP file server (docs/simulator.md).\n\n")
+			"Runs the Alipay mapi gateway simulator (gateway.do, the H5 cashier, the notifier,\n"+
+			"the control API under /sim/, the AlipayHK SFTP file server) and the Antom AMS simulator\n"+
+			"(/ams/api and /ams/sandbox/api, wallet pages under /antom/, control API under /sim/antom/)\n"+
+			"on one listener (docs/simulator.md).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -68,9 +92,26 @@ func runSim(ctx context.Context, args []string) error {
 	if !*quiet {
 		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	}
-	partners, alipayKeyFile, err := loadSimPartners(*partnersFile)
+	partners, alipayKeyFile, antomFile, err := loadSimPartners(*partnersFile)
 	if err != nil {
 		return err
+	}
+	acfg := antomsim.Config{Seed: *seed, TimeScale: *scale, Sandbox: *antomSandbox, SignQuery: *antomSignQuery, Logf: cfg.Logf}
+	if antomFile.keyFile != "" {
+		data, err := os.ReadFile(antomFile.keyFile)
+		if err != nil {
+			return fmt.Errorf("antom key: %w", err)
+		}
+		if acfg.AntomKey, err = signing.ParsePrivateKey(data); err != nil {
+			return fmt.Errorf("antom key %s: %w", antomFile.keyFile, err)
+		}
+	}
+	asim := antomsim.New(acfg)
+	defer asim.Close()
+	for _, m := range antomFile.merchants {
+		if err := asim.AddMerchant(m); err != nil {
+			return err
+		}
 	}
 	if alipayKeyFile != "" {
 		data, err := os.ReadFile(alipayKeyFile)
@@ -97,7 +138,7 @@ func runSim(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: asim.Mount(sim.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -119,6 +160,7 @@ func runSim(ctx context.Context, args []string) error {
 		sftpAddr = ss.Addr()
 	}
 	printSimBanner(os.Stdout, "http://"+ln.Addr().String(), sftpAddr, sim, *partnersFile == "")
+	printAntomBanner(os.Stdout, "http://"+ln.Addr().String(), asim)
 
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
@@ -143,6 +185,7 @@ func runSim(ctx context.Context, args []string) error {
 		srv.Close()
 	}
 	sim.Close()
+	asim.Close()
 	if *stateFile != "" {
 		if err := sim.SaveFile(*stateFile); err != nil {
 			return err
@@ -173,22 +216,27 @@ func demoPartners() []mapisim.Partner {
 	}
 }
 
-func loadSimPartners(path string) ([]mapisim.Partner, string, error) {
+// demoAntomMerchants are registered when no partners file lists Antom merchants.
+func demoAntomMerchants() []antomsim.Merchant {
+	return []antomsim.Merchant{{ClientID: DemoAntomClientID, PublicKeyPEM: antomsim.TestMerchantPublicKeyPEM, Name: "paymux demo shop (Antom)"}}
+}
+
+func loadSimPartners(path string) ([]mapisim.Partner, string, simAntom, error) {
 	if path == "" {
-		return demoPartners(), "", nil
+		return demoPartners(), "", simAntom{merchants: demoAntomMerchants()}, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("partners file: %w", err)
+		return nil, "", simAntom{}, fmt.Errorf("partners file: %w", err)
 	}
 	var f simPartnersFile
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, "", fmt.Errorf("partners file %s: %w", path, err)
+		return nil, "", simAntom{}, fmt.Errorf("partners file %s: %w", path, err)
 	}
 	if len(f.Partners) == 0 {
-		return nil, "", fmt.Errorf("partners file %s lists no partners", path)
+		return nil, "", simAntom{}, fmt.Errorf("partners file %s lists no partners", path)
 	}
 	base := filepath.Dir(path)
 	rel := func(p string) string {
@@ -203,12 +251,37 @@ func loadSimPartners(path string) ([]mapisim.Partner, string, error) {
 			Currencies: p.Currencies, Name: p.Name, FeeBasisPoints: p.FeeBasisPoints}
 		if p.MerchantPublicKeyFile != "" {
 			if mp.MerchantPublicKeyPEM, err = os.ReadFile(rel(p.MerchantPublicKeyFile)); err != nil {
-				return nil, "", fmt.Errorf("partners file %s: partner #%d: %w", path, i+1, err)
+				return nil, "", simAntom{}, fmt.Errorf("partners file %s: partner #%d: %w", path, i+1, err)
 			}
 		}
 		out = append(out, mp)
 	}
-	return out, rel(f.AlipayPrivateKeyFile), nil
+	antom := simAntom{keyFile: rel(f.AntomPrivateKeyFile)}
+	for i, m := range f.AntomMerchants {
+		am := antomsim.Merchant{ClientID: m.ClientID, Name: m.Name, PublicKeyPEM: antomsim.TestMerchantPublicKeyPEM}
+		if m.MerchantPublicKeyFile != "" {
+			if am.PublicKeyPEM, err = os.ReadFile(rel(m.MerchantPublicKeyFile)); err != nil {
+				return nil, "", simAntom{}, fmt.Errorf("partners file %s: antom merchant #%d: %w", path, i+1, err)
+			}
+		}
+		antom.merchants = append(antom.merchants, am)
+	}
+	if len(antom.merchants) == 0 {
+		antom.merchants = demoAntomMerchants()
+	}
+	return out, rel(f.AlipayPrivateKeyFile), antom, nil
+}
+
+func printAntomBanner(w io.Writer, base string, sim *antomsim.Sim) {
+	fmt.Fprintf(w, "\npaymux sim: Antom AMS simulator (same listener)\n\n")
+	fmt.Fprintf(w, "  API            %s/ams/api/v1/payments/<api> and %s/ams/sandbox/api/v1/payments/<api>\n", base, base)
+	fmt.Fprintf(w, "  wallet pages   %s/antom/wallet/<paymentId> (pay, decline, leave pending, abandon)\n", base)
+	fmt.Fprintf(w, "  control API    %s/sim/antom/ (POST decide, GET deliveries, POST faults, GET public-key)\n", base)
+	fmt.Fprintf(w, "\n  client ids:\n")
+	for _, m := range sim.Merchants() {
+		fmt.Fprintf(w, "    %s  %s\n", m.ClientID, m.Name)
+	}
+	fmt.Fprintf(w, "\nAntom public key (configure it as antom_public_key):\n%s\n", sim.AntomPublicKeyPEM())
 }
 
 func printSimBanner(w io.Writer, base, sftpAddr string, sim *mapisim.Sim, demo bool) {

@@ -35,7 +35,7 @@ func TestLoadSimPartners(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ps, alipayKey, err := loadSimPartners(path)
+	ps, alipayKey, _, err := loadSimPartners(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +63,11 @@ func TestLoadSimPartners(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "bad.yaml")
 		os.WriteFile(p, []byte(bad), 0o600)
-		if _, _, err := loadSimPartners(p); err == nil {
+		if _, _, _, err := loadSimPartners(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if ps, _, err := loadSimPartners(""); err != nil || len(ps) != 2 || ps[0].ID != "2088000000000001" || ps[1].Flavour != mapisim.FlavourHK {
+	if ps, _, am, err := loadSimPartners(""); err != nil || len(am.merchants) != 1 || len(ps) != 2 || ps[0].ID != "2088000000000001" || ps[1].Flavour != mapisim.FlavourHK {
 		t.Fatalf("demo partners: %+v %v", ps, err)
 	}
 }
