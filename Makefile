@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 PAYMUX_TEST_POSTGRES_DSN ?=
 export PAYMUX_TEST_POSTGRES_DSN
 
-.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean
+.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean mutants
 
 all: build
 
@@ -46,6 +46,11 @@ e2e: build
 
 bench: build
 	PAYMUX_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
+
+# Mutation check: every deliberate bug in .ci/mutants.d must make the suite fail (docs/reliability.md).
+# One mutant: make mutants M=ack-before-commit
+mutants:
+	./.ci/mutants $(M)
 
 tools:
 	@./.ci/install-tools

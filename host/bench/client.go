@@ -103,6 +103,7 @@ type Payment struct {
 	Amount         core.Money         `json:"amount"`
 	AmountRefunded core.Money         `json:"amount_refunded"`
 	OutTradeNo     string             `json:"out_trade_no"`
+	ProviderRef    string             `json:"provider_ref"`
 	NextAction     *core.NextAction   `json:"next_action"`
 }
 
@@ -111,6 +112,8 @@ type Refund struct {
 	ID          string            `json:"id"`
 	Status      core.RefundStatus `json:"status"`
 	Amount      core.Money        `json:"amount"`
+	OutRefundNo string            `json:"out_refund_no"`
+	ProviderRef string            `json:"provider_ref"`
 	FailureCode string            `json:"failure_code"`
 }
 
@@ -147,6 +150,15 @@ func (c *Client) CreateRefund(ctx context.Context, paymentID string, value int64
 		"amount": core.Money{Value: value, Currency: Currency}, "reason": "bench",
 	}, &r, hdr)
 	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// GetRefund reads a refund of a payment.
+func (c *Client) GetRefund(ctx context.Context, paymentID, refundID string) (*Refund, error) {
+	var r Refund
+	if err := c.Do(ctx, http.MethodGet, "/v1/payments/"+paymentID+"/refunds/"+refundID, nil, &r, nil); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -88,6 +88,10 @@ type StackOptions struct {
 	CallTimeout time.Duration
 	// SimConfig tunes the simulator (faults are set later on Stack.Sim).
 	SimConfig mapisim.Config
+	// Sim and SimURL, when set, make this stack use another stack's running simulator (two
+	// hosts, one gateway); Close then leaves it running.
+	Sim    *mapisim.Sim
+	SimURL string
 	// Settings override or add account settings of the plugin (e.g. a short gateway timeout).
 	Settings map[string]string
 	// HostCPUProfile, when set, makes the host write a pprof CPU profile there.
@@ -103,15 +107,16 @@ type Stack struct {
 	URL    string // base URL of the host's API
 	Client *Client
 
-	opts    StackOptions
-	cfg     HostConfig
-	cfgPath string
-	simSrv  *http.Server
-	child   *exec.Cmd
-	waited  chan struct{}
-	stopIn  context.CancelFunc // in-process host
-	inDone  chan error
-	logFile *os.File
+	opts      StackOptions
+	sharedSim bool // the simulator belongs to another stack
+	cfg       HostConfig
+	cfgPath   string
+	simSrv    *http.Server
+	child     *exec.Cmd
+	waited    chan struct{}
+	stopIn    context.CancelFunc // in-process host
+	inDone    chan error
+	logFile   *os.File
 }
 
 // StartStack starts the simulator and the host and waits until the host serves.
@@ -148,19 +153,26 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 		return nil, fmt.Errorf("bench: plugin binary (build it with make build): %w", err)
 	}
 	s := &Stack{opts: o}
-	s.Sim = mapisim.New(o.SimConfig)
-	if err := s.Sim.AddPartner(mapisim.Partner{ID: Partner, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM}); err != nil {
-		s.Sim.Close()
-		return nil, err
+	if o.Sim != nil {
+		if err := RequireLoopbackURL(o.SimURL); err != nil {
+			return nil, err
+		}
+		s.Sim, s.SimURL, s.sharedSim = o.Sim, o.SimURL, true
+	} else {
+		s.Sim = mapisim.New(o.SimConfig)
+		if err := s.Sim.AddPartner(mapisim.Partner{ID: Partner, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM}); err != nil {
+			s.Sim.Close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			s.Sim.Close()
+			return nil, fmt.Errorf("bench: simulator listener: %w", err)
+		}
+		s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = s.simSrv.Serve(ln) }()
+		s.SimURL = "http://" + ln.Addr().String()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.Sim.Close()
-		return nil, fmt.Errorf("bench: simulator listener: %w", err)
-	}
-	s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.simSrv.Serve(ln) }()
-	s.SimURL = "http://" + ln.Addr().String()
 
 	keyFile := filepath.Join(o.WorkDir, "test-merchant-private-DO-NOT-USE.pem")
 	pubFile := filepath.Join(o.WorkDir, "test-alipay-public-DO-NOT-USE.pem")
@@ -413,7 +425,7 @@ func (s *Stack) Close() {
 		_ = s.simSrv.Shutdown(ctx)
 		cancel()
 	}
-	if s.Sim != nil {
+	if s.Sim != nil && !s.sharedSim {
 		s.Sim.Close()
 	}
 	if s.cfg.RuntimeDir != "" {

@@ -5,13 +5,17 @@ package faulttest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host/bench"
+	"github.com/paymux/paymux/host/store"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
@@ -25,19 +29,60 @@ type fixture struct {
 	plugins map[int]bool // every plugin pid observed, for the "none left behind" check
 	acked   map[string]bool
 	seq     int
-	trades  map[string]string // payment id -> the simulated trade_no
 }
 
-// tradeNo is the Alipay trade number of a payment, the same in every notification about it.
-func (f *fixture) tradeNo(paymentID string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n, ok := f.trades[paymentID]; ok {
-		return n
+// tradeNo is the Alipay trade number the simulated gateway gave p's trade (p was paid in the
+// simulator's wallet), the same in every notification about it.
+func (f *fixture) tradeNo(p *bench.Payment) string {
+	f.t.Helper()
+	o, ok := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
+	if !ok || o.TradeNo == "" {
+		f.t.Fatalf("payment %s has no trade at the simulated gateway: pay it in the wallet first", p.ID)
 	}
-	n := bench.TradeNo(len(f.trades) + 1)
-	f.trades[paymentID] = n
-	return n
+	return o.TradeNo
+}
+
+// postgresDSN returns PAYMUX_TEST_POSTGRES_DSN pointed at a fresh schema (dropped at the end of
+// the test), or skips the test.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("PAYMUX_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PAYMUX_TEST_POSTGRES_DSN is not set: skipping the PostgreSQL variant " +
+			"(e.g. PAYMUX_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to PAYMUX_TEST_POSTGRES_DSN: %v", err)
+	}
+	defer c.Close(ctx)
+	schema := "paymux_fault_" + store.NewID("")[:16]
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("PAYMUX_TEST_POSTGRES_DSN must be a postgres:// URL here: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func newFixture(t *testing.T, o bench.StackOptions) *fixture {
@@ -69,7 +114,7 @@ func newFixture(t *testing.T, o bench.StackOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, st: st, nt: nt, plugins: map[int]bool{}, acked: map[string]bool{}, trades: map[string]string{}}
+	f := &fixture{t: t, st: st, nt: nt, plugins: map[int]bool{}, acked: map[string]bool{}}
 	f.notePlugins()
 	t.Cleanup(func() {
 		f.notePlugins()
@@ -163,11 +208,13 @@ func (f *fixture) createPayment(value int64) *bench.Payment {
 	return p
 }
 
-// notice builds a signed notification form for p.
+// notice builds a notification for p, signed with the simulator's Alipay key, about p's real
+// trade at the simulated gateway (status may differ from the trade's: a stale or forged-order
+// delivery as the wallet could send it).
 func (f *fixture) notice(p *bench.Payment, status, notifyID string) []byte {
 	f.t.Helper()
 	form, err := f.nt.Form(bench.TradeNotice{
-		OutTradeNo: p.OutTradeNo, TradeNo: f.tradeNo(p.ID),
+		OutTradeNo: p.OutTradeNo, TradeNo: f.tradeNo(p),
 		Status: status, Amount: p.Amount, NotifyID: notifyID, At: time.Now(),
 	})
 	if err != nil {
@@ -192,13 +239,125 @@ func (f *fixture) post(ctx context.Context, notifyID string, form []byte) (bool,
 	return false, nil
 }
 
-// pay delivers TRADE_FINISHED for p and requires the acknowledgement.
-func (f *fixture) pay(p *bench.Payment) {
+// walletPay plays the buyer: p's order string is paid in the simulator's wallet, so the
+// gateway holds a real paid trade, and the simulator's notifier tells the host. It waits until
+// the simulator's notification was acknowledged and the host has p succeeded with the trade's
+// number, and returns the trade.
+func (f *fixture) walletPay(p *bench.Payment) mapisim.Order {
 	f.t.Helper()
-	id := "pay-" + p.ID
-	ok, err := f.post(f.ctx(30*time.Second), id, f.notice(p, mapisim.StatusTradeFinished, id))
-	if err != nil || !ok {
-		f.t.Fatalf("paying %s: acknowledged=%v err=%v", p.ID, ok, err)
+	f.buy(p)
+	f.waitDelivered(p, 15*time.Second)
+	got := f.waitPaymentStatus(p.ID, core.PaymentSucceeded, 15*time.Second)
+	o, _ := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
+	if got.ProviderRef != o.TradeNo {
+		f.t.Fatalf("payment %s: provider_ref %q, the gateway's trade_no %q", p.ID, got.ProviderRef, o.TradeNo)
+	}
+	return o
+}
+
+// buy pays p's SDK order string in the simulator's wallet and checks the trade there.
+func (f *fixture) buy(p *bench.Payment) {
+	f.t.Helper()
+	if p.NextAction == nil || p.NextAction.Type != core.ActionSDKOrderString {
+		f.t.Fatalf("payment %s has no SDK order string to pay: %+v", p.ID, p.NextAction)
+	}
+	res, err := f.st.Sim.PayOrderString(f.ctx(30*time.Second), p.NextAction.Value)
+	if err != nil || res.ResultStatus != mapisim.ResultSuccess {
+		f.t.Fatalf("paying %s in the wallet: %+v %v", p.ID, res, err)
+	}
+	o, ok := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
+	if !ok || o.Status != mapisim.StatusTradeFinished || o.TradeNo == "" || o.Amount != p.Amount.Value {
+		f.t.Fatalf("the gateway's trade of %s after paying: %+v (found %v)", p.ID, o, ok)
+	}
+}
+
+// held is a genuine notification of the simulator that the host has not received yet.
+type held struct {
+	notifyID string
+	form     []byte
+}
+
+// walletPayHeld pays every payment in the simulator's wallet while the simulator's notifier
+// loses its deliveries (a drop fault, proven to have fired once per payment): the gateway holds
+// paid trades the host does not know of. It returns each payment's genuine signed notification,
+// for the test to deliver as the wallet's redelivery. (The simulator redelivers them itself
+// only after 2 minutes.)
+func (f *fixture) walletPayHeld(ps []*bench.Payment) map[string]held {
+	f.t.Helper()
+	id, err := f.st.Sim.SetFault(mapisim.Fault{Kind: mapisim.FaultDrop, Partner: bench.Partner, Service: "notify"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	out := make(map[string]held, len(ps))
+	for _, p := range ps {
+		f.buy(p)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range ps {
+		for {
+			if d, ok := f.delivery(p); ok && len(d.Attempts) > 0 {
+				if !d.Attempts[0].Dropped {
+					f.t.Fatalf("the simulator's notification of %s was not held back: %+v", p.ID, d.Attempts[0])
+				}
+				v := url.Values{}
+				for k, x := range d.Fields {
+					v.Set(k, x)
+				}
+				out[p.ID] = held{notifyID: d.NotifyID, form: []byte(v.Encode())}
+				break
+			}
+			if time.Now().After(deadline) {
+				f.t.Fatalf("the simulator made no delivery attempt for %s", p.ID)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	f.st.Sim.RemoveFault(id)
+	if fi, _ := f.st.Sim.FaultByID(id); fi.Fired < len(ps) {
+		f.t.Fatalf("the notify drop fault fired %d times for %d payments", fi.Fired, len(ps))
+	}
+	return out
+}
+
+// delivery is the simulator's trade_status_sync notification of p.
+func (f *fixture) delivery(p *bench.Payment) (mapisim.Delivery, bool) {
+	for _, d := range f.st.Sim.DeliveriesFor(bench.Partner, p.OutTradeNo) {
+		if d.NotifyType == "trade_status_sync" {
+			return d, true
+		}
+	}
+	return mapisim.Delivery{}, false
+}
+
+// waitDelivered waits until the simulator's notification of p was acknowledged by the host.
+func (f *fixture) waitDelivered(p *bench.Payment, d time.Duration) {
+	f.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if dl, ok := f.delivery(p); ok && dl.State == mapisim.DeliveryDelivered {
+			return
+		}
+		if time.Now().After(deadline) {
+			dl, _ := f.delivery(p)
+			f.t.Fatalf("the simulator's notification of %s was not acknowledged within %s: %+v", p.ID, d, dl)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitPaymentStatus waits until the host reports p in status want.
+func (f *fixture) waitPaymentStatus(id string, want core.PaymentStatus, d time.Duration) *bench.Payment {
+	f.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		got, err := f.st.Client.GetPayment(f.ctx(10*time.Second), id)
+		if err == nil && got.Status == want {
+			return got
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("payment %s is %v (err %v), want %s within %s", id, got, err, want, d)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

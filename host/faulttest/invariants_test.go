@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/bench"
 	"github.com/paymux/paymux/host/store"
 	"github.com/paymux/paymux/host/webhook"
+	"github.com/paymux/paymux/providers/mapisim"
 )
 
 // checkInvariants stops the host and checks, on the store it wrote:
@@ -17,7 +19,11 @@ import (
 //  2. no payment is refunded beyond its amount (the payment's total and its refunds' sum);
 //  3. every state change produced exactly one outbox event: one payment.created per payment
 //     that got a client action, one payment.<status> per terminal status reached, one
-//     refund.<status> per terminal refund, none for a refund still pending or processing.
+//     refund.<status> per terminal refund, none for a refund still pending or processing;
+//  4. the host agrees with the simulated gateway (checkGateway): nothing is paid at the host
+//     that is not paid at the gateway, and no refund the gateway made is failed or missing.
+//
+// The acknowledged notifications of 1 are the test's own deliveries and the simulator's.
 func (f *fixture) checkInvariants() {
 	f.t.Helper()
 	f.st.StopHost()
@@ -55,6 +61,13 @@ func (f *fixture) checkInvariants() {
 		cursor = next
 	}
 	acked := f.ackedIDs()
+	for _, d := range f.st.Sim.Deliveries() {
+		for _, a := range d.Attempts {
+			if a.Acked {
+				acked[d.NotifyID] = true
+			}
+		}
+	}
 	lost := 0
 	for id := range acked {
 		st, ok := stored[id]
@@ -110,6 +123,7 @@ func (f *fixture) checkInvariants() {
 		if p.AmountRefunded != succeeded {
 			f.t.Errorf("payment %s: amount_refunded %d but its succeeded refunds sum to %d", p.ID, p.AmountRefunded, succeeded)
 		}
+		f.checkGateway(p, refunds)
 
 		events := map[string]int{}
 		perRefund := map[string]map[string]int{}
@@ -168,4 +182,56 @@ func (f *fixture) checkInvariants() {
 
 func acknowledges(s store.NotificationStatus) bool {
 	return s == store.NotificationProcessed || s == store.NotificationDuplicate || s == store.NotificationUnmatched || s == store.NotificationFlagged
+}
+
+// checkGateway compares a payment and its refunds at the host with the trade at the simulated
+// gateway: a payment succeeded at the host is a paid trade there with the same trade_no and
+// amount; a refund the gateway made (SUCCESS) is succeeded at the host, or still pending while
+// its outcome is unknown, never failed or missing; a refund succeeded at the host was made by
+// the gateway for the same amount; and the host never counts more refunded than the gateway.
+func (f *fixture) checkGateway(p *store.Payment, refunds []*store.Refund) {
+	f.t.Helper()
+	o, ok := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
+	if p.Status == core.PaymentSucceeded {
+		if !ok || o.Paid.IsZero() || o.TradeNo != p.ProviderRef || o.Amount != p.Amount.Value {
+			f.t.Errorf("payment %s is succeeded at the host (trade %q, %d) but the gateway has %+v (found %v)", p.ID, p.ProviderRef, p.Amount.Value, o, ok)
+			return
+		}
+	}
+	if !ok {
+		if len(refunds) > 0 {
+			f.t.Errorf("payment %s has %d refunds but no trade at the gateway", p.ID, len(refunds))
+		}
+		return
+	}
+	byNo := map[string]*store.Refund{}
+	for _, r := range refunds {
+		byNo[r.OutRefundNo] = r
+	}
+	gw := map[string]mapisim.Refund{}
+	var gwDone int64
+	for _, g := range f.st.Sim.RefundsOf(bench.Partner, p.OutTradeNo) {
+		gw[g.OutReturnNo] = g
+		r := byNo[g.OutReturnNo]
+		switch {
+		case g.Status != mapisim.RefundSuccess:
+		case r == nil:
+			f.t.Errorf("payment %s: the gateway refunded %s (%d) and the host has no such refund", p.ID, g.OutReturnNo, g.Amount)
+		case r.Status == core.RefundFailed:
+			f.t.Errorf("payment %s: refund %s is failed at the host but the gateway refunded it (%d)", p.ID, r.ID, g.Amount)
+		case r.Amount.Value != g.Amount:
+			f.t.Errorf("payment %s: refund %s of %d at the host, %d at the gateway", p.ID, r.ID, r.Amount.Value, g.Amount)
+		}
+		if g.Status == mapisim.RefundSuccess {
+			gwDone += g.Amount
+		}
+	}
+	for _, r := range refunds {
+		if g, ok := gw[r.OutRefundNo]; r.Status == core.RefundSucceeded && (!ok || g.Status != mapisim.RefundSuccess) {
+			f.t.Errorf("payment %s: refund %s is succeeded at the host but the gateway has %+v (found %v)", p.ID, r.ID, g, ok)
+		}
+	}
+	if p.AmountRefunded > gwDone || o.Refunded > o.Amount {
+		f.t.Errorf("payment %s: the host counts %d refunded, the gateway %d of %d", p.ID, p.AmountRefunded, gwDone, o.Amount)
+	}
 }

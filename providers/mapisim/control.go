@@ -88,6 +88,23 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /sim/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		f, ok := s.FaultByID(id)
+		if err != nil || !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such fault"})
+			return
+		}
+		writeJSON(w, http.StatusOK, f)
+	})
+	mux.HandleFunc("GET /sim/orders/{partner}/{out_trade_no}/refunds", func(w http.ResponseWriter, r *http.Request) {
+		refunds := s.RefundsOf(r.PathValue("partner"), r.PathValue("out_trade_no"))
+		if refunds == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such order"})
+			return
+		}
+		writeJSON(w, http.StatusOK, refunds)
+	})
 	mux.HandleFunc("DELETE /sim/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || !s.RemoveFault(id) {

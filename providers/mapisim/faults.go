@@ -21,6 +21,8 @@ const (
 	FaultOutOfOrder FaultKind = "out_of_order" // N: the first attempt waits until a later notification of the partner was attempted (at most Delay, default 5 s real)
 	FaultError      FaultKind = "error"        // G: answer the XML error envelope with Code (default SYSTEM_EXCEPTION)
 	FaultRefundFail FaultKind = "refund_fail"  // forex_refund: the refund fails with Code (default MERCHANT_BALANCE_NOT_ENOUGH): sync at once, async with REFUND_FAIL
+	FaultLoseAnswer FaultKind = "lose_answer"  // G: the request is carried out (the refund is made), then the connection is closed unanswered
+	FaultStaleQuery FaultKind = "stale_query"  // G: single_trade_query answers TRADE_NOT_EXIST and alipay.acquire.refund.query NOT_FOUND, whatever happened (a lagging read)
 )
 
 // Fault is one injected misbehaviour, scoped to a partner and a service.
@@ -48,17 +50,21 @@ type faultState struct {
 	Fired int `json:"fired"`
 }
 
-// FaultInfo is an installed fault with its id and how often it fired.
+// FaultInfo is a fault with its id and how often it fired.
 type FaultInfo struct {
 	ID    int64 `json:"id"`
 	Fault Fault `json:"fault"`
 	Fired int   `json:"fired"`
+	// Active is false once the fault was removed or used up (Count); it is still reported by
+	// FaultByID, so that a test can prove that a fault it installed really fired.
+	Active bool `json:"active"`
 }
 
 // SetFault installs a fault and returns its id.
 func (s *Sim) SetFault(f Fault) (int64, error) {
 	switch f.Kind {
-	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder, FaultError, FaultRefundFail:
+	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder, FaultError, FaultRefundFail,
+		FaultLoseAnswer, FaultStaleQuery:
 	default:
 		return 0, gwErr("ILLEGAL_ARGUMENT", "unknown fault kind %q", f.Kind)
 	}
@@ -68,8 +74,29 @@ func (s *Sim) SetFault(f Fault) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultSeq++
-	s.faults = append(s.faults, &faultState{ID: s.faultSeq, Fault: f})
+	fs := &faultState{ID: s.faultSeq, Fault: f}
+	s.faults = append(s.faults, fs)
+	if s.faultLog == nil {
+		s.faultLog = map[int64]*faultState{}
+	}
+	s.faultLog[fs.ID] = fs
 	return s.faultSeq, nil
+}
+
+// FaultByID returns a fault installed with SetFault, also after it was removed or used up,
+// with how often it fired: the proof that an injected fault really happened.
+func (s *Sim) FaultByID(id int64) (FaultInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.faultLog[id]
+	if !ok {
+		return FaultInfo{}, false
+	}
+	active := false
+	for _, a := range s.faults {
+		active = active || a == f
+	}
+	return FaultInfo{ID: f.ID, Fault: f.Fault, Fired: f.Fired, Active: active}, true
 }
 
 // RemoveFault removes one fault; it reports whether it existed.
@@ -98,7 +125,7 @@ func (s *Sim) Faults() []FaultInfo {
 	defer s.mu.Unlock()
 	out := make([]FaultInfo, 0, len(s.faults))
 	for _, f := range s.faults {
-		out = append(out, FaultInfo{ID: f.ID, Fault: f.Fault, Fired: f.Fired})
+		out = append(out, FaultInfo{ID: f.ID, Fault: f.Fault, Fired: f.Fired, Active: true})
 	}
 	return out
 }
@@ -164,17 +191,39 @@ func (s *Sim) gatewayFault(w http.ResponseWriter, r *http.Request, partner, serv
 			}
 			return true
 		case FaultDrop:
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return true
-				}
-			}
-			// HTTP/2 or a recorder: abort the handler, which resets the stream.
-			panic(http.ErrAbortHandler)
+			dropConnection(w)
+			return true
 		}
 	}
 	return false
+}
+
+// answerFaults takes the faults that act on a gateway request after it was authenticated:
+// lose_answer (carry it out, then drop the connection) and stale_query.
+func (s *Sim) answerFaults(partner, service string) (lose, stale bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.takeLocked(partner, service, FaultLoseAnswer, FaultStaleQuery) {
+		switch f.Kind {
+		case FaultLoseAnswer:
+			lose = true
+		case FaultStaleQuery:
+			stale = stale || service == "single_trade_query" || service == "alipay.acquire.refund.query"
+		}
+	}
+	return lose, stale
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	// HTTP/2 or a recorder: abort the handler, which resets the stream.
+	panic(http.ErrAbortHandler)
 }
 
 func (s *Sim) sleep(ctx context.Context, d time.Duration) bool {

@@ -135,7 +135,20 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		writeXMLError(w, "HAS_NO_PRIVILEGE")
 		return
 	}
-	resp := services[service](s, req)
+	lose, stale := s.answerFaults(req.partner.ID, service)
+	var resp gwResponse
+	switch {
+	case stale && service == "single_trade_query":
+		resp = gwResponse{errCode: "TRADE_NOT_EXIST"}
+	case stale:
+		resp = s.staleRefundQuery(req)
+	default:
+		resp = services[service](s, req)
+	}
+	if lose {
+		dropConnection(w)
+		return
+	}
 	switch {
 	case resp.errCode != "":
 		writeXMLError(w, resp.errCode)

@@ -217,3 +217,21 @@ func (s *Sim) refundQuery(req *gwRequest) gwResponse {
 	}
 	return gwResponse{respElem: "refund", fields: f, noEcho: true}
 }
+
+// staleRefundQuery is the answer of a refund query that lags behind (stale_query fault): the
+// trade exists, the refund is not known yet.
+func (s *Sim) staleRefundQuery(req *gwRequest) gwResponse {
+	p := req.params
+	if p["out_trade_no"] == "" || p["out_return_no"] == "" {
+		return gwResponse{errCode: "ILLEGAL_ARGUMENT"}
+	}
+	f := map[string]string{"out_trade_no": p["out_trade_no"], "out_return_no": p["out_return_no"], "response_code": "NOT_FOUND"}
+	s.mu.Lock()
+	if o := s.orders[orderKey{req.partner.ID, p["out_trade_no"]}]; o != nil && o.TradeNo != "" {
+		f["trade_no"] = o.TradeNo
+	} else {
+		f["response_code"] = "TRADE_NOT_EXIST"
+	}
+	s.mu.Unlock()
+	return gwResponse{respElem: "refund", noEcho: true, fields: f}
+}

@@ -209,6 +209,7 @@ type Sim struct {
 	notifyIDs map[string]*notifyIDState
 	tokens    map[string]orderKey // cashier tokens
 	faults    []*faultState
+	faultLog  map[int64]*faultState // every fault ever set, for FaultByID
 	faultSeq  int64
 	timers    map[*time.Timer]struct{}
 
@@ -379,6 +380,23 @@ func (s *Sim) Refund(partner, outReturnNo string) (Refund, bool) {
 		return Refund{}, false
 	}
 	return *r, true
+}
+
+// RefundsOf returns copies of the refunds of partner's order out_trade_no, oldest first.
+func (s *Sim) RefundsOf(partner, outTradeNo string) []Refund {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[orderKey{partner, outTradeNo}]
+	if !ok {
+		return nil
+	}
+	out := make([]Refund, 0, len(o.Refunds))
+	for _, rn := range o.Refunds {
+		if r, ok := s.refunds[orderKey{partner, rn}]; ok {
+			out = append(out, *r)
+		}
+	}
+	return out
 }
 
 func copyOrder(o *Order) Order {
