@@ -1,6 +1,8 @@
 package mapisim
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +168,47 @@ func TestRefundFailFault(t *testing.T) {
 	}
 	if r, _ := e.sim.Refund(globalPID, "A1"); r.Status != RefundFailed {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestAnswerFaults: lose_answer carries the refund out and drops the answer (the refund is
+// made: a repeat is idempotent and the query finds it); stale_query makes the refund query
+// answer NOT_FOUND although the refund succeeded. FaultByID keeps the counters after the
+// faults are gone.
+func TestAnswerFaults(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.paid(globalPID, "LA1", "10.00", "USD")
+	lose, _ := e.sim.SetFault(Fault{Kind: FaultLoseAnswer, Service: "forex_refund", Count: 1})
+	p := map[string]string{"out_trade_no": "LA1", "out_return_no": "LAR1", "return_amount": "3.00", "currency": "USD", "is_sync": "Y"}
+	q := e.signed(map[string]string{"service": "forex_refund", "partner": globalPID, "_input_charset": "utf-8",
+		"gmt_return": "20261120120000", "out_trade_no": "LA1", "out_return_no": "LAR1", "return_amount": "3.00", "currency": "USD", "is_sync": "Y"}, signing.RSA2)
+	if resp, err := http.Get(e.gw.URL + "/gateway.do?" + q.Encode()); err == nil {
+		resp.Body.Close()
+		t.Fatalf("lose_answer: got an answer %d", resp.StatusCode)
+	}
+	if r, ok := e.sim.Refund(globalPID, "LAR1"); !ok || r.Status != RefundSuccess {
+		t.Fatalf("lose_answer: the refund was not made: %+v %v", r, ok)
+	}
+	if env, body := e.refund(globalPID, p); env.IsSuccess != "T" {
+		t.Fatalf("repeat after a lost answer: %s", body)
+	}
+	query := map[string]string{"service": "alipay.acquire.refund.query", "partner": globalPID, "_input_charset": "utf-8", "out_trade_no": "LA1", "out_return_no": "LAR1"}
+	stale, _ := e.sim.SetFault(Fault{Kind: FaultStaleQuery, Count: 1})
+	for i, want := range []string{"NOT_FOUND", "SUCCESS"} {
+		_, body := e.call(query, signing.RSA2)
+		if !strings.Contains(body, "<response_code>"+want+"</response_code>") {
+			t.Fatalf("refund query %d: want %s: %s", i+1, want, body)
+		}
+	}
+	for _, id := range []int64{lose, stale} {
+		if f, ok := e.sim.FaultByID(id); !ok || f.Fired != 1 || f.Active {
+			t.Fatalf("fault %d: %+v %v; want fired once and used up", id, f, ok)
+		}
+	}
+	if _, ok := e.sim.FaultByID(999); ok {
+		t.Fatal("FaultByID found a fault that was never set")
+	}
+	if got := e.sim.RefundsOf(globalPID, "LA1"); len(got) != 1 || got[0].OutReturnNo != "LAR1" {
+		t.Fatalf("RefundsOf = %+v", got)
 	}
 }
