@@ -129,6 +129,10 @@ type Description struct {
 	QuerySchedule []time.Duration `json:"query_schedule,omitempty"`
 	// DefaultExpiry is how long an unpaid payment lives when the request sets no expiry.
 	DefaultExpiry time.Duration `json:"default_expiry,omitempty"`
+	// MaxExpiry is the longest expiry, counted from creation, the provider accepts for a
+	// payment (Alipay's it_b_pay: 15 days); 0 means no limit. The host refuses a request whose
+	// expires_at lies further away before it calls the provider.
+	MaxExpiry time.Duration `json:"max_expiry,omitempty"`
 }
 
 // Has reports whether the description declares capability c.

@@ -17,6 +17,7 @@ import (
 type fakeProvider struct {
 	mu      sync.Mutex
 	queries map[string]core.PaymentState // out_trade_no -> what QueryPayment says
+	expiry  map[string]time.Time          // out_trade_no -> the ExpiresAt CreatePayment received
 	refunds int
 	caps    []core.Capability
 	// block, when set, holds CreatePayment calls whose extras say block=1 until it is closed.
@@ -27,7 +28,7 @@ type fakeProvider struct {
 }
 
 func newFakeProvider() *fakeProvider {
-	return &fakeProvider{queries: map[string]core.PaymentState{}, caps: []core.Capability{
+	return &fakeProvider{queries: map[string]core.PaymentState{}, expiry: map[string]time.Time{}, caps: []core.Capability{
 		core.CapQuery, core.CapRefund, core.CapPartialRefund, core.CapMultipleRefund, core.CapClose,
 	}}
 }
@@ -43,6 +44,7 @@ func (f *fakeProvider) Describe(context.Context) (*core.Description, error) {
 		},
 		Capabilities:  f.caps,
 		QuerySchedule: []time.Duration{time.Minute},
+		MaxExpiry:     48 * time.Hour,
 	}, nil
 }
 
@@ -53,6 +55,9 @@ func (f *fakeProvider) CreatePayment(_ context.Context, r *core.CreatePaymentReq
 		f.entered <- struct{}{}
 		<-f.block
 	}
+	f.mu.Lock()
+	f.expiry[r.OutTradeNo] = r.ExpiresAt
+	f.mu.Unlock()
 	if r.Extras["fail"] == "unavailable" {
 		return nil, core.Errorf(core.EUNAVAILABLE, "fake gateway down")
 	}

@@ -275,6 +275,15 @@ func (r *response) decode(t testing.TB, v any) {
 	}
 }
 
+func (r *response) errorParam(t testing.TB) string {
+	t.Helper()
+	var b struct {
+		Error struct{ Param string }
+	}
+	r.decode(t, &b)
+	return b.Error.Param
+}
+
 func (r *response) errorMessage(t testing.TB) string {
 	t.Helper()
 	var b struct {

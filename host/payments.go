@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,22 +26,78 @@ type CreatePaymentRequest struct {
 	Channel        core.Channel      `json:"channel"`
 	ReturnURL      string            `json:"return_url"`
 	ProviderExtras map[string]string `json:"provider_extras"`
+	// Metadata is the merchant's own key/value pairs, stored with the payment, returned with it
+	// and sent in its events (see checkMetadata for the bounds).
+	Metadata map[string]string `json:"metadata"`
+	// ExpiresAt, when set, is when the payment expires unpaid: it must lie at least MinExpiry
+	// ahead and no further than the provider's MaxExpiry. The provider receives it
+	// (core.CreatePaymentRequest.ExpiresAt) and sets the wallet's own timeout from it.
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 // defaultExpiry applies when the provider declares none.
 const defaultExpiry = 2 * time.Hour
 
+// MinExpiry is the shortest expiry a request may ask for: a wallet counts its timeout in whole
+// minutes, and a buyer needs time to pay.
+const MinExpiry = time.Minute
+
+// Bounds of metadata, on payments and refunds.
+const (
+	MaxMetadataEntries  = 20
+	MaxMetadataKeyLen   = 40
+	MaxMetadataValueLen = 500
+)
+
 func checkText(field, v string, max int, required bool) error {
+	param := field
+	if field == "provider_extras key" {
+		param = "provider_extras"
+	}
 	if required && strings.TrimSpace(v) == "" {
-		return core.Errorf(core.EINVALID, "%s is required", field)
+		return core.ParamErrorf(core.EINVALID, param, "%s is required", field)
 	}
 	if utf8.RuneCountInString(v) > max {
-		return core.Errorf(core.EINVALID, "%s is longer than %d characters", field, max)
+		return core.ParamErrorf(core.EINVALID, param, "%s is longer than %d characters", field, max)
 	}
 	if !utf8.ValidString(v) || strings.ContainsAny(v, "\x00\r\n") {
-		return core.Errorf(core.EINVALID, "%s contains invalid characters", field)
+		return core.ParamErrorf(core.EINVALID, param, "%s contains invalid characters", field)
 	}
 	return nil
+}
+
+// checkMetadata bounds a metadata map: at most MaxMetadataEntries entries, keys of 1 to
+// MaxMetadataKeyLen letters, digits, '_', '-' or '.', values of at most MaxMetadataValueLen
+// characters of valid UTF-8 without NUL.
+func checkMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataEntries {
+		return core.ParamErrorf(core.EINVALID, "metadata", "metadata has more than %d entries", MaxMetadataEntries)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxMetadataKeyLen || strings.IndexFunc(k, func(c rune) bool {
+			return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.')
+		}) >= 0 {
+			return core.ParamErrorf(core.EINVALID, "metadata", "metadata keys are 1 to %d letters, digits, '_', '-' or '.'", MaxMetadataKeyLen)
+		}
+		if utf8.RuneCountInString(v) > MaxMetadataValueLen {
+			return core.ParamErrorf(core.EINVALID, "metadata."+k, "metadata.%s is longer than %d characters", k, MaxMetadataValueLen)
+		}
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return core.ParamErrorf(core.EINVALID, "metadata."+k, "metadata.%s contains invalid characters", k)
+		}
+	}
+	return nil
+}
+
+// withParam names param as the field at fault of err, unless err names one already.
+func withParam(err error, param string) error {
+	var e *core.Error
+	if errors.As(err, &e) && e.Param == "" && e.Code == core.EINVALID {
+		c := *e
+		c.Param = param
+		return &c
+	}
+	return err
 }
 
 func (r *CreatePaymentRequest) validate() error {
@@ -57,21 +114,24 @@ func (r *CreatePaymentRequest) validate() error {
 		}
 	}
 	if err := r.Amount.Validate(); err != nil {
-		return err
+		return withParam(err, "amount")
 	}
 	switch r.Channel {
 	case core.ChannelApp:
 	case core.ChannelH5, core.ChannelWeb:
 		if r.ReturnURL != "" && !strings.HasPrefix(r.ReturnURL, "https://") && !strings.HasPrefix(r.ReturnURL, "http://") {
-			return core.Errorf(core.EINVALID, "return_url must be an http(s) URL")
+			return core.ParamErrorf(core.EINVALID, "return_url", "return_url must be an http(s) URL")
 		}
 	case "":
-		return core.Errorf(core.EINVALID, "channel is required (app, h5 or web)")
+		return core.ParamErrorf(core.EINVALID, "channel", "channel is required (app, h5 or web)")
 	default:
-		return core.Errorf(core.EINVALID, "channel must be app, h5 or web")
+		return core.ParamErrorf(core.EINVALID, "channel", "channel must be app, h5 or web")
+	}
+	if err := checkMetadata(r.Metadata); err != nil {
+		return err
 	}
 	if len(r.ProviderExtras) > 32 {
-		return core.Errorf(core.EINVALID, "provider_extras has more than 32 entries")
+		return core.ParamErrorf(core.EINVALID, "provider_extras", "provider_extras has more than 32 entries")
 	}
 	for k, v := range r.ProviderExtras {
 		if err := checkText("provider_extras key", k, 64, true); err != nil {
@@ -106,10 +166,10 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	}
 	if !caller.sees(rm.Account, req.Region) {
 		// The method maps to an account outside the key's scope: as if it were not enabled.
-		return nil, core.Errorf(core.EINVALID, "method %q is not enabled in region %s", req.Method, req.Region)
+		return nil, core.ParamErrorf(core.EINVALID, "method", "method %q is not enabled in region %s", req.Method, req.Region)
 	}
 	if err := rm.checkLimits(req.Amount); err != nil {
-		return nil, err
+		return nil, withParam(err, "amount")
 	}
 	prov, desc, err := s.provider(ctx, rm.Account)
 	if err != nil {
@@ -120,13 +180,18 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		return nil, core.Errorf(core.EINVALID, "method %q is not offered by the provider of region %s", req.Method, req.Region)
 	}
 	if err := method.CheckAmount(req.Amount); err != nil {
-		return nil, err
+		return nil, withParam(err, "amount")
 	}
 	if !method.HasChannel(req.Channel) {
-		return nil, core.Errorf(core.EINVALID, "method %s does not offer channel %s", req.Method, req.Channel)
+		return nil, core.ParamErrorf(core.EINVALID, "channel", "method %s does not offer channel %s", req.Method, req.Channel)
+	}
+	now := s.now()
+	expires, err := expiryFor(req.ExpiresAt, req.Method, desc, now)
+	if err != nil {
+		return nil, err
 	}
 
-	p, preq := newPayment(req, rm.Account, desc, st.notifyURL(rm.Account), s.now())
+	p, preq := newPayment(req, rm.Account, desc, st.notifyURL(rm.Account), now, expires)
 	local := desc.Has(core.CapLocalCreate)
 	if !local {
 		if err := s.store.InsertPayment(ctx, p); err != nil {
@@ -191,18 +256,14 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 
 // newPayment is the pending payment req creates on account, with a fresh id and out_trade_no,
 // and the provider request that asks for its client action.
-func newPayment(req *CreatePaymentRequest, account string, desc *core.Description, notifyURL string, now time.Time) (*store.Payment, *core.CreatePaymentRequest) {
-	expiry := desc.DefaultExpiry
-	if expiry <= 0 {
-		expiry = defaultExpiry
-	}
+func newPayment(req *CreatePaymentRequest, account string, desc *core.Description, notifyURL string, now, expires time.Time) (*store.Payment, *core.CreatePaymentRequest) {
 	id := store.NewID("pay_")
 	p := &store.Payment{
 		ID: id, Account: account, Region: req.Region, Method: req.Method, Channel: req.Channel,
 		OutTradeNo: "pmx" + strings.TrimPrefix(id, "pay_"), Reference: req.Reference, Amount: req.Amount,
 		Status: core.PaymentPending, Subject: req.Subject, Description: req.Description, ReturnURL: req.ReturnURL,
-		Extras: maps.Clone(req.ProviderExtras), ExpiresAt: now.Add(expiry),
-		NextQueryAt: firstQuery(desc, now, now.Add(expiry)),
+		Extras: maps.Clone(req.ProviderExtras), Metadata: maps.Clone(req.Metadata), ExpiresAt: expires,
+		NextQueryAt: firstQuery(desc, now, expires),
 		CreatedAt:   now, UpdatedAt: now,
 	}
 	return p, &core.CreatePaymentRequest{
@@ -210,6 +271,43 @@ func newPayment(req *CreatePaymentRequest, account string, desc *core.Descriptio
 		Amount: p.Amount, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
 		NotifyURL: notifyURL, ExpiresAt: p.ExpiresAt, Extras: p.Extras,
 	}
+}
+
+// expiryFor is when a payment created at now expires: the request's expires_at, checked
+// against MinExpiry and the provider's MaxExpiry, or else the provider's default expiry.
+func expiryFor(requested *time.Time, method string, desc *core.Description, now time.Time) (time.Time, error) {
+	if requested == nil || requested.IsZero() {
+		expiry := desc.DefaultExpiry
+		if expiry <= 0 {
+			expiry = defaultExpiry
+		}
+		if desc.MaxExpiry > 0 && expiry > desc.MaxExpiry {
+			expiry = desc.MaxExpiry
+		}
+		return now.Add(expiry).UTC().Truncate(time.Microsecond), nil
+	}
+	left := requested.Sub(now)
+	if left < MinExpiry {
+		return time.Time{}, core.ParamErrorf(core.EINVALID, "expires_at", "expires_at must be at least %s from now", MinExpiry)
+	}
+	if desc.MaxExpiry > 0 && left > desc.MaxExpiry {
+		return time.Time{}, core.ParamErrorf(core.EINVALID, "expires_at",
+			"expires_at is more than %s from now; the provider of method %s accepts at most that", fmtDuration(desc.MaxExpiry), method)
+	}
+	return requested.UTC().Truncate(time.Microsecond), nil
+}
+
+// fmtDuration writes d in whole days, hours or minutes when it is one ("15d", "2h", "90m").
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
 }
 
 // failUnstarted marks a payment whose client action could not be built as failed.

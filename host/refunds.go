@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 
 // CreateRefundRequest is the body of POST /v1/payments/{id}/refunds.
 type CreateRefundRequest struct {
-	Amount core.Money `json:"amount"`
-	Reason string     `json:"reason"`
+	Amount   core.Money        `json:"amount"`
+	Reason   string            `json:"reason"`
+	Metadata map[string]string `json:"metadata"` // as on payments (checkMetadata)
 }
 
 // CreateRefund reserves the amount on the payment (under its row lock, so concurrent refunds
@@ -23,6 +25,9 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 		return nil, err
 	}
 	if err := req.Amount.Validate(); err != nil {
+		return nil, withParam(err, "amount")
+	}
+	if err := checkMetadata(req.Metadata); err != nil {
 		return nil, err
 	}
 	p, err := s.visiblePayment(ctx, paymentID)
@@ -40,7 +45,8 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	now := s.now()
 	r := &store.Refund{
 		ID: id, PaymentID: p.ID, Account: p.Account, OutRefundNo: "pmxr" + strings.TrimPrefix(id, "rf_"),
-		Amount: req.Amount, Status: core.RefundPending, Reason: req.Reason, CreatedAt: now, UpdatedAt: now,
+		Amount: req.Amount, Status: core.RefundPending, Reason: req.Reason, Metadata: maps.Clone(req.Metadata),
+		CreatedAt: now, UpdatedAt: now,
 		// Until the provider answers, the outcome is unknown: a host that dies now leaves the
 		// refund for the janitor to query.
 		NextQueryAt: now.Add(time.Minute),

@@ -181,7 +181,7 @@ func (s *Service) callCtx(ctx context.Context) (context.Context, context.CancelF
 func (st *Settings) findMethod(region, method, currency string) (RegionMethod, error) {
 	methods, ok := st.Regions[region]
 	if !ok {
-		return RegionMethod{}, core.Errorf(core.EINVALID, "unknown region %q", region)
+		return RegionMethod{}, core.ParamErrorf(core.EINVALID, "region", "unknown region %q", region)
 	}
 	found := false
 	for _, m := range methods {
@@ -194,9 +194,9 @@ func (st *Settings) findMethod(region, method, currency string) (RegionMethod, e
 		}
 	}
 	if found {
-		return RegionMethod{}, core.Errorf(core.EINVALID, "method %s does not accept %s in region %s", method, currency, region)
+		return RegionMethod{}, core.ParamErrorf(core.EINVALID, "amount.currency", "method %s does not accept %s in region %s", method, currency, region)
 	}
-	return RegionMethod{}, core.Errorf(core.EINVALID, "method %q is not enabled in region %s", method, region)
+	return RegionMethod{}, core.ParamErrorf(core.EINVALID, "method", "method %q is not enabled in region %s", method, region)
 }
 
 // checkLimits applies the region's own limits for amount's currency, if any.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type Payment struct {
 	Subject        string             `json:"subject,omitempty"`
 	Description    string             `json:"description,omitempty"`
 	ReturnURL      string             `json:"return_url,omitempty"`
+	Metadata       map[string]string  `json:"metadata,omitempty"`
 	OutTradeNo     string             `json:"out_trade_no"`
 	ProviderRef    string             `json:"provider_ref,omitempty"`
 	Wallet         string             `json:"wallet,omitempty"`
@@ -65,6 +67,7 @@ func paymentView(p *store.Payment) *Payment {
 		Amount:         p.Amount,
 		AmountRefunded: core.Money{Value: p.AmountRefunded, Currency: p.Amount.Currency},
 		Reference:      p.Reference, Subject: p.Subject, Description: p.Description, ReturnURL: p.ReturnURL,
+		Metadata:   maps.Clone(p.Metadata),
 		OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef, Wallet: p.Wallet, FailureCode: p.FailureCode,
 		NextAction: p.NextAction, Flags: []string{},
 		ExpiresAt: timePtr(p.ExpiresAt), PaidAt: timePtr(p.PaidAt),
@@ -84,6 +87,7 @@ type Refund struct {
 	Status      core.RefundStatus `json:"status"`
 	Amount      core.Money        `json:"amount"`
 	Reason      string            `json:"reason,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 	OutRefundNo string            `json:"out_refund_no"`
 	ProviderRef string            `json:"provider_ref,omitempty"`
 	FailureCode string            `json:"failure_code,omitempty"`
@@ -93,7 +97,7 @@ type Refund struct {
 
 func refundView(r *store.Refund) *Refund {
 	return &Refund{
-		ID: r.ID, PaymentID: r.PaymentID, Status: r.Status, Amount: r.Amount, Reason: r.Reason,
+		ID: r.ID, PaymentID: r.PaymentID, Status: r.Status, Amount: r.Amount, Reason: r.Reason, Metadata: maps.Clone(r.Metadata),
 		OutRefundNo: r.OutRefundNo, ProviderRef: r.ProviderRef, FailureCode: r.FailureCode,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

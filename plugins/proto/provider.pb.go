@@ -463,8 +463,10 @@ type Description struct {
 	Settings           []*Setting             `protobuf:"bytes,5,rep,name=settings,proto3" json:"settings,omitempty"`
 	QueryScheduleNanos []int64                `protobuf:"varint,6,rep,packed,name=query_schedule_nanos,json=queryScheduleNanos,proto3" json:"query_schedule_nanos,omitempty"`
 	DefaultExpiryNanos int64                  `protobuf:"varint,7,opt,name=default_expiry_nanos,json=defaultExpiryNanos,proto3" json:"default_expiry_nanos,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The longest expiry the provider accepts for a payment, counted from its creation; 0: no limit.
+	MaxExpiryNanos int64 `protobuf:"varint,8,opt,name=max_expiry_nanos,json=maxExpiryNanos,proto3" json:"max_expiry_nanos,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Description) Reset() {
@@ -542,6 +544,13 @@ func (x *Description) GetQueryScheduleNanos() []int64 {
 func (x *Description) GetDefaultExpiryNanos() int64 {
 	if x != nil {
 		return x.DefaultExpiryNanos
+	}
+	return 0
+}
+
+func (x *Description) GetMaxExpiryNanos() int64 {
+	if x != nil {
+		return x.MaxExpiryNanos
 	}
 	return 0
 }
@@ -2100,7 +2109,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
 	"\x06secret\x18\x03 \x01(\bR\x06secret\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xb2\x02\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xdc\x02\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x124\n" +
@@ -2108,7 +2117,8 @@ const file_provider_proto_rawDesc = "" +
 	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x127\n" +
 	"\bsettings\x18\x05 \x03(\v2\x1b.paymux.provider.v1.SettingR\bsettings\x120\n" +
 	"\x14query_schedule_nanos\x18\x06 \x03(\x03R\x12queryScheduleNanos\x120\n" +
-	"\x14default_expiry_nanos\x18\a \x01(\x03R\x12defaultExpiryNanos\"\xb9\x01\n" +
+	"\x14default_expiry_nanos\x18\a \x01(\x03R\x12defaultExpiryNanos\x12(\n" +
+	"\x10max_expiry_nanos\x18\b \x01(\x03R\x0emaxExpiryNanos\"\xb9\x01\n" +
 	"\x10ConfigureRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12N\n" +
 	"\bsettings\x18\x02 \x03(\v22.paymux.provider.v1.ConfigureRequest.SettingsEntryR\bsettings\x1a;\n" +

@@ -74,6 +74,7 @@ func descriptionToPB(d *core.Description) *pb.Description {
 		Version:            d.Version,
 		QueryScheduleNanos: durationsToPB(d.QuerySchedule),
 		DefaultExpiryNanos: int64(d.DefaultExpiry),
+		MaxExpiryNanos:     int64(d.MaxExpiry),
 	}
 	for _, m := range d.Methods {
 		pm := &pb.Method{Id: m.ID, Name: m.Name}
@@ -100,6 +101,7 @@ func descriptionFromPB(d *pb.Description) *core.Description {
 		Version:       d.GetVersion(),
 		QuerySchedule: durationsFromPB(d.GetQueryScheduleNanos()),
 		DefaultExpiry: time.Duration(d.GetDefaultExpiryNanos()),
+		MaxExpiry:     time.Duration(d.GetMaxExpiryNanos()),
 	}
 	for _, m := range d.GetMethods() {
 		cm := core.Method{ID: m.GetId(), Name: m.GetName()}

@@ -115,6 +115,7 @@ func (p *Provider) Describe(context.Context) (*core.Description, error) {
 		Settings:      settingsSchema(),
 		QuerySchedule: QuerySchedule,
 		DefaultExpiry: DefaultExpiry,
+		MaxExpiry:     mapi.MaxItBPay,
 	}, nil
 }
 

@@ -101,6 +101,7 @@ func (p *Provider) Describe(context.Context) (*core.Description, error) {
 		// buyers who return to the app without one.
 		QuerySchedule: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour},
 		DefaultExpiry: mapi.DefaultPaymentExpiry,
+		MaxExpiry:     mapi.MaxItBPay,
 	}, nil
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PaymentRoundTrip", testPaymentRoundTrip},
 		{"PaymentUnique", testPaymentUnique},
 		{"PaymentList", testPaymentList},
+		{"ScopedLists", testScopedLists},
 		{"RefundRoundTrip", testRefundRoundTrip},
 		{"RefundUnique", testRefundUnique},
 		{"ReserveRefundRules", testReserveRefundRules},
