@@ -17,7 +17,7 @@ import (
 type fakeProvider struct {
 	mu      sync.Mutex
 	queries map[string]core.PaymentState // out_trade_no -> what QueryPayment says
-	expiry  map[string]time.Time          // out_trade_no -> the ExpiresAt CreatePayment received
+	expiry  map[string]time.Time         // out_trade_no -> the ExpiresAt CreatePayment received
 	refunds int
 	caps    []core.Capability
 	// block, when set, holds CreatePayment calls whose extras say block=1 until it is closed.
