@@ -110,7 +110,7 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 
 func TestConformanceInProcess(t *testing.T) {
 	for _, st := range []string{"RSA2", "MD5"} {
-		for _, ch := range []core.Channel{core.ChannelApp, core.ChannelH5} {
+		for _, ch := range []core.Channel{core.ChannelApp, core.ChannelH5, core.ChannelWeb} {
 			t.Run(st+"/"+string(ch), func(t *testing.T) {
 				f := newSim(t, st)
 				if st == "MD5" {
@@ -166,7 +166,7 @@ func TestConformanceOverPlugin(t *testing.T) {
 		t.Skip("builds and launches the plugin binary")
 	}
 	pl := launch(t, pluginBinary(t))
-	for _, ch := range []core.Channel{core.ChannelApp, core.ChannelH5} {
+	for _, ch := range []core.Channel{core.ChannelApp, core.ChannelH5, core.ChannelWeb} {
 		t.Run(string(ch), func(t *testing.T) {
 			f := newSim(t, "RSA2")
 			conformance.Run(t, f.harness(pl.Provider(), ch))

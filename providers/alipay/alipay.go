@@ -108,7 +108,7 @@ func (p *Provider) Describe(context.Context) (*core.Description, error) {
 		Methods: []core.Method{{
 			ID:          MethodID,
 			Name:        "Alipay",
-			Channels:    []core.Channel{core.ChannelApp, core.ChannelH5},
+			Channels:    []core.Channel{core.ChannelApp, core.ChannelH5, core.ChannelWeb},
 			AmountRules: AmountRules(),
 		}},
 		Capabilities:  mapi.Capabilities(),

@@ -5,14 +5,25 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/paymux/paymux/core/notify"
 	"github.com/paymux/paymux/core/signing"
 )
 
-// checkWap checks a create_forex_trade_wap request (alipay-h5.md §3, §4, §9) and returns the
-// order to open, or an *Error whose code the error page shows.
+// ServiceDesktop is the desktop cashier's service (alipay-h5.md §5): the same request as
+// create_forex_trade_wap with product_code NEW_OVERSEAS_SELLER and the QR display modes.
+const ServiceDesktop = "create_forex_trade"
+
+// QRPayModes are the qr_pay_mode values the desktop cashier accepts: 0, 1 and 3 are the QR code
+// in front of the cashier at decreasing sizes, 2 is the redirect to the cashier, 4 an embedded QR
+// code of qrcode_width pixels (alipay-h5.md §5: 4 with a width is seen [C1]; the others follow
+// Alipay's desktop page products and are unconfirmed for cross-border).
+var QRPayModes = []string{"0", "1", "2", "3", "4"}
+
+// checkWap checks a create_forex_trade_wap or create_forex_trade request (alipay-h5.md §3-§5,
+// §9) and returns the order to open, or an *Error whose code the error page shows.
 func (s *Sim) checkWap(params map[string]string) (*checkedOrder, error) {
 	s.mu.Lock()
 	ps := s.partners[params["partner"]]
@@ -20,8 +31,10 @@ func (s *Sim) checkWap(params map[string]string) (*checkedOrder, error) {
 	if ps == nil {
 		return nil, gwErr("ILLEGAL_PARTNER", "unknown partner")
 	}
+	desktop := params["service"] == ServiceDesktop
 	if !strings.EqualFold(params["_input_charset"], "utf-8") {
-		return nil, gwErr("ILLEGAL_CHARSET", "create_forex_trade_wap takes UTF-8 only")
+		// The desktop service also takes GBK; the simulator reads UTF-8 only.
+		return nil, gwErr("ILLEGAL_CHARSET", "%s takes UTF-8 here", clip(params["service"]))
 	}
 	v, code := s.verifierFor(ps, params["sign_type"])
 	if code != "" {
@@ -41,8 +54,17 @@ func (s *Sim) checkWap(params map[string]string) (*checkedOrder, error) {
 			return nil, gwErr("ILLEGAL_ARGUMENT", "%s is required", f)
 		}
 	}
-	if p["product_code"] != "" && p["product_code"] != "NEW_WAP_OVERSEAS_SELLER" {
+	switch {
+	case desktop && p["product_code"] != "NEW_OVERSEAS_SELLER":
+		return nil, gwErr("ILLEGAL_ARGUMENT", "product_code must be NEW_OVERSEAS_SELLER for create_forex_trade")
+	case !desktop && p["product_code"] != "" && p["product_code"] != "NEW_WAP_OVERSEAS_SELLER":
 		return nil, gwErr("ILLEGAL_ARGUMENT", "product_code must be NEW_WAP_OVERSEAS_SELLER")
+	case !desktop && (p["qr_pay_mode"] != "" || p["qrcode_width"] != ""):
+		return nil, gwErr("ILLEGAL_ARGUMENT", "qr_pay_mode is for create_forex_trade only")
+	case desktop && p["qr_pay_mode"] != "" && !slices.Contains(QRPayModes, p["qr_pay_mode"]):
+		return nil, gwErr("ILLEGAL_ARGUMENT", "qr_pay_mode %q", clip(p["qr_pay_mode"]))
+	case desktop && (p["qr_pay_mode"] == "4") != (p["qrcode_width"] != ""):
+		return nil, gwErr("ILLEGAL_ARGUMENT", "qrcode_width goes with qr_pay_mode 4 only")
 	}
 	c, err := s.checkOrderFields(ps, &OrderString{SignType: params["sign_type"]}, p)
 	if err != nil {
@@ -64,7 +86,11 @@ func (s *Sim) createWap(params map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o, err := s.openOrder(c, "h5")
+	channel := "h5"
+	if params["service"] == ServiceDesktop {
+		channel = "web"
+	}
+	o, err := s.openOrder(c, channel)
 	if err != nil {
 		return "", err
 	}
@@ -92,7 +118,12 @@ func (s *Sim) createForexTradeWap(w http.ResponseWriter, r *http.Request, params
 		writeErrorPage(w, codeOf(err))
 		return
 	}
-	http.Redirect(w, r, "/cashier/"+token, http.StatusFound)
+	to := "/cashier/" + token
+	if m := params["qr_pay_mode"]; m != "" && m != "2" {
+		// The QR modes answer with the code itself, for the merchant's page to embed.
+		to += "?qr_pay_mode=" + url.QueryEscape(m) + "&qrcode_width=" + url.QueryEscape(params["qrcode_width"])
+	}
+	http.Redirect(w, r, to, http.StatusFound)
 }
 
 var errorPage = template.Must(template.New("e").Parse(`<!DOCTYPE html>
@@ -115,6 +146,8 @@ var cashierPage = template.Must(template.New("c").Parse(`<!DOCTYPE html>
 <dt>Subject</dt><dd id="subject">{{.Subject}}</dd>
 <dt>Amount</dt><dd id="amount">{{.Amount}} {{.Currency}}</dd>
 {{if .Wallet}}<dt>Wallet</dt><dd id="wallet">{{.Wallet}}</dd>{{end}}
+{{if .Desktop}}<dt>Cashier</dt><dd id="desktop">desktop{{if .QRMode}}, QR mode {{.QRMode}}{{if .QRWidth}} ({{.QRWidth}} px){{end}}{{end}}</dd>
+<dt>Scan to pay</dt><dd><code id="qrcode">{{.QRCode}}</code></dd>{{end}}
 </dl>
 <form method="post" action="/cashier/{{.Token}}/pay"><button type="submit" name="action" value="pay">Pay</button></form>
 <form method="post" action="/cashier/{{.Token}}/cancel"><button type="submit" name="action" value="cancel">Cancel</button></form>
@@ -156,8 +189,14 @@ func (s *Sim) serveCashier(w http.ResponseWriter, r *http.Request) {
 	case action == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		wallet := map[string]string{"ALIPAYHK": "AlipayHK", "ALIPAYCN": "Alipay"}[o.PaymentInst]
-		cashierPage.Execute(w, map[string]string{"Merchant": name, "Subject": o.Subject, "Amount": o.Money().Decimal(),
-			"Currency": o.Currency, "Token": token, "Wallet": wallet})
+		data := map[string]string{"Merchant": name, "Subject": o.Subject, "Amount": o.Money().Decimal(),
+			"Currency": o.Currency, "Token": token, "Wallet": wallet}
+		if o.Channel == "web" {
+			// The QR code a phone scans leads to this same cashier session.
+			data["Desktop"], data["QRCode"] = "1", "https://qr.alipay.com/sim/"+token
+			data["QRMode"], data["QRWidth"] = r.URL.Query().Get("qr_pay_mode"), r.URL.Query().Get("qrcode_width")
+		}
+		cashierPage.Execute(w, data)
 	case action == "pay" && r.Method == http.MethodPost:
 		ret, err := s.payToken(k)
 		if err != nil {
@@ -249,14 +288,14 @@ func paramsOfRedirect(redirectURL string) (map[string]string, error) {
 	if err != nil {
 		return nil, gwErr("ILLEGAL_ARGUMENT", "redirect URL query: %v", err)
 	}
-	if p["service"] != "create_forex_trade_wap" {
-		return nil, gwErr("ILLEGAL_SERVICE", "service %q is not create_forex_trade_wap", clip(p["service"]))
+	if p["service"] != "create_forex_trade_wap" && p["service"] != ServiceDesktop {
+		return nil, gwErr("ILLEGAL_SERVICE", "service %q is not create_forex_trade_wap or %s", clip(p["service"]), ServiceDesktop)
 	}
 	return p, nil
 }
 
 // PayH5 plays a buyer who follows the merchant's H5 redirect URL (gateway.do?service=
-// create_forex_trade_wap&...) and presses Pay in the cashier. It returns where the browser is
+// create_forex_trade_wap&..., or the desktop create_forex_trade) and presses Pay in the cashier. It returns where the browser is
 // sent next. A rejected request returns the *Error the gateway's error page would show.
 func (s *Sim) PayH5(ctx context.Context, redirectURL string) (H5Return, error) {
 	p, err := paramsOfRedirect(redirectURL)

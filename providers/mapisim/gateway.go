@@ -115,7 +115,7 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service := params["service"]
-	if service == "create_forex_trade_wap" {
+	if service == "create_forex_trade_wap" || service == ServiceDesktop {
 		s.createForexTradeWap(w, r, params)
 		return
 	}

@@ -141,7 +141,7 @@ type Order struct {
 	Partner     string            `json:"partner"`
 	OutTradeNo  string            `json:"out_trade_no"`
 	TradeNo     string            `json:"trade_no,omitempty"`
-	Channel     string            `json:"channel"` // "app" or "h5"
+	Channel     string            `json:"channel"` // "app", "h5" or "web" (desktop)
 	Status      string            `json:"trade_status"`
 	Subject     string            `json:"subject"`
 	Body        string            `json:"body,omitempty"`

@@ -16,17 +16,22 @@ import (
 
 	"github.com/paymux/paymux/host/webhook"
 	"github.com/paymux/paymux/providers/antomsim"
+	"github.com/paymux/paymux/providers/mapisim"
 )
 
-// TestServeAntomWalletsByConfig is the Done-when of the Antom provider: `paymux sim` and
-// `paymux serve` (in process, the real antom plugin binary, SQLite), with GCash enabled in PH
-// and Kakao Pay in KR by configuration alone. Each payment goes create -> wallet page ->
-// signed notification -> succeeded -> partial refund, and the webhooks say so.
-func TestServeAntomWalletsByConfig(t *testing.T) {
+// TestServeAntomAndDesktopByConfig is the Done-when of the Antom provider and of the desktop
+// channel: `paymux sim` and `paymux serve` (in process, the real plugin binaries, SQLite), with
+// GCash enabled in PH, Kakao Pay in KR and Alipay on the desktop (web) in CN by configuration
+// alone. Each payment goes create -> wallet page or desktop cashier -> signed notification ->
+// succeeded -> partial refund, and the webhooks say so.
+func TestServeAntomAndDesktopByConfig(t *testing.T) {
 	bin := checkPluginBinaries(t)
 	plugin := filepath.Join(bin, "paymux-provider-antom")
-	if _, err := os.Stat(plugin); err != nil {
-		t.Fatalf("antom plugin binary: %v (make build)", err)
+	alipayPlugin := filepath.Join(bin, "paymux-provider-alipay")
+	for _, p := range []string{plugin, alipayPlugin} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("plugin binary: %v (make build)", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -67,6 +72,10 @@ func TestServeAntomWalletsByConfig(t *testing.T) {
 	pub := filepath.Join(dir, "test-antom-public.pem")
 	must(t, os.WriteFile(priv, antomsim.TestMerchantPrivateKeyPEM, 0o600))
 	must(t, os.WriteFile(pub, antomPub, 0o600))
+	mapiPriv := filepath.Join(dir, "test-merchant-private-DO-NOT-USE.pem")
+	mapiPub := filepath.Join(dir, "test-alipay-public.pem")
+	must(t, os.WriteFile(mapiPriv, mapisim.TestMerchantPrivateKeyPEM, 0o600))
+	must(t, os.WriteFile(mapiPub, mapisim.TestAlipayPublicKeyPEM, 0o600))
 	addr := freeAddr(t)
 	base := "http://" + addr
 	cfg := fmt.Sprintf(`server:
@@ -80,6 +89,9 @@ plugins:
   antom:
     command: %s
     sha256: %s
+  alipay:
+    command: %s
+    sha256: %s
 accounts:
   antom-asia:
     plugin: antom
@@ -88,6 +100,16 @@ accounts:
       gateway_url: %s
       private_key: %s
       antom_public_key: %s
+      timeout: 5s
+  alipay-global:
+    plugin: alipay
+    settings:
+      partner: "2088000000000001"
+      gateway_url: %s/gateway.do
+      sign_type: RSA2
+      private_key_file: %s
+      alipay_public_key_file: %s
+      currency: USD
       timeout: 5s
 regions:
   PH:
@@ -98,13 +120,18 @@ regions:
     methods:
       - method: kakaopay
         account: antom-asia
+  CN:
+    methods:
+      - method: alipay
+        account: alipay-global
 webhooks:
   url: %s
   secret: %q
 log:
   level: warn
 `, addr, base, serveTestKey, filepath.Join(dir, "paymux.db"), plugin, pinHexSHA(checkMustRead(t, plugin)),
-		DemoAntomClientID, simURL, priv, pub, sink.URL, serveTestSecret)
+		alipayPlugin, pinHexSHA(checkMustRead(t, alipayPlugin)),
+		DemoAntomClientID, simURL, priv, pub, simURL, mapiPriv, mapiPub, sink.URL, serveTestSecret)
 	cfgPath := filepath.Join(dir, "paymux.yaml")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	serveDone := make(chan error, 1)
@@ -119,16 +146,17 @@ log:
 	})
 
 	for _, tc := range []struct {
-		region, method, currency string
-		value, refund            int64
+		region, method, channel, currency string
+		value, refund                     int64
 	}{
-		{"PH", "gcash", "PHP", 125000, 25000},
-		{"KR", "kakaopay", "KRW", 39000, 9000},
+		{"PH", "gcash", "h5", "PHP", 125000, 25000},
+		{"KR", "kakaopay", "h5", "KRW", 39000, 9000},
+		{"CN", "alipay", "web", "USD", 4200, 1200},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			code, body := serveCall(t, "POST", base+"/v1/payments", serveTestKey, map[string]any{
 				"region": tc.region, "method": tc.method, "amount": map[string]any{"value": tc.value, "currency": tc.currency},
-				"subject": "Antom order", "channel": "h5", "return_url": "https://shop.example/return", "reference": "antom-" + tc.method})
+				"subject": "Order", "channel": tc.channel, "return_url": "https://shop.example/return", "reference": "byconfig-" + tc.method})
 			if code != 201 {
 				t.Fatalf("create: %d %s", code, body)
 			}
@@ -142,11 +170,19 @@ log:
 				} `json:"next_action"`
 			}
 			must(t, json.Unmarshal(body, &p))
-			// The buyer's browser: the app link (no app installed: the wallet page), then Pay.
-			if p.NextAction.Type != "app_link" || len(p.NextAction.Fallbacks) == 0 {
-				t.Fatalf("next action %+v", p.NextAction)
+			if tc.channel == "web" {
+				// The desktop browser: the redirect to the desktop cashier, then Pay.
+				if p.NextAction.Type != "redirect_url" || !strings.Contains(p.NextAction.Value, "service=create_forex_trade&") {
+					t.Fatalf("next action %+v", p.NextAction)
+				}
+				payOnDesktopCashier(t, p.NextAction.Value)
+			} else {
+				// The buyer's browser: the app link (no app installed: the wallet page), then Pay.
+				if p.NextAction.Type != "app_link" || len(p.NextAction.Fallbacks) == 0 {
+					t.Fatalf("next action %+v", p.NextAction)
+				}
+				payOnWalletPage(t, p.NextAction.Value)
 			}
-			payOnWalletPage(t, p.NextAction.Value)
 			waitEvent(t, events, "payment.succeeded", p.ID)
 			code, body = serveCall(t, "GET", base+"/v1/payments/"+p.ID, serveTestKey, nil)
 			if code != 200 || !strings.Contains(string(body), `"status":"succeeded"`) {
@@ -201,6 +237,31 @@ func payOnWalletPage(t *testing.T, link string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("pay on the wallet page: HTTP %d", resp.StatusCode)
+	}
+}
+
+// payOnDesktopCashier follows the desktop redirect to the simulator's cashier and presses Pay.
+func payOnDesktopCashier(t *testing.T, link string) {
+	t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `id="desktop"`) {
+		t.Fatalf("desktop cashier %s: %d %.300s", link, resp.StatusCode, page)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cashier := resp.Request.URL
+	cashier.RawQuery = ""
+	resp, err = c.PostForm(cashier.String()+"/pay", url.Values{"action": {"pay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("pay in the desktop cashier: HTTP %d", resp.StatusCode)
 	}
 }
 
