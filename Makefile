@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 PAYMUX_TEST_POSTGRES_DSN ?=
 export PAYMUX_TEST_POSTGRES_DSN
 
-.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean mutants
+.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean mutants dist dist-check image unit-check
 
 all: build
 
@@ -69,5 +69,28 @@ lint: tools
 	$(GO) vet ./...
 	staticcheck ./...
 
+# Release archives in dist/: static binaries of the host and every plugin for linux/amd64 and
+# linux/arm64, the example config with the plugins pinned, deploy files, docs, SHA256SUMS.
+dist:
+	./host/deploy/dist.sh $(VERSION)
+
+# Starts paymux from the host platform's archive alone, without Go, on PostgreSQL when
+# PAYMUX_TEST_POSTGRES_DSN is set (docs/operations.md, "Installing from a release archive").
+dist-check:
+	./host/deploy/archive-smoke.sh $(VERSION)
+
+# The container image (FROM scratch) from dist/, with docker or podman, checked after the build.
+# Says so and succeeds when no container tool can build here (REQUIRE_IMAGE=1 makes that fail).
+image:
+	./host/deploy/image.sh $(VERSION)
+
+# The systemd unit through systemd-analyze verify, with ExecStart pointed at bin/paymux.
+unit-check: build
+	@if ! command -v systemd-analyze >/dev/null 2>&1; then echo "unit-check: SKIPPED: systemd-analyze is not installed"; exit 0; fi; \
+	d=$$(mktemp -d) && sed "s#/opt/paymux/bin/paymux#$(BIN)/paymux#" host/deploy/paymux.service > $$d/paymux.service && \
+	systemd-analyze verify $$d/paymux.service && echo "unit-check: host/deploy/paymux.service verified" && \
+	{ out=$$(systemd-analyze security --offline=yes --threshold=30 $$d/paymux.service); rc=$$?; echo "$$out" | tail -1; }; \
+	rm -rf $$d; exit $$rc
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
