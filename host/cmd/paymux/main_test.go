@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -158,5 +159,47 @@ func TestHealthcheck(t *testing.T) {
 	srv.Close()
 	if code, _, _ := runCLI(t, "healthcheck", "-url", srv.URL+"/readyz"); code != 1 {
 		t.Errorf("nothing listening: exit %d", code)
+	}
+}
+
+// TestDocsStayInTheRepository: every relative link in the README and docs names a file of the
+// repository, and no page sends the reader to the design folder, which is not shipped.
+func TestDocsStayInTheRepository(t *testing.T) {
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	for _, f := range []string{"README.md", "CHANGELOG.md", "SECURITY.md"} {
+		pages = append(pages, filepath.Join(root, f))
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	checked := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, page)
+		if strings.Contains(string(b), "shared/") {
+			t.Errorf("%s mentions shared/, which is not part of the repository", rel)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			target, _, _ = strings.Cut(target, "#")
+			abs := filepath.Clean(filepath.Join(filepath.Dir(page), target))
+			checked++
+			if !strings.HasPrefix(abs, root+string(filepath.Separator)) {
+				t.Errorf("%s links outside the repository: %s", rel, m[1])
+			} else if _, err := os.Stat(abs); err != nil {
+				t.Errorf("%s links to a missing file: %s", rel, m[1])
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d relative links found; the link pattern is broken", checked)
 	}
 }
