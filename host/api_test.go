@@ -21,9 +21,13 @@ import (
 	"github.com/paymux/paymux/host/store"
 )
 
-func newFakeEnv(t *testing.T) (*env, *fakeProvider) {
+func newFakeEnv(t *testing.T) (*env, *fakeProvider) { return newFakeEnvOn(t, nil) }
+
+// newFakeEnvOn is newFakeEnv over st (nil: a fresh store).
+func newFakeEnvOn(t *testing.T, st store.Store) (*env, *fakeProvider) {
 	fp := newFakeProvider()
 	e := newEnv(t, envOptions{
+		store:    st,
 		accounts: map[string]core.Provider{"fake-hk": fp, "fake-noclose": noCloseProvider{fp}},
 		regions: map[string][]host.RegionMethod{
 			"HK": {

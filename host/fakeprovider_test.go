@@ -25,6 +25,12 @@ type fakeProvider struct {
 	entered chan struct{}
 	// notifyPaths are the NotifyPath of every notification parsed, in order.
 	notifyPaths []string
+	// refundHook, when set, runs first in Refund; handled makes its answer the call's.
+	refundHook func(r *core.RefundRequest) (st *core.RefundState, handled bool, err error)
+	// refundQueryErr, when set, is what QueryRefund answers.
+	refundQueryErr error
+	// refundNos are the out_refund_nos Refund was called with, in order.
+	refundNos []string
 }
 
 func newFakeProvider() *fakeProvider {
@@ -141,7 +147,14 @@ func (f *fakeProvider) QueryPayment(_ context.Context, r *core.QueryPaymentReque
 func (f *fakeProvider) Refund(_ context.Context, r *core.RefundRequest) (*core.RefundState, error) {
 	f.mu.Lock()
 	f.refunds++
+	f.refundNos = append(f.refundNos, r.OutRefundNo)
+	hook := f.refundHook
 	f.mu.Unlock()
+	if hook != nil {
+		if st, handled, err := hook(r); handled {
+			return st, err
+		}
+	}
 	switch r.Amount.Value {
 	case 13:
 		return nil, &core.Error{Code: core.EDECLINED, Message: "refund declined", ProviderCode: "FAKE_DECLINED"}
@@ -154,7 +167,25 @@ func (f *fakeProvider) Refund(_ context.Context, r *core.RefundRequest) (*core.R
 }
 
 func (f *fakeProvider) QueryRefund(context.Context, *core.QueryRefundRequest) (*core.RefundState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refundQueryErr != nil {
+		return nil, f.refundQueryErr
+	}
 	return &core.RefundState{Status: core.RefundPending}, nil
+}
+
+// refundCalls returns the out_refund_nos Refund was called with so far.
+func (f *fakeProvider) refundCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.refundNos...)
+}
+
+func (f *fakeProvider) setRefundHook(h func(r *core.RefundRequest) (*core.RefundState, bool, error)) {
+	f.mu.Lock()
+	f.refundHook = h
+	f.mu.Unlock()
 }
 
 func (f *fakeProvider) Close(_ context.Context, r *core.ClosePaymentRequest) (*core.PaymentState, error) {

@@ -48,6 +48,7 @@ type JanitorPass struct {
 	Closed      int // payments closed because they expired unpaid
 	Rescheduled int // items queried again later because the outcome is still open or unknown
 	Errors      int // provider or store errors (each item rescheduled, never failed)
+	Attention   int // refunds newly marked as needing an operator (see Janitor.refund)
 }
 
 // Janitor repairs unknown outcomes: it queries pending payments and refunds on the schedule
@@ -358,9 +359,15 @@ func (j *Janitor) rescheduleRefund(ctx context.Context, r *store.Refund, next ti
 	})
 }
 
-// refund queries one claimed refund and applies the answer. A refund the gateway has never
-// heard of (the first call was lost) is sent again with the same out_refund_no, which is the
-// gateway's idempotency key, so it can never be refunded twice.
+// refund queries one claimed refund and applies the answer.
+//
+// A query that says "not found" is no proof that nothing was refunded (the gateway's query may
+// lag behind a refund it has made), so a pending refund is then sent again with the same
+// out_refund_no, the gateway's idempotency key: it can never be refunded twice. A refusal of
+// that re-send proves nothing either (RETURN_AMOUNT_EXCEED is exactly what a first send that
+// succeeded plus a lagging query produce): the refund stays pending with its amount reserved
+// and is marked as needing an operator (markRefundAttention); it is never failed here. Once
+// marked, the janitor only queries it (a gateway answer still settles it) and sends nothing.
 func (j *Janitor) refund(ctx context.Context, r *store.Refund, record func(func(*JanitorPass))) {
 	now := j.svc.now()
 	log := j.log.With("refund_id", r.ID, "payment_id", r.PaymentID, "attempt", r.QueryAttempts)
@@ -384,20 +391,40 @@ func (j *Janitor) refund(ctx context.Context, r *store.Refund, record func(func(
 	cctx, cancel := j.svc.callCtx(ctx)
 	state, err := prov.QueryRefund(cctx, &core.QueryRefundRequest{Account: r.Account, OutTradeNo: p.OutTradeNo, OutRefundNo: r.OutRefundNo})
 	cancel()
+	if isCode(err, core.ENOTFOUND) && r.Status == core.RefundPending && r.NeedsAttention {
+		record(func(s *JanitorPass) { s.Rescheduled++ })
+		if err := j.rescheduleRefund(ctx, r, j.nextAfter(desc, r.CreatedAt, now, r.QueryAttempts)); err != nil {
+			log.Error("rescheduling a refund failed; it returns when its lease ends", "error", err)
+		}
+		return // an operator decides; the gateway may still answer a later query
+	}
 	if isCode(err, core.ENOTFOUND) && r.Status == core.RefundPending {
-		log.Info("the gateway does not know the refund; sending it again with the same out_refund_no")
+		log.Info("the gateway's query does not know the refund; sending it again with the same out_refund_no")
 		cctx, cancel := j.svc.callCtx(ctx)
 		state, err = prov.Refund(cctx, &core.RefundRequest{
 			Account: r.Account, OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef, OutRefundNo: r.OutRefundNo,
 			Amount: r.Amount, PaymentAmount: p.Amount, Reason: r.Reason, NotifyURL: j.svc.Settings().notifyURL(r.Account),
 		})
 		cancel()
-		if isCode(err, core.EDECLINED, core.EINVALID) {
-			code := core.ProviderCode(err)
-			if code == "" {
-				code = core.ErrorCode(err)
+		if code, refused := refundRefused(err); refused {
+			reason := "the gateway refused a re-send after an unknown outcome (" + code + "); it may have refunded already"
+			var marked bool
+			err := j.svc.store.InTx(ctx, func(tx store.Tx) error {
+				var err error
+				marked, err = j.svc.markRefundAttention(ctx, tx, r.ID, reason, j.nextAfter(desc, r.CreatedAt, now, r.QueryAttempts))
+				return err
+			})
+			if err != nil {
+				retry("store", err)
+				return
 			}
-			state, err = &core.RefundState{Status: core.RefundFailed, FailureCode: code}, nil
+			record(func(s *JanitorPass) {
+				s.Rescheduled++
+				if marked {
+					s.Attention++
+				}
+			})
+			return
 		}
 	}
 	if err != nil {

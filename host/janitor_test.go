@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/store"
 	"github.com/paymux/paymux/host/webhook"
+	"github.com/paymux/paymux/providers/mapi"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
@@ -421,5 +423,112 @@ func TestJanitorAmountMismatch(t *testing.T) {
 	}
 	if evs := w.events(t, webhook.PaymentClosed, p.ID); len(evs) != 0 {
 		t.Errorf("a paid (mismatching) payment was closed")
+	}
+}
+
+// TestJanitorLaggingRefundQueryNeverFails: the gateway refunded, but the answer was lost; the
+// janitor's query says "not found" (the query lags), the re-send under the same out_refund_no is
+// declined RETURN_AMOUNT_EXCEED (exactly what a successful first send produces). The refund
+// must stay pending with its amount reserved and need an operator (event, metric), never fail;
+// once the query catches up, it is refunded. Before the fix it was failed and its reservation
+// released.
+func TestJanitorLaggingRefundQueryNeverFails(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	var passes []host.JanitorPass
+	j := newTestJanitor(w, &passes)
+	ctx := context.Background()
+	p := w.create(t, 2000, "order-lag")
+	w.pay(t, p)
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	w.provs.mu.Lock()
+	w.provs.accs["acct"] = &lostAnswer{countingProvider: w.prov}
+	w.provs.mu.Unlock()
+	rf, err := w.svc.CreateRefund(ctx, p.ID, &host.CreateRefundRequest{Amount: core.Money{Value: 1500, Currency: "USD"}})
+	if err != nil || rf.Status != core.RefundPending {
+		t.Fatalf("refund: %+v %v", rf, err)
+	}
+	w.provs.mu.Lock()
+	w.provs.accs["acct"] = w.prov
+	w.provs.mu.Unlock()
+	for _, f := range []mapisim.Fault{
+		{Kind: mapisim.FaultError, Service: mapi.ServiceRefundQuery, Code: "REFUND_RECORD_NOT_EXIST", Count: 2},
+		{Kind: mapisim.FaultError, Service: mapi.ServiceRefund, Code: "RETURN_AMOUNT_EXCEED", Count: 1},
+	} {
+		if _, err := w.sim.SetFault(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clock.advance(time.Minute)
+	passes = nil
+	runOnce(t, j)
+	got, err := w.svc.GetRefund(ctx, p.ID, rf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != core.RefundPending || !got.NeedsAttention || !strings.Contains(got.AttentionReason, "RETURN_AMOUNT_EXCEED") {
+		t.Fatalf("after a declined re-send: %+v, want pending and needing attention", got)
+	}
+	if pay, _ := w.store.GetPayment(ctx, p.ID); pay.AmountReserved != 1500 || pay.AmountRefunded != 0 {
+		t.Fatalf("payment reserved %d refunded %d, want 1500/0 (the amount stays reserved)", pay.AmountReserved, pay.AmountRefunded)
+	}
+	if evs := w.events(t, webhook.RefundNeedsAttention, p.ID); len(evs) != 1 {
+		t.Fatalf("refund.needs_attention events = %d, want 1", len(evs))
+	}
+	if len(passes) != 1 || passes[0].Attention != 1 {
+		t.Fatalf("passes = %+v, want one marking the refund", passes)
+	}
+	if n := w.prov.count(w.prov.refunds, rf.OutRefundNo); n != 2 {
+		t.Fatalf("Refund calls = %d, want 2 (the lost first, the declined re-send)", n)
+	}
+	// Still not found: queried again, but not sent again, and not marked twice.
+	w.clock.advance(6 * time.Minute)
+	passes = nil
+	if n := runOnce(t, j); n != 1 {
+		t.Fatalf("claimed %d, want the refund", n)
+	}
+	if n := w.prov.count(w.prov.refunds, rf.OutRefundNo); n != 2 || len(passes) != 1 || passes[0].Attention != 0 {
+		t.Fatalf("second pass: Refund calls %d, passes %+v", n, passes)
+	}
+	if evs := w.events(t, webhook.RefundNeedsAttention, p.ID); len(evs) != 1 {
+		t.Fatalf("refund.needs_attention events = %d, want still 1", len(evs))
+	}
+	// The query catches up: the refund is refunded, no longer needs an operator, never failed.
+	w.clock.advance(30 * time.Minute)
+	runOnce(t, j)
+	got, _ = w.svc.GetRefund(ctx, p.ID, rf.ID)
+	if got.Status != core.RefundSucceeded || got.NeedsAttention {
+		t.Fatalf("after the query caught up: %+v", got)
+	}
+	if evs := w.events(t, webhook.RefundFailed, p.ID); len(evs) != 0 {
+		t.Fatalf("refund.failed events: %d", len(evs))
+	}
+	if pay, _ := w.store.GetPayment(ctx, p.ID); pay.AmountRefunded != 1500 {
+		t.Fatalf("payment refunded %d, want 1500", pay.AmountRefunded)
+	}
+}
+
+// TestRefundUnknownGatewayCodeStaysPending: a gateway error code paymux has no entry for is an
+// unknown outcome: the refund stays pending for the janitor, never failed. A catalogued refusal
+// (the control) fails it.
+func TestRefundUnknownGatewayCodeStaysPending(t *testing.T) {
+	w := newSimWorld(t, newTestStore(t), janitorStart)
+	j := newTestJanitor(w, nil)
+	ctx := context.Background()
+	p := w.create(t, 2000, "order-code")
+	w.pay(t, p)
+	w.clock.advance(time.Minute)
+	runOnce(t, j)
+	for _, c := range []struct {
+		code string
+		want core.RefundStatus
+	}{{"SOMETHING_NEW_FROM_THE_GATEWAY", core.RefundPending}, {"MERCHANT_BALANCE_NOT_ENOUGH", core.RefundFailed}} {
+		if _, err := w.sim.SetFault(mapisim.Fault{Kind: mapisim.FaultError, Service: mapi.ServiceRefund, Code: c.code, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rf, err := w.svc.CreateRefund(ctx, p.ID, &host.CreateRefundRequest{Amount: core.Money{Value: 100, Currency: "USD"}})
+		if err != nil || rf.Status != c.want {
+			t.Fatalf("%s: refund %+v, %v; want %s", c.code, rf, err, c.want)
+		}
 	}
 }

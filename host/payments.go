@@ -194,7 +194,15 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	p, preq := newPayment(req, rm.Account, desc, st.notifyURL(rm.Account), now, expires)
 	local := desc.Has(core.CapLocalCreate)
 	if !local {
-		if err := s.store.InsertPayment(ctx, p); err != nil {
+		// The payment row is the request's effect: its Idempotency-Key is bound to it in the
+		// same transaction, so that a retry answers about this payment, never makes another.
+		err := s.store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.InsertPayment(ctx, p); err != nil {
+				return err
+			}
+			return bind(ctx, tx, p.ID)
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +234,9 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 		if local {
 			cur.NextAction, cur.ProviderRef = &res.Action, res.ProviderRef
 			if err := tx.InsertPayment(ctx, cur); err != nil {
+				return err
+			}
+			if err := bind(ctx, tx, cur.ID); err != nil {
 				return err
 			}
 		} else {

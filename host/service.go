@@ -247,3 +247,26 @@ func complete(ctx context.Context, tx store.Queries, resource any) error {
 	}
 	return nil
 }
+
+// Binding is handed the id of the payment or refund a request creates, inside the transaction
+// that commits it (the request's first effect). host/httpapi uses it to bind the request's
+// Idempotency-Key to that resource in the same transaction (store.BindIdempotencyKey): once the
+// effect has committed, the key can never be released, so a retry answers about this resource
+// instead of creating another. An error rolls the effect back. It may be called more than once
+// if the store retries the transaction.
+type Binding func(ctx context.Context, tx store.Queries, resourceID string) error
+
+const ctxBinding ctxKey = 3
+
+// WithBinding returns ctx carrying b for the service's next creating call.
+func WithBinding(ctx context.Context, b Binding) context.Context {
+	return context.WithValue(ctx, ctxBinding, b)
+}
+
+// bind calls the request's binding, if any, inside the tx that commits resourceID.
+func bind(ctx context.Context, tx store.Queries, resourceID string) error {
+	if b, ok := ctx.Value(ctxBinding).(Binding); ok && b != nil {
+		return b(ctx, tx, resourceID)
+	}
+	return nil
+}

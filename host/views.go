@@ -91,16 +91,33 @@ type Refund struct {
 	OutRefundNo string            `json:"out_refund_no"`
 	ProviderRef string            `json:"provider_ref,omitempty"`
 	FailureCode string            `json:"failure_code,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// NeedsAttention: the outcome could not be learned from the gateway; the refund stays
+	// pending with its amount reserved until an operator settles it.
+	NeedsAttention  bool              `json:"needs_attention"`
+	AttentionReason string            `json:"attention_reason,omitempty"`
+	Settlement      *RefundSettlement `json:"settlement,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// RefundSettlement is an operator's settlement of a refund that needed attention.
+type RefundSettlement struct {
+	Reason    string    `json:"reason"`
+	SettledBy string    `json:"settled_by"` // the API key's name (never the key)
+	SettledAt time.Time `json:"settled_at"`
 }
 
 func refundView(r *store.Refund) *Refund {
-	return &Refund{
+	v := &Refund{
 		ID: r.ID, PaymentID: r.PaymentID, Status: r.Status, Amount: r.Amount, Reason: r.Reason, Metadata: maps.Clone(r.Metadata),
 		OutRefundNo: r.OutRefundNo, ProviderRef: r.ProviderRef, FailureCode: r.FailureCode,
+		NeedsAttention: r.NeedsAttention, AttentionReason: r.AttentionReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+	if r.SettleReason != "" {
+		v.Settlement = &RefundSettlement{Reason: r.SettleReason, SettledBy: r.SettledBy, SettledAt: r.SettledAt.UTC()}
+	}
+	return v
 }
 
 // Notification is an inbox entry as the API shows it. The raw body is included because an

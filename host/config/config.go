@@ -48,6 +48,9 @@ type Server struct {
 	TLS            *TLS     `yaml:"tls"`             // optional: cert_file, key_file
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`  // default 1 MiB
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"` // default 24h
+	// IdempotencyLease is how long a request holds its Idempotency-Key; a retry takes over the
+	// key of a request whose host died after that. Default 10s.
+	IdempotencyLease Duration `yaml:"idempotency_lease"`
 }
 
 // TLS makes the server listen with TLS.
@@ -145,9 +148,11 @@ const (
 	DefaultListen         = "127.0.0.1:8080"
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultIdempotencyTTL = Duration(24 * time.Hour)
-	DefaultSQLiteDSN      = "./paymux.db"
-	DefaultLogLevel       = "info"
-	DefaultLogFormat      = "text"
+	// DefaultIdempotencyLease is store.DefaultIdempotencyLease (config does not import store).
+	DefaultIdempotencyLease = Duration(10 * time.Second)
+	DefaultSQLiteDSN        = "./paymux.db"
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "text"
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -241,6 +246,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Server.IdempotencyTTL == 0 {
 		c.Server.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if c.Server.IdempotencyLease == 0 {
+		c.Server.IdempotencyLease = DefaultIdempotencyLease
 	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"

@@ -134,7 +134,7 @@ func accountEqual(a, b Account) bool {
 
 func serverEqual(a, b Server) bool {
 	if a.Listen != b.Listen || a.PublicURL != b.PublicURL || a.MaxBodyBytes != b.MaxBodyBytes ||
-		a.IdempotencyTTL != b.IdempotencyTTL || !reflect.DeepEqual(a.TLS, b.TLS) || len(a.APIKeys) != len(b.APIKeys) {
+		a.IdempotencyTTL != b.IdempotencyTTL || a.IdempotencyLease != b.IdempotencyLease || !reflect.DeepEqual(a.TLS, b.TLS) || len(a.APIKeys) != len(b.APIKeys) {
 		return false
 	}
 	for i := range a.APIKeys {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paymux/paymux/core"
 )
@@ -90,6 +91,11 @@ func (c *Config) validateServer(ps *problems) {
 	}
 	if s.IdempotencyTTL <= 0 {
 		ps.addf("server.idempotency_ttl", "must be positive")
+	}
+	if s.IdempotencyLease < Duration(time.Second) {
+		ps.addf("server.idempotency_lease", "must be at least 1s")
+	} else if s.IdempotencyLease >= s.IdempotencyTTL {
+		ps.addf("server.idempotency_lease", "must be shorter than server.idempotency_ttl")
 	}
 }
 

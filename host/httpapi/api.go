@@ -17,6 +17,7 @@ import (
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/store"
 )
 
 // Options configures an API.
@@ -31,17 +32,21 @@ type Options struct {
 	// Shadows serves GET /v1/plugins/{name}/shadow (administrator keys only); nil: the route
 	// answers 404.
 	Shadows Shadows
+	// IdempotencyLease is how long a request holds its Idempotency-Key before a retry may take
+	// it over (the request's host died); 0 means store.DefaultIdempotencyLease.
+	IdempotencyLease time.Duration
 }
 
 // API serves the REST API. It is safe for concurrent use; SetKeys and SetLimits may be called
 // while serving (config reload).
 type API struct {
-	svc     *host.Service
-	log     hclog.Logger
-	keys    atomic.Pointer[KeyMatcher]
-	maxBody atomic.Int64
-	idemTTL atomic.Int64
-	mux     *http.ServeMux
+	svc       *host.Service
+	log       hclog.Logger
+	keys      atomic.Pointer[KeyMatcher]
+	maxBody   atomic.Int64
+	idemTTL   atomic.Int64
+	idemLease atomic.Int64
+	mux       *http.ServeMux
 
 	shadows Shadows
 
@@ -62,6 +67,7 @@ func New(o Options) *API {
 	}
 	a.keys.Store(&keys)
 	a.SetLimits(o.MaxBodyBytes, o.IdempotencyTTL)
+	a.SetIdempotencyLease(o.IdempotencyLease)
 	a.routes()
 	return a
 }
@@ -81,6 +87,14 @@ func (a *API) SetLimits(maxBody int64, idemTTL time.Duration) {
 	a.idemTTL.Store(int64(idemTTL))
 }
 
+// SetIdempotencyLease replaces the idempotency lease (config reload); 0 keeps the default.
+func (a *API) SetIdempotencyLease(d time.Duration) {
+	if d <= 0 {
+		d = store.DefaultIdempotencyLease
+	}
+	a.idemLease.Store(int64(d))
+}
+
 func (a *API) currentKeys() KeyMatcher { return *a.keys.Load() }
 
 // Handler returns the http.Handler serving every route.
@@ -96,14 +110,16 @@ func (a *API) routes() {
 	})
 	m.HandleFunc("POST /notify/{account}", a.notify)
 
-	authed("POST /v1/payments", a.idempotent(http.StatusCreated, a.createPayment))
+	authed("POST /v1/payments", a.idempotent(http.StatusCreated, a.createPayment, a.resumePayment))
 	authed("GET /v1/payments", a.listPayments)
 	authed("GET /v1/payments/{id}", a.getPayment)
 	authed("POST /v1/payments/{id}/client-result", a.clientResult)
-	authed("POST /v1/payments/{id}/refunds", a.idempotent(http.StatusCreated, a.createRefund))
+	authed("POST /v1/payments/{id}/refunds", a.idempotent(http.StatusCreated, a.createRefund, a.resumeRefund))
 	authed("GET /v1/payments/{id}/refunds", a.listRefunds)
 	authed("GET /v1/payments/{id}/refunds/{rid}", a.getRefund)
-	authed("POST /v1/payments/{id}/close", a.idempotent(http.StatusOK, a.closePayment))
+	authed("GET /v1/refunds", a.adminOnly(a.listAllRefunds))
+	authed("POST /v1/payments/{id}/refunds/{rid}/settle", a.idempotent(http.StatusOK, a.settleRefund, nil))
+	authed("POST /v1/payments/{id}/close", a.idempotent(http.StatusOK, a.closePayment, nil))
 	authed("GET /v1/methods", a.methods)
 	authed("GET /v1/notifications", a.listNotifications)
 	authed("GET /v1/events", a.listEvents)

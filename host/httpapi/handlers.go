@@ -94,6 +94,57 @@ func (a *API) createRefund(r *http.Request, body []byte) (any, error) {
 	return a.svc.CreateRefund(r.Context(), r.PathValue("id"), &req)
 }
 
+// resumePayment answers a retry of POST /v1/payments whose first request committed payment id.
+func (a *API) resumePayment(r *http.Request, id string) (any, bool, error) {
+	p, err := a.svc.GetPayment(r.Context(), id, false)
+	if err != nil {
+		return nil, false, err
+	}
+	return p, p.Status.Final(), nil
+}
+
+// resumeRefund answers a retry of POST /v1/payments/{id}/refunds whose first request reserved
+// refund id: pending while its outcome is unknown.
+func (a *API) resumeRefund(r *http.Request, id string) (any, bool, error) {
+	rf, err := a.svc.GetRefund(r.Context(), r.PathValue("id"), id)
+	if err != nil {
+		return nil, false, err
+	}
+	return rf, rf.Status.Final(), nil
+}
+
+func (a *API) settleRefund(r *http.Request, body []byte) (any, error) {
+	var req host.SettleRefundRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	return a.svc.SettleRefund(r.Context(), r.PathValue("id"), r.PathValue("rid"), &req)
+}
+
+// listAllRefunds serves GET /v1/refunds (needs_attention=true: the attention queue), to
+// administrator keys (see the route).
+func (a *API) listAllRefunds(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	attention, err := boolParam(r, "needs_attention")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	page, err := a.svc.ListAllRefunds(r.Context(), store.RefundFilter{
+		NeedsAttention: attention, Status: core.RefundStatus(q.Get("status")), Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, page)
+}
+
 func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {
 	rf, err := a.svc.GetRefund(r.Context(), r.PathValue("id"), r.PathValue("rid"))
 	if err != nil {

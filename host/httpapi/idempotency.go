@@ -19,18 +19,30 @@ type bodyHandler func(r *http.Request, body []byte) (v any, err error)
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
 
+// resumeHandler answers a retry whose key is bound to resourceID (the payment or refund the
+// first request committed) from the store: the resource as it is now, and whether that is final
+// (then the answer is stored and replayed from then on).
+type resumeHandler func(r *http.Request, resourceID string) (v any, final bool, err error)
+
 // idempotent wraps a POST that has an effect and answers status on success. Without an
 // Idempotency-Key it simply runs. With one, scoped to the caller's API key and the route:
-//   - first use: the request runs, and its answer is stored with the key in the transaction that
-//     commits its effect (see host.WithCompletion), so that no crash can leave an effect
-//     without its replayable answer;
+//   - first use: the request holds the key for a short lease and runs; the transaction that
+//     commits its first effect (a payment row, a refund reservation) binds the key to that
+//     resource (host.WithBinding), and its answer is stored with the key in the transaction
+//     that commits its final effect (host.WithCompletion);
 //   - same key, same body, finished: the stored answer is replayed byte for byte;
 //   - same key, other body: 422 idempotency_key_reused;
-//   - same key while the first request still runs: 409 idempotency_key_in_use.
+//   - same key while the first request still holds it: 409 idempotency_key_in_use;
+//   - same key after the first request failed or died (its lease ended) with its effect
+//     committed: the retry takes the key over and answers about that same resource, as the
+//     store holds it now (resume; a refund whose outcome is unknown is pending), never making
+//     another; nothing is sent to the provider;
+//   - same key after the first request committed nothing (an error, or a host that died
+//     before its first effect): the retry runs as a new request.
 //
-// Errors are not stored: the service has no effect when it returns an error (a refund whose
-// outcome is unknown is a 201 with a pending refund), so the client may retry with the same key.
-func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
+// Errors are not stored. A request that fails releases its key (releaseKey): only a key bound
+// to no effect is freed.
+func (a *API) idempotent(status int, h bodyHandler, resume resumeHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := a.readBody(w, r)
 		if err != nil {
@@ -56,9 +68,11 @@ func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 		scope := callerKeyID(ctx) + " " + r.Method + " " + r.URL.Path
 		sum := sha256.Sum256(body)
 		now := time.Now()
+		owner := store.NewID("lease_")
 		k := &store.IdempotencyKey{
 			Scope: scope, Key: key, RequestHash: hex.EncodeToString(sum[:]), State: store.IdempotencyInProgress,
-			CreatedAt: now, ExpiresAt: now.Add(time.Duration(a.idemTTL.Load())),
+			Owner: owner, CreatedAt: now, ExpiresAt: now.Add(time.Duration(a.idemTTL.Load())),
+			LockedUntil: now.Add(time.Duration(a.idemLease.Load())),
 		}
 		stored, reserved, err := st.ReserveIdempotencyKey(ctx, k)
 		if err != nil {
@@ -81,6 +95,13 @@ func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 			return
 		}
 		header := http.Header{"Content-Type": {"application/json"}}
+		if stored.ResourceID != "" && resume != nil {
+			a.resume(w, r, status, header, stored, owner, resume)
+			return
+		}
+		if !stored.CreatedAt.Equal(k.CreatedAt) {
+			a.log.Info("took over an idempotency key whose request committed nothing", "request_id", RequestID(ctx))
+		}
 		var committed []byte // the answer stored inside the effect's transaction
 		completion := func(ctx context.Context, tx store.Queries, v any) error {
 			b, err := marshal(v)
@@ -93,12 +114,13 @@ func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 			committed = b
 			return nil
 		}
-		v, herr := h(r.WithContext(host.WithCompletion(ctx, completion)), body)
+		binding := func(ctx context.Context, tx store.Queries, resourceID string) error {
+			return tx.BindIdempotencyKey(ctx, scope, key, owner, resourceID)
+		}
+		hctx := host.WithBinding(host.WithCompletion(ctx, completion), binding)
+		v, herr := h(r.WithContext(hctx), body)
 		if herr != nil {
-			// Nothing took effect: forget the key so that the client can retry with it.
-			if err := st.DeleteIdempotencyKey(context.WithoutCancel(ctx), scope, key); err != nil {
-				a.log.Error("releasing an idempotency key failed", "request_id", RequestID(ctx), "error", err)
-			}
+			a.releaseKey(ctx, scope, key, owner)
 			a.fail(w, r, herr)
 			return
 		}
@@ -107,6 +129,7 @@ func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 			// The request had no effect to commit (e.g. closing a closed payment): store the
 			// answer on its own.
 			if out, err = marshal(v); err != nil {
+				a.releaseKey(ctx, scope, key, owner)
 				a.fail(w, r, err)
 				return
 			}
@@ -117,6 +140,48 @@ func (a *API) idempotent(status int, h bodyHandler) http.HandlerFunc {
 		}
 		writeRaw(w, status, "application/json", out)
 	}
+}
+
+// releaseKey ends this request's hold on its key after a failure. The store frees the key only
+// when it is bound to no resource (store.ReleaseIdempotencyKey): a key whose request committed
+// an effect is never released, only its lease ends, so that a retry resumes at once. When even
+// that fails (the store is down), the lease runs out by itself.
+func (a *API) releaseKey(ctx context.Context, scope, key, owner string) {
+	if err := a.svc.Store().ReleaseIdempotencyKey(context.WithoutCancel(ctx), scope, key, owner); err != nil {
+		a.log.Error("releasing an idempotency key failed; a retry may take it over when its lease ends",
+			"request_id", RequestID(ctx), "error", err)
+	}
+}
+
+// resume answers a retry that took over a key bound to a resource: the resource as the store
+// holds it now. A final state is stored as the key's answer; otherwise the key's lease ends so
+// that the next retry reads the resource again.
+func (a *API) resume(w http.ResponseWriter, r *http.Request, status int, header http.Header, k *store.IdempotencyKey, owner string, resume resumeHandler) {
+	ctx := r.Context()
+	a.log.Info("answering a retry about the resource its Idempotency-Key is bound to", "request_id", RequestID(ctx),
+		"resource_id", k.ResourceID)
+	v, final, err := resume(r, k.ResourceID)
+	if err != nil {
+		a.releaseKey(ctx, k.Scope, k.Key, owner)
+		a.fail(w, r, err)
+		return
+	}
+	out, err := marshal(v)
+	if err != nil {
+		a.releaseKey(ctx, k.Scope, k.Key, owner)
+		a.fail(w, r, err)
+		return
+	}
+	if final {
+		resp := store.StoredResponse{Status: status, Header: header, Body: out}
+		if err := a.svc.Store().CompleteIdempotencyKey(context.WithoutCancel(ctx), k.Scope, k.Key, resp); err != nil {
+			a.log.Error("storing an idempotent response failed", "request_id", RequestID(ctx), "error", err)
+		}
+	} else {
+		a.releaseKey(ctx, k.Scope, k.Key, owner)
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	writeRaw(w, status, "application/json", out)
 }
 
 func printableASCII(s string) bool {

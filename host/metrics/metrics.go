@@ -61,7 +61,7 @@ func New() *Metrics {
 		Name: "paymux_notifications_total", Help: "Wallet notifications received, by outcome (processed, duplicate, unmatched, rejected, flagged, error).",
 	}, []string{"outcome"})
 	m.janitorItems = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "paymux_janitor_items_total", Help: "Janitor work by result (claimed_payment, claimed_refund, resolved, closed, rescheduled, error).",
+		Name: "paymux_janitor_items_total", Help: "Janitor work by result (claimed_payment, claimed_refund, resolved, closed, rescheduled, error, needs_attention).",
 	}, []string{"result"})
 	m.janitorPasses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "paymux_janitor_passes_total", Help: "Janitor passes run.",
@@ -95,7 +95,7 @@ func (m *Metrics) ObserveJanitorPass(p host.JanitorPass) {
 	m.janitorPasses.Inc()
 	for result, n := range map[string]int{
 		"claimed_payment": p.Payments, "claimed_refund": p.Refunds, "resolved": p.Resolved,
-		"closed": p.Closed, "rescheduled": p.Rescheduled, "error": p.Errors,
+		"closed": p.Closed, "rescheduled": p.Rescheduled, "error": p.Errors, "needs_attention": p.Attention,
 	} {
 		if n > 0 {
 			m.janitorItems.WithLabelValues(result).Add(float64(n))
@@ -147,6 +147,8 @@ var (
 		"Outbox events not yet delivered to the merchant's webhook (and not given up).", nil, nil)
 	descLag = prometheus.NewDesc("paymux_outbox_lag_seconds",
 		"Age of the oldest pending outbox event; 0 when none is pending.", nil, nil)
+	descAttention = prometheus.NewDesc("paymux_refunds_needing_attention",
+		"Refunds whose outcome paymux could not learn and that wait for an operator to settle them (amount kept reserved).", nil, nil)
 	descScrapeErr = prometheus.NewDesc("paymux_store_backlog_up",
 		"1 when the store answered the backlog query at this scrape, else 0.", nil, nil)
 	descRestarts = prometheus.NewDesc("paymux_plugin_restarts_total",
@@ -180,7 +182,7 @@ type backlogCollector struct {
 }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDue, descOpen, descPending, descLag, descScrapeErr} {
+	for _, d := range []*prometheus.Desc{descDue, descOpen, descPending, descLag, descAttention, descScrapeErr} {
 		ch <- d
 	}
 }
@@ -200,6 +202,7 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(b.OpenPayments), "payment")
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(b.OpenRefunds), "refund")
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(b.PendingEvents))
+	ch <- prometheus.MustNewConstMetric(descAttention, prometheus.GaugeValue, float64(b.AttentionRefunds))
 	lag := 0.0
 	if !b.OldestPendingEvent.IsZero() {
 		lag = max(0, now.Sub(b.OldestPendingEvent).Seconds())

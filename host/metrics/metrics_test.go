@@ -160,7 +160,7 @@ func TestScrape(t *testing.T) {
 	}
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationProcessed})
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationRejected})
-	m.ObserveJanitorPass(host.JanitorPass{Payments: 3, Refunds: 1, Resolved: 2, Closed: 1, Rescheduled: 2, Errors: 1})
+	m.ObserveJanitorPass(host.JanitorPass{Payments: 3, Refunds: 1, Resolved: 2, Closed: 1, Rescheduled: 2, Errors: 1, Attention: 1})
 
 	// Serve /metrics over real HTTP as an operator would scrape it.
 	srv := httptest.NewServer(m.Handler())
@@ -185,6 +185,8 @@ func TestScrape(t *testing.T) {
 		`paymux_janitor_passes_total 1`,
 		`paymux_janitor_items_total{result="claimed_payment"} 3`,
 		`paymux_janitor_items_total{result="closed"} 1`,
+		`paymux_janitor_items_total{result="needs_attention"} 1`,
+		`paymux_refunds_needing_attention 0`,
 		`paymux_janitor_backlog{kind="payment"} 1`,
 		`paymux_janitor_backlog{kind="refund"} 0`,
 		`paymux_janitor_open{kind="payment"} 1`,

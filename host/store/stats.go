@@ -13,6 +13,7 @@ type Backlog struct {
 	OpenRefunds        int       // refunds not final the janitor will query (due or later)
 	PendingEvents      int       // outbox events not yet delivered (and not given up)
 	OldestPendingEvent time.Time // CreatedAt of the oldest pending event; zero when none
+	AttentionRefunds   int       // refunds that need an operator (Refund.NeedsAttention)
 }
 
 // BacklogReader is implemented by stores that can count their backlog cheaply (both the SQLite

@@ -136,22 +136,40 @@ type Queries interface {
 	// totals cannot change until the Tx ends.
 	SumRefunds(ctx context.Context, paymentID string) (RefundTotals, error)
 
-	// ReserveIdempotencyKey inserts k (State in_progress) unless (k.Scope, k.Key) already
-	// exists and has not expired (ExpiresAt > k.CreatedAt); an expired row is replaced. It
-	// returns the row now stored and reserved == true when it is k (this caller proceeds), or the
-	// existing row and reserved == false: the caller answers 409 when it is in_progress, 422
-	// when its RequestHash differs from k's, and otherwise replays its stored response. Of two
-	// concurrent calls with one key exactly one gets reserved == true. k.CreatedAt defaults to
-	// now and k.ExpiresAt to CreatedAt + DefaultIdempotencyTTL.
+	// ReserveIdempotencyKey inserts k (State in_progress, held by k.Owner until k.LockedUntil)
+	// unless (k.Scope, k.Key) already exists and has not expired (ExpiresAt > k.CreatedAt); an
+	// expired row is replaced. An in_progress row with k's RequestHash whose lease has run out
+	// (LockedUntil <= k.CreatedAt or unset: its holder died or let go) is taken over: Owner and
+	// LockedUntil become k's, everything else (ResourceID above all) is kept. It returns the row
+	// now stored and reserved == true when this caller holds it (a new key, or a takeover: then
+	// ResourceID says what the first request already committed), or the existing row and
+	// reserved == false: the caller answers 422 when its RequestHash differs from k's, 409 when
+	// it is in_progress, and otherwise replays its stored response. Of concurrent calls with one
+	// key at most one gets reserved == true. k.CreatedAt defaults to now, k.ExpiresAt to
+	// CreatedAt + DefaultIdempotencyTTL and k.LockedUntil to CreatedAt + DefaultIdempotencyLease;
+	// k.Owner is required.
 	ReserveIdempotencyKey(ctx context.Context, k *IdempotencyKey) (stored *IdempotencyKey, reserved bool, err error)
+	// BindIdempotencyKey records that the request holding key (owner) committed an effect on
+	// resource id. Call it in the Tx that commits that effect (the payment's insert, the refund's
+	// reservation), so that the effect and its key commit together: a key bound to a resource
+	// is never released (see ReleaseIdempotencyKey), and a retry answers about that resource.
+	// ECONFLICT when owner no longer holds the key (it was taken over) or the key is bound
+	// already; the caller's Tx must then roll back.
+	BindIdempotencyKey(ctx context.Context, scope, key, owner, resourceID string) error
+	// ReleaseIdempotencyKey ends owner's hold on a key whose request failed: a key bound to no
+	// resource (the request committed nothing) is deleted, so the client may retry it as new; a
+	// key bound to a resource is kept, only its lease ends, so that a retry resumes at once and
+	// answers about that resource. A key owner no longer holds, or that is done, is left alone.
+	ReleaseIdempotencyKey(ctx context.Context, scope, key, owner string) error
 	// GetIdempotencyKey reads a key (expired or not).
 	GetIdempotencyKey(ctx context.Context, scope, key string) (*IdempotencyKey, error)
 	// CompleteIdempotencyKey stores the response of the request that reserved the key and sets
 	// its State to done. Call it in the Tx that commits the request's effect, so that the effect
 	// and its replayable response commit together. ENOTFOUND when the key does not exist.
 	CompleteIdempotencyKey(ctx context.Context, scope, key string, resp StoredResponse) error
-	// DeleteIdempotencyKey forgets a key, e.g. when the request failed before it had any effect
-	// and the client may retry it with the same key. Deleting a missing key is not an error.
+	// DeleteIdempotencyKey forgets a key whatever its state (tests, maintenance). A request that
+	// failed uses ReleaseIdempotencyKey, which never forgets a key bound to an effect. Deleting
+	// a missing key is not an error.
 	DeleteIdempotencyKey(ctx context.Context, scope, key string) error
 
 	// InsertNotification stores a raw notification. Called on a Store it has committed durably
@@ -195,6 +213,10 @@ type Queries interface {
 
 // DefaultIdempotencyTTL is how long an idempotency key is kept when the caller does not say.
 const DefaultIdempotencyTTL = 24 * time.Hour
+
+// DefaultIdempotencyLease is how long a request holds its in_progress key when the caller does
+// not say: a retry may take the key over after that (the holder died).
+const DefaultIdempotencyLease = 10 * time.Second
 
 // MaxPageSize bounds every list; a Limit of 0 means DefaultPageSize.
 const (
@@ -294,6 +316,16 @@ type Refund struct {
 	QueryAttempts int       // counted by ClaimDueRefunds
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+
+	// NeedsAttention marks a refund whose outcome paymux could not learn (e.g. the gateway
+	// declined a re-send after an unknown first outcome): it stays pending, its amount stays
+	// reserved, until an operator settles it. AttentionReason says why.
+	NeedsAttention  bool
+	AttentionReason string
+	// SettleReason, SettledBy (the API key id) and SettledAt record an operator's settlement.
+	SettleReason string
+	SettledBy    string
+	SettledAt    time.Time
 }
 
 // RefundFilter selects refunds for ListRefunds; empty fields do not filter; From <= created_at < To.
@@ -302,9 +334,11 @@ type RefundFilter struct {
 	Account      string
 	OutRefundNos []string // at most MaxPageSize
 	Status       core.RefundStatus
-	From, To     time.Time
-	Limit        int
-	Cursor       string
+	// NeedsAttention, when true, selects only refunds that need an operator.
+	NeedsAttention bool
+	From, To       time.Time
+	Limit          int
+	Cursor         string
 }
 
 // RefundTotals are a payment's refunds summed by status, in minor units.
@@ -333,7 +367,9 @@ type IdempotencyKey struct {
 	Key         string // the client's Idempotency-Key header
 	RequestHash string // hash of the request body (and whatever else must match)
 	State       IdempotencyState
-	ResourceID  string         // e.g. the payment id the request created, when known
+	ResourceID  string         // the payment or refund the request committed (BindIdempotencyKey)
+	Owner       string         // the request holding an in_progress key (a random token)
+	LockedUntil time.Time      // the holder's lease; a retry may take the key over after it
 	Response    StoredResponse // set when State is done
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
@@ -412,6 +448,7 @@ const (
 	EventPaymentAmountMismatch = "payment.amount_mismatch"
 	EventRefundSucceeded       = "refund.succeeded"
 	EventRefundFailed          = "refund.failed"
+	EventRefundNeedsAttention  = "refund.needs_attention"
 	EventNotificationUnmatched = "notification.unmatched"
 )
 

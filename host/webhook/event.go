@@ -19,6 +19,7 @@ const (
 	PaymentAmountMismatch = "payment.amount_mismatch"
 	RefundSucceeded       = "refund.succeeded"
 	RefundFailed          = "refund.failed"
+	RefundNeedsAttention  = "refund.needs_attention" // a refund's outcome is unknown and needs an operator
 	NotificationUnmatched = "notification.unmatched"
 )
 

@@ -71,13 +71,16 @@ var errorKinds = map[string]string{
 	"UNKNOWN_ERROR":    core.EUNKNOWN,
 }
 
-// ErrorKind returns the core error kind of a gateway error code. Codes nobody has catalogued
-// are declines: the gateway answered is_success=F, so it refused, and the code travels along.
+// ErrorKind returns the core error kind of a gateway error code. A code nobody has catalogued is
+// an unknown outcome (core.EUNKNOWN), never a decline: paymux cannot tell whether the gateway
+// acted (a new system error, a code for "in progress"), and a decline would fail a refund and
+// release its amount while the money may already have gone back. The host queries later; the
+// code travels along for the operator. Add a code here once its meaning is known.
 func ErrorKind(code string) string {
 	if k, ok := errorKinds[code]; ok {
 		return k
 	}
-	return core.EDECLINED
+	return core.EUNKNOWN
 }
 
 // GatewayError is the *core.Error for a gateway error code met while doing op (e.g.

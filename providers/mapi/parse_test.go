@@ -273,7 +273,7 @@ func TestErrorKinds(t *testing.T) {
 	for code, want := range map[string]string{
 		"ILLEGAL_SIGN": core.ECONFIG, "ILLEGAL_PARTNER_EXTERFACE": core.EUNAUTHORIZED, "RETURN_AMOUNT_EXCEED": core.EDECLINED,
 		"TRADE_NOT_EXIST": core.ENOTFOUND, "SYSTEM_EXCEPTION": core.EUNKNOWN, "ILLEGAL_ARGUMENT": core.EINVALID,
-		"REPEATED_REFUNDMENT_REQUEST": core.ECONFLICT, "SOMETHING_NEW": core.EDECLINED,
+		"REPEATED_REFUNDMENT_REQUEST": core.ECONFLICT, "SOMETHING_NEW": core.EUNKNOWN, "": core.EUNKNOWN,
 	} {
 		err := GatewayError("forex_refund", code)
 		if err.Code != want || err.ProviderCode != code || core.ProviderCode(err) != code {

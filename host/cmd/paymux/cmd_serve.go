@@ -153,6 +153,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	s.api = httpapi.New(httpapi.Options{
 		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"), Shadows: s.plugins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
+		IdempotencyLease: time.Duration(cfg.Server.IdempotencyLease),
 	})
 	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
 	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass})
@@ -263,6 +264,7 @@ func (s *server) reload(ctx context.Context) {
 		}
 		s.api.SetKeys(apiKeys(next))
 		s.api.SetLimits(next.Server.MaxBodyBytes, time.Duration(next.Server.IdempotencyTTL))
+		s.api.SetIdempotencyLease(time.Duration(next.Server.IdempotencyLease))
 		return nil
 	})
 	// Operators renew certificates in place, so the files are read again on every reload,

@@ -48,6 +48,16 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, scope, key string, r
 	return s.write(ctx, func(tx store.Tx) error { return tx.CompleteIdempotencyKey(ctx, scope, key, resp) })
 }
 
+// BindIdempotencyKey implements store.Queries.
+func (s *Store) BindIdempotencyKey(ctx context.Context, scope, key, owner, resourceID string) error {
+	return s.write(ctx, func(tx store.Tx) error { return tx.BindIdempotencyKey(ctx, scope, key, owner, resourceID) })
+}
+
+// ReleaseIdempotencyKey implements store.Queries.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key, owner string) error {
+	return s.write(ctx, func(tx store.Tx) error { return tx.ReleaseIdempotencyKey(ctx, scope, key, owner) })
+}
+
 // DeleteIdempotencyKey implements store.Queries.
 func (s *Store) DeleteIdempotencyKey(ctx context.Context, scope, key string) error {
 	return s.write(ctx, func(tx store.Tx) error { return tx.DeleteIdempotencyKey(ctx, scope, key) })

@@ -52,16 +52,25 @@ func testRefundRoundTrip(t *testing.T, s store.Store) {
 		q.NextQueryAt = time.Time{}
 		q.QueryAttempts = 2
 		q.Reason = "changed"
+		q.NeedsAttention, q.AttentionReason = true, "re-send declined: RETURN_AMOUNT_EXCEED"
+		q.SettleReason, q.SettledBy, q.SettledAt = "gateway statement 2026-11-30 shows it refunded", "key_0123", base.Add(time.Hour)
 		if err := tx.UpdateRefund(c, q); err != nil {
 			return err
 		}
 		want = *q
 		return nil
 	}))
+	want.SettledAt = us(want.SettledAt)
 	got, err = s.GetRefund(c, r.ID)
 	must(t, err)
 	if !reflect.DeepEqual(got, &want) {
 		t.Fatalf("after UpdateRefund:\n got %+v\nwant %+v", got, &want)
+	}
+	// The attention queue lists only refunds that need an operator.
+	rs, _, err := s.ListRefunds(c, store.RefundFilter{NeedsAttention: true})
+	must(t, err)
+	if len(rs) != 1 || rs[0].ID != r.ID || !rs[0].NeedsAttention {
+		t.Errorf("ListRefunds needing attention: %v", idsOf(rs))
 	}
 	wantCode(t, s.UpdateRefund(c, &store.Refund{ID: "rf_missing"}), core.ENOTFOUND)
 	_, err = s.GetRefund(c, "rf_missing")
@@ -83,7 +92,7 @@ func testRefundRoundTrip(t *testing.T, s store.Store) {
 	if tot != (store.RefundTotals{}) {
 		t.Errorf("SumRefunds of no refunds = %+v", tot)
 	}
-	rs, _, err := s.ListRefunds(c, store.RefundFilter{PaymentID: p.ID, Limit: 2})
+	rs, _, err = s.ListRefunds(c, store.RefundFilter{PaymentID: p.ID, Limit: 2})
 	must(t, err)
 	if len(rs) != 2 || rs[0].Amount.Value != 40 {
 		t.Errorf("ListRefunds newest first: %v", idsOf(rs))

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentRefunds", testConcurrentRefunds},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyRace", testIdempotencyRace},
+		{"IdempotencyLease", testIdempotencyLease},
 		{"NotificationRoundTrip", testNotificationRoundTrip},
 		{"NotificationDedupe", testNotificationDedupe},
 		{"NotificationList", testNotificationList},

@@ -10,17 +10,20 @@ import (
 )
 
 const refundCols = `seq, id, payment_id, account, out_refund_no, amount_value, amount_currency, status,
-reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at, metadata`
+reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at, metadata, needs_attention,
+attention_reason, settle_reason, settled_by, settled_at`
 
 func scanRefund(rw Rows) (*store.Refund, int64, error) {
 	var (
 		r            store.Refund
 		seq          int64
 		status, meta string
+		attention    int64
 	)
 	err := rw.Scan(&seq, &r.ID, &r.PaymentID, &r.Account, &r.OutRefundNo, &r.Amount.Value, &r.Amount.Currency,
 		&status, &r.Reason, &r.ProviderRef, &r.FailureCode, tm(&r.NextQueryAt), &r.QueryAttempts,
-		tm(&r.CreatedAt), tm(&r.UpdatedAt), &meta)
+		tm(&r.CreatedAt), tm(&r.UpdatedAt), &meta, &attention, &r.AttentionReason, &r.SettleReason, &r.SettledBy,
+		tm(&r.SettledAt))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -28,6 +31,7 @@ func scanRefund(rw Rows) (*store.Refund, int64, error) {
 		return nil, 0, fmt.Errorf("refund %s metadata: %w", r.ID, err)
 	}
 	r.Status = core.RefundStatus(status)
+	r.NeedsAttention = attention != 0
 	return &r, seq, nil
 }
 
@@ -43,6 +47,7 @@ func (q Queries) InsertRefund(ctx context.Context, r *store.Refund) error {
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CreatedAt, r.UpdatedAt, r.NextQueryAt = norm(r.CreatedAt), norm(r.UpdatedAt), norm(r.NextQueryAt)
+	r.SettledAt = norm(r.SettledAt)
 	meta, err := jsonText(r.Metadata, "{}")
 	if err != nil {
 		return core.WrapError(core.EINVALID, err, "store: refund metadata")
@@ -50,10 +55,11 @@ func (q Queries) InsertRefund(ctx context.Context, r *store.Refund) error {
 	d := q.D
 	_, err = q.C.Exec(ctx, d.Q(`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value,
 amount_currency, status, reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at,
-metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+metadata, needs_attention, attention_reason, settle_reason, settled_by, settled_at)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		r.ID, r.PaymentID, r.Account, r.OutRefundNo, r.Amount.Value, r.Amount.Currency, string(r.Status),
 		r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts, d.T(r.CreatedAt), d.T(r.UpdatedAt),
-		meta)
+		meta, boolInt(r.NeedsAttention), r.AttentionReason, r.SettleReason, r.SettledBy, d.T(r.SettledAt))
 	return d.classify(err, "insert refund "+r.ID, func(c string) string {
 		if c == "refunds_id_key" {
 			return fmt.Sprintf("refund %s already exists", r.ID)
@@ -114,6 +120,9 @@ func (q Queries) ListRefunds(ctx context.Context, f store.RefundFilter) ([]*stor
 	if f.Status != "" {
 		w.add("status = ?", string(f.Status))
 	}
+	if f.NeedsAttention {
+		w.add("needs_attention = ?", 1)
+	}
 	if !f.From.IsZero() {
 		w.add("created_at >= ?", q.D.T(f.From))
 	}
@@ -127,12 +136,15 @@ func (q Queries) ListRefunds(ctx context.Context, f store.RefundFilter) ([]*stor
 func (q Queries) UpdateRefund(ctx context.Context, r *store.Refund) error {
 	r.UpdatedAt = Now()
 	r.NextQueryAt = norm(r.NextQueryAt)
+	r.SettledAt = norm(r.SettledAt)
 	d := q.D
 	id := r.ID
 	return q.write(ctx, d.Q(`UPDATE refunds SET status = ?, reason = ?, provider_ref = ?, failure_code = ?,
-next_query_at = ?, query_attempts = ?, updated_at = ? WHERE id = ?`), []any{
+next_query_at = ?, query_attempts = ?, updated_at = ?, needs_attention = ?, attention_reason = ?,
+settle_reason = ?, settled_by = ?, settled_at = ? WHERE id = ?`), []any{
 		string(r.Status), r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts,
-		d.T(r.UpdatedAt), id}, true,
+		d.T(r.UpdatedAt), boolInt(r.NeedsAttention), r.AttentionReason, r.SettleReason, r.SettledBy,
+		d.T(r.SettledAt), id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update refund %s", id)
@@ -186,4 +198,12 @@ func (q Queries) ClaimDueRefunds(ctx context.Context, now time.Time, limit int, 
 WHERE seq IN (SELECT seq FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL
 AND next_query_at <= ? ORDER BY next_query_at LIMIT ?`+d.SkipLocked+`) RETURNING `+refundCols),
 		[]any{d.T(now.Add(lease)), d.T(now), limitOf(limit)}, scanRefund, "claim due refunds")
+}
+
+// boolInt stores a flag as the INTEGER 0 or 1 both databases hold it in.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // Backlog implements store.BacklogReader with one statement over the partial indexes the
-// janitor and the outbox already claim from (payments_due_idx, refunds_due_idx, events_due_idx).
+// janitor and the outbox already claim from (payments_due_idx, refunds_due_idx, events_due_idx)
+// and the attention queue's (refunds_attention_idx).
 func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, error) {
 	d := q.D
 	var b store.Backlog
@@ -19,7 +20,8 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
  (SELECT COUNT(*) FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL),
  (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL),
  (SELECT COUNT(*) FROM events WHERE status = 'pending'),
- (SELECT MIN(created_at) FROM events WHERE status = 'pending')`), d.T(now), d.T(now))
+ (SELECT MIN(created_at) FROM events WHERE status = 'pending'),
+ (SELECT COUNT(*) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
 	if err != nil {
 		return b, internal(err, "backlog")
 	}
@@ -30,7 +32,7 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
 		}
 		return b, core.Errorf(core.EINTERNAL, "store: backlog: no row")
 	}
-	if err := rows.Scan(&b.DuePayments, &b.DueRefunds, &b.OpenPayments, &b.OpenRefunds, &b.PendingEvents, tm(&b.OldestPendingEvent)); err != nil {
+	if err := rows.Scan(&b.DuePayments, &b.DueRefunds, &b.OpenPayments, &b.OpenRefunds, &b.PendingEvents, tm(&b.OldestPendingEvent), &b.AttentionRefunds); err != nil {
 		return b, internal(err, "scan backlog")
 	}
 	if err := rows.Err(); err != nil {
