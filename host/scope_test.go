@@ -217,6 +217,21 @@ func walkRoutes(t *testing.T, e *env, w *world, key string) {
 			notFound(e.call("GET", ownPay+"/refunds/"+w.otherRefund.ID, nil, auth), "get the other's refund through an own payment")
 			status(e.call("GET", ownPay+"/refunds/"+w.ownRefund.ID, nil, auth), http.StatusOK, "control: get own refund")
 		},
+		"POST /v1/payments/{id}/refunds/{rid}/settle": func() {
+			settle := map[string]any{"status": "failed", "reason": "operator check"}
+			notFound(e.call("POST", otherPay+"/refunds/"+w.otherRefund.ID+"/settle", settle, auth), "settle refund")
+			notFound(e.call("POST", ownPay+"/refunds/"+w.otherRefund.ID+"/settle", settle, auth), "settle the other's refund through an own payment")
+			// Control: the own refund exists; it needs no operator, so settling it is a conflict.
+			status(e.call("POST", ownPay+"/refunds/"+w.ownRefund.ID+"/settle", settle, auth), http.StatusConflict, "control: settle own refund")
+		},
+		"GET /v1/refunds": func() {
+			// Administrator only (the attention queue is not filtered by scope): to a scoped key
+			// the route does not exist. The administrator's control is TestRefundAttentionQueueAndSettle.
+			r := e.call("GET", "/v1/refunds?needs_attention=true", nil, auth)
+			if r.Status != http.StatusNotFound || r.errorMessage(t) != "no such route" {
+				t.Errorf("refunds across payments with a scoped key: %d %s", r.Status, r.Body)
+			}
+		},
 		"GET /v1/methods": func() {
 			status(e.call("GET", "/v1/methods?region=SG", nil, auth), http.StatusBadRequest, "methods of the other region")
 			if r := e.call("GET", "/v1/methods?region=HK", nil, auth); !strings.Contains(string(r.Body), "fakewallet") {
