@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -201,5 +203,32 @@ func TestDocsStayInTheRepository(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Errorf("only %d relative links found; the link pattern is broken", checked)
+	}
+}
+
+// TestGitignoreCoversRuntimeFiles: what serve (SQLite beside a config in the repository root),
+// the example's header (a paymux.yaml copy) and the quickstart (.paymux/) leave behind, and the
+// release build's dist/, are ignored by git.
+func TestGitignoreCoversRuntimeFiles(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	root, _ := filepath.Abs("../../..")
+	files := []string{"paymux.db", "paymux.db-wal", "paymux.db-shm", "paymux.yaml", ".paymux/paymux.yaml", ".paymux/paymux.db", "dist/SHA256SUMS", "bin/paymux"}
+	cmd := exec.Command("git", append([]string{"check-ignore", "--no-index"}, files...)...)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil && len(out) == 0 {
+		t.Skipf("not a git checkout (%v)", err)
+	}
+	ignored := strings.Fields(string(out))
+	for _, f := range files {
+		if !slices.Contains(ignored, f) {
+			t.Errorf(".gitignore does not cover %s", f)
+		}
+	}
+	// Control: a tracked source file is not ignored.
+	if err := exec.Command("git", "-C", root, "check-ignore", "-q", "--no-index", "host/cmd/paymux/main.go").Run(); err == nil {
+		t.Error("main.go is ignored; the check proves nothing")
 	}
 }
