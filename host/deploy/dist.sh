@@ -42,7 +42,9 @@ for platform in $platforms; do
     fi
   done
   # The example with the test keys beside it (testkeys/) and the plugins pinned.
-  sed 's#providers/mapisim/testkeys/#testkeys/#g' config.example.yaml > "$root/config.example.yaml"
+  { printf '# Shipped in the paymux %s release archive (%s/%s): the plugins below are pinned to this\n' "$version" "$os" "$arch"
+    printf "# archive's bin/; relative paths are relative to this file. Install: docs/operations.md.\n#\n"
+    sed 's#providers/mapisim/testkeys/#testkeys/#g' config.example.yaml; } > "$root/config.example.yaml"
   for k in $(grep -o 'testkeys/[A-Za-z0-9_.-]*[A-Za-z0-9]' "$root/config.example.yaml" | sort -u); do
     cp "providers/mapisim/$k" "$root/$k"
   done
