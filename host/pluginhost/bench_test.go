@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -66,4 +67,77 @@ func BenchmarkSupervisedCall(b *testing.B) {
 		})
 		b.ReportMetric(float64(sup.Load())/float64(dir.Load()), "op/direct")
 	})
+}
+
+// BenchmarkShadowLiveLatency is what a shadow costs the live path, paired (core/benchpair): each
+// iteration sends the same notification through a plugin with a shadow and through an
+// identical plugin without one, alternating the order; op/plain near 1 means the shadow adds
+// nothing beyond noise. Sub-benchmarks: off (neither has a shadow: the noise floor), same (an
+// identical shadow build that answers), hang (a shadow that never answers: its calls wait out
+// their deadline, the in-flight bound fills and the rest are dropped) and crash (a shadow that
+// exits every 20 calls and is restarted with the default backoff).
+func BenchmarkShadowLiveLatency(b *testing.B) {
+	cases := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"off", nil},
+		{"same", map[string]string{}},
+		{"hang", map[string]string{"PAYMUX_EXAMPLE_HANG": "ParseNotification"}},
+		{"crash", map[string]string{"PAYMUX_EXAMPLE_CRASH_AFTER": "20"}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			m := New(Options{RuntimeDir: shortDir(b), Logger: logger(), DisableAutoMTLS: true})
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				_ = m.Shutdown(ctx)
+			})
+			shadowed := spec(nil)
+			if tc.env != nil {
+				shadowed.Shadow = &ShadowSpec{Command: examplePath, SHA256: exampleSHA, Env: tc.env, Timeout: 2 * time.Second}
+			}
+			plain := spec(nil)
+			plain.Name = "plain"
+			ctx := context.Background()
+			if err := m.Start(ctx, []Spec{shadowed, plain}); err != nil {
+				b.Fatal(err)
+			}
+			for _, name := range []string{"example", "plain"} {
+				if err := m.Configure(ctx, name, "acct1", settings); err != nil {
+					b.Fatal(err)
+				}
+			}
+			hs, _ := m.Provider("example")
+			hp, _ := m.Provider("plain")
+			n := notification("o1", 1234, "paid")
+			call := func(p core.Provider) func() error {
+				return func() error {
+					res, err := p.ParseNotification(ctx, n)
+					if err == nil && !res.Verified {
+						err = fmt.Errorf("not verified: %s", res.RejectReason)
+					}
+					return err
+				}
+			}
+			benchpair.Run(b, "plain", call(hs), call(hp))
+			if tc.env != nil {
+				r, err := m.ShadowReport("example")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range r.Calls {
+					if c.Method == MethodParseNotification {
+						b.ReportMetric(float64(c.Same), "shadow-same")
+						b.ReportMetric(float64(c.Dropped), "shadow-dropped")
+						b.ReportMetric(float64(c.ShadowFailed), "shadow-failed")
+						if c.Different != 0 {
+							b.Errorf("an identical shadow build differs: %+v", c)
+						}
+					}
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 
 	"github.com/paymux/paymux/core"
@@ -89,15 +90,16 @@ func (h *handle) CreatePayment(ctx context.Context, req *core.CreatePaymentReque
 	// Only a local_create provider's CreatePayment is without effect at the gateway; any other
 	// would create a second order there, so it never goes to a shadow.
 	if sh := h.m.shadowOf(h.name); sh != nil && local {
-		r := *req
-		sh.mirror(MethodCreatePayment, req.Account, &r, liveAnswer(res, err, createAnswer),
-			func(ctx context.Context, p core.Provider) (answer, error) {
+		sh.mirror(MethodCreatePayment, req.Account, err, func() shadowCall {
+			r := *req
+			return shadowCall{req: &r, live: liveAnswer(res, err, createAnswer), call: func(ctx context.Context, p core.Provider) (answer, error) {
 				res, err := p.CreatePayment(ctx, &r)
 				if err != nil {
 					return nil, err
 				}
 				return createAnswer(res), nil
-			})
+			}}
+		})
 	}
 	return res, err
 }
@@ -107,15 +109,17 @@ func (h *handle) VerifyClientResult(ctx context.Context, req *core.ClientResultR
 		return p.VerifyClientResult(ctx, req)
 	})
 	if sh := h.m.shadowOf(h.name); sh != nil {
-		r := *req
-		sh.mirror(MethodVerifyClientResult, req.Account, &r, liveAnswer(res, err, clientResultAnswer),
-			func(ctx context.Context, p core.Provider) (answer, error) {
+		sh.mirror(MethodVerifyClientResult, req.Account, err, func() shadowCall {
+			r := *req
+			r.Result = maps.Clone(req.Result)
+			return shadowCall{req: &r, live: liveAnswer(res, err, clientResultAnswer), call: func(ctx context.Context, p core.Provider) (answer, error) {
 				res, err := p.VerifyClientResult(ctx, &r)
 				if err != nil {
 					return nil, err
 				}
 				return clientResultAnswer(res), nil
-			})
+			}}
+		})
 	}
 	return res, err
 }
@@ -125,17 +129,18 @@ func (h *handle) ParseNotification(ctx context.Context, req *core.NotificationRe
 		return p.ParseNotification(ctx, req)
 	})
 	if sh := h.m.shadowOf(h.name); sh != nil {
-		// The body is copied: the caller may reuse its buffer once it has the live answer.
-		r := *req
-		r.Body = slices.Clone(req.Body)
-		sh.mirror(MethodParseNotification, req.Account, &r, liveAnswer(res, err, notificationAnswer),
-			func(ctx context.Context, p core.Provider) (answer, error) {
+		sh.mirror(MethodParseNotification, req.Account, err, func() shadowCall {
+			// The body is copied: the caller may reuse its buffer once it has the live answer.
+			r := *req
+			r.Body = slices.Clone(req.Body)
+			return shadowCall{req: &r, live: liveAnswer(res, err, notificationAnswer), call: func(ctx context.Context, p core.Provider) (answer, error) {
 				res, err := p.ParseNotification(ctx, &r)
 				if err != nil {
 					return nil, err
 				}
 				return notificationAnswer(res), nil
-			})
+			}}
+		})
 	}
 	return res, err
 }

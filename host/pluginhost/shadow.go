@@ -261,10 +261,10 @@ func (sh *shadow) begin(method, account string, bounded bool) bool {
 }
 
 // liveAnswer turns the live call's outcome into the answer to compare; nil when the call
-// failed at the boundary (or the plugin was down): there is no provider answer then.
+// failed at the boundary (liveFailed).
 func liveAnswer[T any](res T, err error, of func(T) answer) answer {
 	if err != nil {
-		if notDelivered(err) || errors.Is(err, errRetired) {
+		if liveFailed(err) {
 			return nil
 		}
 		return errorAnswer(err)
@@ -272,18 +272,38 @@ func liveAnswer[T any](res T, err error, of func(T) answer) answer {
 	return of(res)
 }
 
+// shadowCall is one call prepared for the shadow: the request (kept for its fingerprint), the
+// live answer, and the call itself.
+type shadowCall struct {
+	req  any
+	live answer
+	call func(context.Context, core.Provider) (answer, error)
+}
+
+// liveFailed reports whether the live call failed at the boundary (or the plugin was down):
+// there is no provider answer to compare then.
+func liveFailed(err error) bool {
+	return err != nil && (notDelivered(err) || errors.Is(err, errRetired))
+}
+
 // mirror sends one call without effect to the shadow in the background, after the live
 // answer: at most MaxInFlight at once (else dropped), each with the shadow's own deadline.
-// Nothing of it can delay or fail the live call: the caller only pays for a slot check and a
-// goroutine start.
-func (sh *shadow) mirror(method, account string, req any, live answer, call func(context.Context, core.Provider) (answer, error)) {
-	if live == nil {
+// Nothing of it can delay or fail the live call: the caller pays for a slot check and, only
+// when the call is sent, for prepare (which snapshots the live answer and copies the request)
+// and a goroutine start.
+func (sh *shadow) mirror(method, account string, liveErr error, prepare func() shadowCall) {
+	if liveFailed(liveErr) {
 		sh.count(method, OutcomeSkipped)
+		return
+	}
+	if _, err := sh.sup.current(); err != nil {
+		sh.count(method, OutcomeShadowFailed)
 		return
 	}
 	if !sh.begin(method, account, true) {
 		return
 	}
+	c := prepare()
 	go func() {
 		defer func() { <-sh.sem; sh.calls.Done() }()
 		ctx, cancel := context.WithTimeout(sh.ctx, sh.spec.Timeout)
@@ -291,7 +311,7 @@ func (sh *shadow) mirror(method, account string, req any, live answer, call func
 		p, err := sh.sup.current()
 		var got answer
 		if err == nil {
-			got, err = call(ctx, p.Provider())
+			got, err = c.call(ctx, p.Provider())
 		}
 		if err != nil {
 			if notDelivered(err) || ctx.Err() != nil {
@@ -301,7 +321,7 @@ func (sh *shadow) mirror(method, account string, req any, live answer, call func
 			}
 			got = errorAnswer(err)
 		}
-		sh.compare(method, account, req, live, got)
+		sh.compare(method, account, c.req, c.live, got)
 	}()
 }
 
