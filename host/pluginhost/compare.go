@@ -82,6 +82,7 @@ func describeAnswer(d *core.Description) answer {
 	}
 	a.add("query_schedule", strings.Join(sched, ","))
 	a.add("default_expiry", d.DefaultExpiry.String())
+	a.add("max_expiry", d.MaxExpiry.String())
 	return a
 }
 
@@ -91,6 +92,15 @@ func createAnswer(r *core.CreatePaymentResult) answer {
 	var a answer
 	a.add("action.type", string(r.Action.Type))
 	a.add("action.value", r.Action.Value)
+	a.add("action.app_identifier", r.Action.AppIdentifier)
+	a.add("action.fallbacks", strconv.Itoa(len(r.Action.Fallbacks)))
+	for i, f := range r.Action.Fallbacks {
+		p := "action.fallbacks[" + strconv.Itoa(i) + "]."
+		a.add(p+"type", string(f.Type))
+		a.add(p+"value", f.Value)
+		a.add(p+"app_identifier", f.AppIdentifier)
+		a.add(p+"fallbacks", strconv.Itoa(len(f.Fallbacks)))
+	}
 	a.add("provider_ref", r.ProviderRef)
 	return a
 }
@@ -136,9 +146,11 @@ var shadowFields = func() map[string][]string {
 	errs := []string{"error.code", "error.message", "error.provider_code"}
 	out := map[string][]string{
 		MethodDescribe: {"name", "version", "methods.id", "methods.name", "methods.channels", "methods.amount_rules",
-			"capabilities", "settings", "query_schedule", "default_expiry"},
-		MethodConfigure:          {"accepted"},
-		MethodCreatePayment:      {"action.type", "action.value", "provider_ref"},
+			"capabilities", "settings", "query_schedule", "default_expiry", "max_expiry"},
+		MethodConfigure: {"accepted"},
+		MethodCreatePayment: {"action.type", "action.value", "action.app_identifier", "action.fallbacks",
+			"action.fallbacks.type", "action.fallbacks.value", "action.fallbacks.app_identifier", "action.fallbacks.fallbacks",
+			"provider_ref"},
 		MethodVerifyClientResult: {"verified", "status", "message"},
 		MethodParseNotification: {"verified", "reject_reason", "dedupe_key", "events", "events.kind", "events.out_trade_no",
 			"events.provider_ref", "events.out_refund_no", "events.payment_status", "events.refund_status", "events.amount",

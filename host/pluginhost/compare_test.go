@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func TestIgnoreRules(t *testing.T) {
 	answers := map[string]answer{
 		MethodDescribe:           describeAnswer(&core.Description{Methods: []core.Method{{AmountRules: []core.AmountRule{{}}}}, Settings: []core.Setting{{}}}),
 		MethodConfigure:          configureAnswer(),
-		MethodCreatePayment:      createAnswer(&core.CreatePaymentResult{}),
+		MethodCreatePayment:      createAnswer(&core.CreatePaymentResult{Action: core.NextAction{Fallbacks: make([]core.NextAction, 1)}}),
 		MethodVerifyClientResult: clientResultAnswer(&core.ClientResult{}),
 		MethodParseNotification:  notificationAnswer(&core.NotificationResult{Events: make([]core.NotificationEvent, 1)}),
 	}
@@ -79,6 +80,25 @@ func TestIgnoreRules(t *testing.T) {
 			if !slices.Contains(shadowFields[m], baseName(f.name)) {
 				t.Errorf("%s answer field %s is missing from shadowFields", m, f.name)
 			}
+		}
+	}
+}
+
+// TestAnswersCoverEveryField fails when a core answer type gains a field: compare.go must then
+// compare it (and list it in shadowFields), or a shadow run would miss differences in it.
+func TestAnswersCoverEveryField(t *testing.T) {
+	for typ, n := range map[reflect.Type]int{
+		reflect.TypeFor[core.Description]():         9,
+		reflect.TypeFor[core.Method]():              4,
+		reflect.TypeFor[core.CreatePaymentResult](): 2,
+		reflect.TypeFor[core.NextAction]():          4,
+		reflect.TypeFor[core.ClientResult]():        3,
+		reflect.TypeFor[core.NotificationResult]():  5,
+		reflect.TypeFor[core.NotificationEvent]():   11,
+		reflect.TypeFor[core.Ack]():                 3,
+	} {
+		if typ.NumField() != n {
+			t.Errorf("%v has %d fields, compare.go knows %d: compare the new ones", typ, typ.NumField(), n)
 		}
 	}
 }
