@@ -38,7 +38,7 @@ func TestDiffFields(t *testing.T) {
 	if d := diff(a, b, nil); !slices.Equal(d, []string{"action.value"}) {
 		t.Fatalf("order strings: %v", d)
 	}
-	if d := diff(a, errorAnswer(core.Errorf(core.ECONFIG, "bad key")), nil); len(d) != 6 {
+	if d := diff(a, errorAnswer(core.Errorf(core.ECONFIG, "bad key")), nil); len(d) != 8 {
 		t.Fatalf("answer vs error: %v", d)
 	}
 	if d := diff(errorAnswer(core.Errorf(core.ECONFIG, "bad key")), errorAnswer(core.Errorf(core.ECONFIG, "bad key")), nil); len(d) != 0 {
@@ -88,7 +88,7 @@ func TestIgnoreRules(t *testing.T) {
 // compare it (and list it in shadowFields), or a shadow run would miss differences in it.
 func TestAnswersCoverEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[core.Description]():         9,
+		reflect.TypeFor[core.Description]():         8,
 		reflect.TypeFor[core.Method]():              4,
 		reflect.TypeFor[core.CreatePaymentResult](): 2,
 		reflect.TypeFor[core.NextAction]():          4,
