@@ -278,7 +278,8 @@ type checkoutRequest struct {
 	Method   string `json:"method"`
 	Currency string `json:"currency"`
 	Amount   string `json:"amount"`
-	// Channel is h5 (a cashier in the browser) or app (the wallet app; here its stand-in).
+	// Channel is h5 (a cashier in the browser), web (the desktop cashier) or app (the wallet
+	// app; here its stand-in).
 	Channel string `json:"channel"`
 }
 
@@ -303,14 +304,14 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	switch channel {
 	case "":
 		channel = core.ChannelH5
-	case core.ChannelH5:
+	case core.ChannelH5, core.ChannelWeb:
 	case core.ChannelApp:
 		if s.o.WalletSimURL == "" {
 			writeError(w, http.StatusBadRequest, "invalid_request", "app payments need a wallet app; this demo has no wallet simulator")
 			return
 		}
 	default:
-		writeError(w, http.StatusBadRequest, "invalid_request", "channel must be h5 or app")
+		writeError(w, http.StatusBadRequest, "invalid_request", "channel must be h5, web or app")
 		return
 	}
 	ref := newToken("demo-order-")
@@ -321,7 +322,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 		"region": req.Region, "method": req.Method, "amount": amount, "channel": channel,
 		"reference": ref, "subject": "paymux demo order " + amount.Decimal() + " " + amount.Currency,
 	}
-	if channel == core.ChannelH5 {
+	if channel != core.ChannelApp {
 		body["return_url"] = ret
 	}
 	b, ok := s.fetch(w, r, http.MethodPost, "/v1/payments", nil, body, ref)
@@ -329,12 +330,9 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p struct {
-		ID         string `json:"id"`
-		Status     string `json:"status"`
-		NextAction *struct {
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		} `json:"next_action"`
+		ID         string           `json:"id"`
+		Status     string           `json:"status"`
+		NextAction *core.NextAction `json:"next_action"`
 	}
 	if err := json.Unmarshal(b, &p); err != nil || p.ID == "" {
 		writeError(w, http.StatusBadGateway, "bad_answer", "paymux answered a payment the demo cannot read")
@@ -343,9 +341,16 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	next := ""
 	switch {
 	case p.NextAction == nil:
-	case channel == core.ChannelH5 && p.NextAction.Type == string(core.ActionRedirectURL):
-		next = p.NextAction.Value
-	case channel == core.ChannelApp && p.NextAction.Type == string(core.ActionSDKOrderString):
+	case channel != core.ChannelApp:
+		// A browser follows the first web hand-off: a page, or an app link (a web page where the
+		// wallet app is not installed, as here). Deep links and QR codes need a phone.
+		for _, a := range append([]core.NextAction{*p.NextAction}, p.NextAction.Fallbacks...) {
+			if a.Type == core.ActionRedirectURL || a.Type == core.ActionAppLink {
+				next = a.Value
+				break
+			}
+		}
+	case p.NextAction.Type == core.ActionSDKOrderString:
 		// The order string stays in the backend; the stand-in page asks the backend to pay it.
 		next = "/app?reference=" + url.QueryEscape(ref) + "&payment=" + url.QueryEscape(p.ID) + "&method=" + url.QueryEscape(req.Method)
 	}

@@ -143,7 +143,7 @@ func TestCheckout(t *testing.T) {
 		{"default channel is h5", `{"region":"HK","method":"alipay","currency":"HKD","amount":"12.3"}`, 201, `"channel":"h5"`, "h5"},
 		{"app to the wallet stand-in", `{"region":"HK","method":"alipayhk","currency":"HKD","amount":"12.30","channel":"app"}`, 201, `"next_url":"/app?reference=demo-order-`, "app"},
 		{"bad amount", `{"region":"HK","method":"alipay","currency":"HKD","amount":"12.345"}`, 400, "more than 2 decimals", ""},
-		{"bad channel", `{"region":"HK","method":"alipay","currency":"HKD","amount":"1","channel":"pos"}`, 400, "channel must be h5 or app", ""},
+		{"bad channel", `{"region":"HK","method":"alipay","currency":"HKD","amount":"1","channel":"pos"}`, 400, "channel must be h5, web or app", ""},
 		{"not JSON", `region=HK`, 400, "not a checkout request", ""},
 	} {
 		n := len(fake.requests)

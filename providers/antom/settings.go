@@ -20,9 +20,9 @@ const (
 	SetClientID       = "client_id"
 	SetRegion         = "region"
 	SetGatewayURL     = "gateway_url"
-	SetPrivateKey     = "private_key"
-	SetPublicKeys     = "antom_public_key"
-	SetPublicKeysNext = "antom_public_key_next"
+	SetPrivateKey     = "private_key_file"
+	SetPublicKeys     = "antom_public_key_file"
+	SetPublicKeysNext = "antom_public_key_next_file"
 	SetSandbox        = "sandbox"
 	SetKeyVersion     = "key_version"
 	SetTimeout        = "timeout"
@@ -49,7 +49,7 @@ func settingsSchema() []core.Setting {
 		{Name: SetClientID, Required: true, Description: "Antom client id (sandbox ids start with SANDBOX_)"},
 		{Name: SetRegion, Description: "asia, north_america, europe or us: picks Antom's documented host; give this or gateway_url"},
 		{Name: SetGatewayURL, Description: "base URL of the gateway instead of region, e.g. https://open-sea-global.alipay.com or the simulator's URL"},
-		{Name: SetPrivateKey, Required: true, Secret: true, Description: "merchant RSA private key, PKCS#1 or PKCS#8, PEM or bare base64: the key itself or a file path"},
+		{Name: SetPrivateKey, Required: true, Secret: true, Description: "merchant RSA private key, PKCS#1 or PKCS#8, PEM or bare base64: a file path (relative to the config file) or the key itself"},
 		{Name: SetPublicKeys, Required: true, Description: "Antom's RSA public key (PEM or bare base64 SubjectPublicKeyInfo): the key or a file path"},
 		{Name: SetPublicKeysNext, Description: "a second Antom public key accepted too, while Antom rotates its key"},
 		{Name: SetSandbox, Description: "true: call /ams/sandbox/api paths (default: true exactly when client_id starts with SANDBOX_)"},

@@ -317,7 +317,7 @@ func TestWalletPage(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"GCASH", `id="pay"`, `id="fail"`, `id="pending"`, `id="abandon"`, "10000 PHP"} {
+	for _, want := range []string{"GCASH", `id="pay"`, `id="fail"`, `id="pending"`, `id="abandon"`, "100.00 PHP"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("wallet page lacks %q", want)
 		}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paymux/paymux/core"
 )
 
 // Decision is what the buyer does on the wallet page.
@@ -152,7 +155,11 @@ func (s *Sim) serveWallet(w http.ResponseWriter, r *http.Request, id string) {
 	if m := s.merchants[p.clientID]; m != nil && m.Name != "" {
 		name = m.Name
 	}
-	data := map[string]any{"Wallet": strings.ReplaceAll(p.method, "_", " "), "Amount": p.amount.Value, "Currency": p.amount.Currency,
+	amount := strconv.FormatInt(p.amount.Value, 10)
+	if core.ValidCurrency(p.amount.Currency) {
+		amount = core.Money{Value: p.amount.Value, Currency: p.amount.Currency}.Decimal()
+	}
+	data := map[string]any{"Wallet": strings.ReplaceAll(p.method, "_", " "), "Amount": amount, "Currency": p.amount.Currency,
 		"Merchant": name, "RequestID": p.requestID, "Status": p.status, "Return": p.redirectURL,
 		"Open": p.status == StatusProcessing || p.status == StatusPending}
 	s.mu.Unlock()

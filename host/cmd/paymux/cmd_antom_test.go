@@ -98,8 +98,8 @@ accounts:
     settings:
       client_id: %s
       gateway_url: %s
-      private_key: %s
-      antom_public_key: %s
+      private_key_file: %s
+      antom_public_key_file: %s
       timeout: 5s
   alipay-global:
     plugin: alipay

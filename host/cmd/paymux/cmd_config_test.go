@@ -217,7 +217,7 @@ func TestConfigCheckExampleWithPlugins(t *testing.T) {
 	if len(r.problems) > 0 || len(r.warnings) != 1 || !strings.Contains(r.warnings[0].Msg, "demo secrets") {
 		t.Fatalf("config.example.yaml has problems:\n%s\nwarnings: %v", checkProblemsText(r), r.warnings)
 	}
-	if launched != 2 || mtls != launched {
+	if launched != 3 || mtls != launched {
 		t.Errorf("-plugins launched %d plugins, %d with mutual TLS", launched, mtls)
 	}
 	if !strings.Contains(r.summary, "plugins started") {

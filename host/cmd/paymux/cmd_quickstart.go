@@ -24,6 +24,7 @@ import (
 	"github.com/paymux/paymux/host/bench"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/demo"
+	"github.com/paymux/paymux/providers/antomsim"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
@@ -37,11 +38,13 @@ var embeddedExample []byte
 // embeddedExampleFiles are the files the embedded example names by relative path: the
 // simulator's throw-away test keys, written under -dir when the embedded example is used.
 var embeddedExampleFiles = map[string][]byte{
-	"providers/mapisim/testkeys/test-merchant-private-DO-NOT-USE.pem":    mapisim.TestMerchantPrivateKeyPEM,
-	"providers/mapisim/testkeys/test-merchant-public-DO-NOT-USE.pem":     mapisim.TestMerchantPublicKeyPEM,
-	"providers/mapisim/testkeys/test-alipay-public-DO-NOT-USE.pem":       mapisim.TestAlipayPublicKeyPEM,
-	"providers/mapisim/testkeys/test-sftp-client-ed25519-DO-NOT-USE":     mapisim.TestSFTPClientKeyPEM,
-	"providers/mapisim/testkeys/test-sftp-client-ed25519-DO-NOT-USE.pub": mapisim.TestSFTPClientAuthorizedKey,
+	"providers/mapisim/testkeys/test-merchant-private-DO-NOT-USE.pem":              mapisim.TestMerchantPrivateKeyPEM,
+	"providers/mapisim/testkeys/test-merchant-public-DO-NOT-USE.pem":               mapisim.TestMerchantPublicKeyPEM,
+	"providers/mapisim/testkeys/test-alipay-public-DO-NOT-USE.pem":                 mapisim.TestAlipayPublicKeyPEM,
+	"providers/mapisim/testkeys/test-sftp-client-ed25519-DO-NOT-USE":               mapisim.TestSFTPClientKeyPEM,
+	"providers/mapisim/testkeys/test-sftp-client-ed25519-DO-NOT-USE.pub":           mapisim.TestSFTPClientAuthorizedKey,
+	"providers/antomsim/testkeys/test-antom-merchant-private-pkcs8-DO-NOT-USE.pem": antomsim.TestMerchantPrivateKeyPEM,
+	"providers/antomsim/testkeys/test-antom-public-DO-NOT-USE.pem":                 antomsim.TestAntomPublicKeyPEM,
 }
 
 func init() {
@@ -136,7 +139,7 @@ func quickstart(ctx context.Context, o qsOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// The simulator, in process, with the demo partners the example's accounts use.
+	// The simulators, in process, with the demo partners the example's accounts use.
 	simCfg := mapisim.Config{Seed: time.Now().UnixNano(), Logf: qsPrefixed(stderr, "sim: ")}
 	sim := mapisim.New(simCfg)
 	defer sim.Close()
@@ -146,7 +149,16 @@ func quickstart(ctx context.Context, o qsOptions, stdout, stderr io.Writer) erro
 			return fmt.Errorf("simulator: %w", err)
 		}
 	}
-	simSrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The Antom simulator on the same listener, with the demo merchant the example's
+	// antom-asia account uses.
+	asim := antomsim.New(antomsim.Config{Seed: simCfg.Seed, Logf: simCfg.Logf})
+	defer asim.Close()
+	for _, m := range demoAntomMerchants() {
+		if err := asim.AddMerchant(m); err != nil {
+			return fmt.Errorf("antom simulator: %w", err)
+		}
+	}
+	simSrv := &http.Server{Handler: asim.Mount(sim.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 3)
 	go func() { errc <- qsServeErr("simulator", simSrv.Serve(simLn)) }()
 	defer qsShutdown(simSrv)

@@ -86,7 +86,7 @@ func TestQsRewrite(t *testing.T) {
 	if !bytes.Equal(src, before) {
 		t.Fatal("qsRewrite modified its input")
 	}
-	if want := []string{"SG", "HK"}; !slices.Equal(regions, want) {
+	if want := []string{"SG", "HK", "PH", "KR", "TH"}; !slices.Equal(regions, want) {
 		t.Errorf("regions %v, want %v (file order)", regions, want)
 	}
 	text := string(out)
@@ -132,8 +132,10 @@ func TestQsRewrite(t *testing.T) {
 		t.Errorf("store.dsn resolves to %s, want the database beside the generated config", got)
 	}
 	got := qsRegions(cfg, regions)
-	if len(got) != 2 || got[0].Code != "SG" || !slices.Equal(got[0].Currencies, []string{"USD", "SGD"}) ||
-		got[1].Code != "HK" || !slices.Equal(got[1].Currencies, []string{"HKD"}) {
+	if len(got) != 5 || got[0].Code != "SG" || !slices.Equal(got[0].Currencies, []string{"USD", "SGD"}) ||
+		got[1].Code != "HK" || !slices.Equal(got[1].Currencies, []string{"HKD"}) ||
+		got[2].Code != "PH" || !slices.Equal(got[2].Currencies, []string{"PHP"}) ||
+		got[4].Code != "TH" || !slices.Equal(got[4].Currencies, []string{"THB"}) {
 		t.Errorf("demo regions %+v", got)
 	}
 	curl := qsCurl(cfg, regions, "http://127.0.0.1:18080")

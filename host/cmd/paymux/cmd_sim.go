@@ -281,7 +281,7 @@ func printAntomBanner(w io.Writer, base string, sim *antomsim.Sim) {
 	for _, m := range sim.Merchants() {
 		fmt.Fprintf(w, "    %s  %s\n", m.ClientID, m.Name)
 	}
-	fmt.Fprintf(w, "\nAntom public key (configure it as antom_public_key):\n%s\n", sim.AntomPublicKeyPEM())
+	fmt.Fprintf(w, "\nAntom public key (configure it as antom_public_key_file):\n%s\n", sim.AntomPublicKeyPEM())
 }
 
 func printSimBanner(w io.Writer, base, sftpAddr string, sim *mapisim.Sim, demo bool) {

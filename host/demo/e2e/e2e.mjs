@@ -63,8 +63,8 @@ async function shot(page, name) {
 }
 
 // payAndRefund runs one checkout in region with method, then a partial and a full refund.
-async function payAndRefund(page, demo, { region, currency, method, expectMethods, amount, partial }) {
-  const tag = region.toLowerCase();
+async function payAndRefund(page, demo, { region, currency, method, expectMethods, amount, partial, desktop = false }) {
+  const tag = region.toLowerCase() + (desktop ? "-desktop" : "");
   await page.goto(`${demo}/?region=${region}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: STEP });
   await page.selectOption("#currency", currency);
@@ -74,11 +74,19 @@ async function payAndRefund(page, demo, { region, currency, method, expectMethod
   log(`${region}: methods in config order ${shown.join(", ")}`);
   await page.fill("#amount", amount);
   await shot(page, `${tag}-1-checkout`);
-  await page.click(`#pay-${method}`);
+  await page.click(desktop ? `#pay-desktop-${method}` : `#pay-${method}`);
 
-  // h5 methods go to the simulator's cashier; app-only ones (AlipayHK) to the wallet app stand-in.
-  await page.waitForURL(u => /\/cashier\/|\/app\?/.test(u.href), { timeout: STEP });
-  if (page.url().includes("/cashier/")) {
+  // h5 methods go to the simulator's cashier (desktop: its desktop cashier), Antom wallets to
+  // the wallet's page (the app link, no app installed), app-only ones (AlipayHK) to the wallet
+  // app stand-in.
+  await page.waitForURL(u => /\/cashier\/|\/app\?|\/antom\/wallet\//.test(u.href), { timeout: STEP });
+  if (page.url().includes("/antom/wallet/")) {
+    const amountText = await page.textContent("#amount");
+    assert(amountText.includes(amount) && amountText.includes(currency), `wallet page amount ${amountText}`);
+    await shot(page, `${tag}-2-antom-wallet`);
+    await page.click("#pay");
+  } else if (page.url().includes("/cashier/")) {
+    if (desktop) assert((await page.textContent("#desktop")).includes("desktop"), "not the desktop cashier");
     const amountText = await page.textContent("#amount");
     assert(amountText.includes(amount) && amountText.includes(currency), `cashier amount ${amountText}`);
     await shot(page, `${tag}-2-cashier`);
@@ -138,6 +146,8 @@ async function main() {
     page.on("pageerror", e => { failure = failure || new Error("page error: " + e.message); });
     await payAndRefund(page, qs.demo, { region: "HK", currency: "HKD", method: "alipayhk", expectMethods: ["alipayhk", "alipay"], amount: "88.00", partial: "8.00" });
     await payAndRefund(page, qs.demo, { region: "SG", currency: "SGD", method: "alipay", expectMethods: ["alipay"], amount: "12.30", partial: "2.30" });
+    await payAndRefund(page, qs.demo, { region: "PH", currency: "PHP", method: "gcash", expectMethods: ["gcash"], amount: "1250.00", partial: "250.00" });
+    await payAndRefund(page, qs.demo, { region: "SG", currency: "USD", method: "alipay", expectMethods: ["alipay"], amount: "42.00", partial: "12.00", desktop: true });
     if (failure) throw failure;
   } catch (e) {
     failure = e;

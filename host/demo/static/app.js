@@ -72,11 +72,22 @@ async function checkoutPage() {
       b.title = channel === "h5" ? "opens the wallet's cashier in this browser" : "paid in the wallet app (simulated here)";
       b.onclick = () => pay(m.method, channel, b);
       box.appendChild(b);
+      if ((m.channels || []).includes("web")) {
+        // The desktop cashier (QR code or login), for buyers at a computer.
+        const d = document.createElement("button");
+        d.className = "method-desktop";
+        d.id = "pay-desktop-" + m.method;
+        d.dataset.method = m.method;
+        d.textContent = "Pay with " + m.name + " on this computer";
+        d.title = "opens the wallet's desktop cashier";
+        d.onclick = () => pay(m.method, "web", d);
+        box.appendChild(d);
+      }
     }
   };
   const pay = async (method, channel, button) => {
     showError(null);
-    for (const b of document.querySelectorAll("button.method")) b.disabled = true;
+    for (const b of document.querySelectorAll("button.method, button.method-desktop")) b.disabled = true;
     try {
       const p = await api("POST", "/api/payments", {
         region: regionSel.value, currency: currencySel.value, amount: $("amount").value.trim(),
@@ -85,7 +96,7 @@ async function checkoutPage() {
       window.location.href = p.next_url;
     } catch (e) {
       showError(e);
-      for (const b of document.querySelectorAll("button.method")) b.disabled = false;
+      for (const b of document.querySelectorAll("button.method, button.method-desktop")) b.disabled = false;
     }
   };
   regionSel.onchange = () => { fillCurrencies(); loadMethods(); };
