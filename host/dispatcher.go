@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +62,9 @@ type DispatcherOptions struct {
 	// Batch is how many events one poll claims; 0 means 20.
 	Batch  int
 	Logger hclog.Logger
+	// OnDelivery, when set, is told the outcome of every attempt at one endpoint (Delivery*
+	// constants), for the paymux_webhook_deliveries_total metric. It must return quickly.
+	OnDelivery func(endpoint, outcome string)
 }
 
 // Dispatcher delivers outbox events to the merchant's webhook URL. Several dispatchers (one per
@@ -72,11 +77,13 @@ type Dispatcher struct {
 	batch    int
 	log      hclog.Logger
 	wake     chan struct{}
+
+	onDelivery func(endpoint, outcome string)
 }
 
 // NewDispatcher returns a dispatcher; call Run to start it.
 func NewDispatcher(o DispatcherOptions) *Dispatcher {
-	d := &Dispatcher{svc: o.Service, sender: o.Sender, policy: o.Policy, interval: o.Interval, batch: o.Batch, log: o.Logger, wake: make(chan struct{}, 1)}
+	d := &Dispatcher{svc: o.Service, sender: o.Sender, policy: o.Policy, interval: o.Interval, batch: o.Batch, log: o.Logger, wake: make(chan struct{}, 1), onDelivery: o.OnDelivery}
 	if d.sender == nil {
 		d.sender = &webhook.Sender{}
 	}
@@ -133,8 +140,8 @@ func (d *Dispatcher) lease() time.Duration {
 // RunOnce claims the due events and delivers them concurrently; it returns how many it claimed.
 func (d *Dispatcher) RunOnce(ctx context.Context) int {
 	st := d.svc.Settings()
-	if st.WebhookURL == "" {
-		return 0 // events are kept; they go out once a URL is configured
+	if len(st.webhookEndpoints()) == 0 {
+		return 0 // events are kept; they go out once an endpoint is configured
 	}
 	now := d.svc.now()
 	evs, err := d.svc.store.ClaimDueEvents(ctx, now, d.batch, d.lease())
@@ -156,19 +163,56 @@ func (d *Dispatcher) RunOnce(ctx context.Context) int {
 	return len(evs)
 }
 
+// Delivery outcomes, per endpoint, as DispatcherOptions.OnDelivery receives them.
+const (
+	DeliveryDelivered = "delivered" // the endpoint answered 2xx
+	DeliveryFailed    = "failed"    // transport error, timeout or a non-2xx answer; retried
+	DeliveryPaused    = "paused"    // the endpoint is paused; the event waits for it
+)
+
+// deliver sends e to every endpoint that wants it and has not acknowledged it yet. The event is
+// delivered once all of them have; otherwise the endpoints that did are recorded, so that the
+// retry goes only to the others (a paused endpoint keeps its events until it is resumed or the
+// retry window ends).
 func (d *Dispatcher) deliver(ctx context.Context, st *Settings, e *store.Event) {
 	body, err := EventBody(e)
-	if err == nil {
-		err = d.sender.Send(ctx, st.WebhookURL, []byte(st.WebhookSecret), e.ID, body)
-	}
 	now := d.svc.now()
-	if err == nil {
+	done := slices.Clone(e.DeliveredTo)
+	var failures []string
+	if err != nil {
+		failures = append(failures, err.Error())
+	} else {
+		for _, ep := range st.webhookEndpoints() {
+			if !ep.wants(e) || slices.Contains(done, ep.Name) {
+				continue
+			}
+			if ep.Paused {
+				d.observe(ep.Name, DeliveryPaused)
+				failures = append(failures, ep.Name+": paused")
+				continue
+			}
+			if err := d.sender.Send(ctx, ep.URL, ep.Secrets, e.ID, body); err != nil {
+				d.observe(ep.Name, DeliveryFailed)
+				d.log.Warn("webhook delivery failed", "endpoint", ep.Name, "event_id", e.ID, "type", e.Type, "attempts", e.Attempts, "error", err)
+				failures = append(failures, ep.Name+": "+err.Error())
+				continue
+			}
+			d.observe(ep.Name, DeliveryDelivered)
+			done = append(done, ep.Name)
+		}
+	}
+	if len(failures) == 0 {
 		if err := d.svc.store.MarkEventDelivered(ctx, e.ID, now); err != nil {
 			d.log.Error("recording a delivered event failed; it will be sent again", "event_id", e.ID, "error", err)
 		}
 		return
 	}
-	msg := err.Error()
+	if len(done) > len(e.DeliveredTo) {
+		if err := d.svc.store.SetEventDeliveredTo(ctx, e.ID, done); err != nil {
+			d.log.Error("recording the endpoints that took an event failed; they will get it again", "event_id", e.ID, "error", err)
+		}
+	}
+	msg := strings.Join(failures, "; ")
 	next, ok := d.policy.Next(now, e.Attempts)
 	if !ok {
 		d.log.Warn("giving up on a webhook event", "event_id", e.ID, "type", e.Type, "attempts", e.Attempts, "error", msg)
@@ -177,8 +221,13 @@ func (d *Dispatcher) deliver(ctx context.Context, st *Settings, e *store.Event) 
 		}
 		return
 	}
-	d.log.Debug("webhook delivery failed; will retry", "event_id", e.ID, "attempts", e.Attempts, "next", next, "error", msg)
 	if err := d.svc.store.ScheduleEventRetry(ctx, e.ID, msg, next); err != nil {
 		d.log.Error("scheduling an event retry failed", "event_id", e.ID, "error", err)
+	}
+}
+
+func (d *Dispatcher) observe(endpoint, outcome string) {
+	if d.onDelivery != nil {
+		d.onDelivery(endpoint, outcome)
 	}
 }

@@ -153,6 +153,8 @@ type envOptions struct {
 	accounts map[string]core.Provider
 	regions  map[string][]host.RegionMethod
 	policy   host.RetryPolicy
+	// onDelivery is DispatcherOptions.OnDelivery.
+	onDelivery func(endpoint, outcome string)
 	// store is the store to use; nil means a fresh one (see newTestStore).
 	store store.Store
 	// shadows and admin are httpapi.Options.Shadows and Admin.
@@ -239,7 +241,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.disp = host.NewDispatcher(host.DispatcherOptions{
 		Service: e.svc, Policy: policy, Interval: 20 * time.Millisecond, Logger: log,
-		Sender: &webhook.Sender{Timeout: 2 * time.Second},
+		Sender: &webhook.Sender{Timeout: 2 * time.Second}, OnDelivery: o.onDelivery,
 	})
 	e.api.SetHooks(httpapi.Hooks{OnRedeliver: e.disp.Wake})
 	e.srv = httptest.NewServer(e.api.Handler())

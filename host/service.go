@@ -18,6 +18,7 @@ import (
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/store"
+	"github.com/paymux/paymux/host/webhook"
 )
 
 // Providers hands the service the provider serving a merchant account and its description.
@@ -33,12 +34,51 @@ type Providers interface {
 type Settings struct {
 	PublicURL string                    // base of every notify_url
 	Regions   map[string][]RegionMethod // region code -> methods in checkout order
-	// WebhookURL is where events are POSTed; empty means events are recorded but not sent.
+	// WebhookURL is where events are POSTed (the endpoint named "default", every event);
+	// empty: that endpoint does not exist. Events are recorded but not sent while there is no
+	// endpoint at all.
 	WebhookURL    string
 	WebhookSecret string
+	// Endpoints are more webhook endpoints (config webhooks.endpoints).
+	Endpoints []WebhookEndpoint
 	// DemoSecrets names the settings (never their values) that hold a demo secret from
 	// config.example.yaml or the simulator's test keys; /readyz reports that while non-empty.
 	DemoSecrets []string
+}
+
+// WebhookEndpoint is one receiver of webhook events.
+type WebhookEndpoint struct {
+	Name     string
+	URL      string
+	Secrets  [][]byte // every one signs each delivery
+	Events   []string // types or families ("payment.*"); empty: every event
+	Accounts []string // empty: every account
+	Regions  []string // empty: every region (events about no payment need an empty Regions)
+	Paused   bool
+}
+
+// wants reports whether the endpoint takes event e: its type is selected and it lies in the
+// endpoint's scope, with the meaning API keys give accounts and regions (see Caller).
+func (ep *WebhookEndpoint) wants(e *store.Event) bool {
+	if len(ep.Events) > 0 && !slices.ContainsFunc(ep.Events, func(p string) bool { return webhook.TypeMatches(p, e.Type) }) {
+		return false
+	}
+	scope := &Caller{}
+	if len(ep.Accounts) > 0 {
+		scope.Accounts = ep.Accounts
+	}
+	if len(ep.Regions) > 0 {
+		scope.Regions = ep.Regions
+	}
+	return scope.sees(e.Account, e.Region)
+}
+
+// webhookEndpoints is every endpoint: "default" (WebhookURL) first, then Endpoints.
+func (s *Settings) webhookEndpoints() []WebhookEndpoint {
+	if s.WebhookURL == "" {
+		return s.Endpoints
+	}
+	return append([]WebhookEndpoint{{Name: "default", URL: s.WebhookURL, Secrets: [][]byte{[]byte(s.WebhookSecret)}}}, s.Endpoints...)
 }
 
 // RegionMethod is one method enabled in a region, through one account.
@@ -72,6 +112,14 @@ func SettingsFromConfig(c *config.Config) (*Settings, error) {
 		WebhookURL:    c.Webhooks.URL,
 		WebhookSecret: c.Webhooks.Secret.Value(),
 		DemoSecrets:   c.DemoSecrets(),
+	}
+	for _, ep := range c.Webhooks.Endpoints {
+		w := WebhookEndpoint{Name: ep.Name, URL: ep.URL, Events: slices.Clone(ep.Events), Accounts: slices.Clone(ep.Accounts),
+			Regions: slices.Clone(ep.Regions), Paused: ep.Paused}
+		for _, sec := range ep.Secrets {
+			w.Secrets = append(w.Secrets, []byte(sec.Value()))
+		}
+		s.Endpoints = append(s.Endpoints, w)
 	}
 	for code, r := range c.Regions {
 		for i, m := range r.Methods {

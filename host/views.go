@@ -153,6 +153,7 @@ type Event struct {
 	Attempts    int             `json:"attempts"`
 	LastError   string          `json:"last_error,omitempty"`
 	Actor       string          `json:"actor,omitempty"`
+	DeliveredTo []string        `json:"delivered_to,omitempty"`
 	NextAttempt *time.Time      `json:"next_attempt_at,omitempty"`
 	DeliveredAt *time.Time      `json:"delivered_at,omitempty"`
 }
@@ -160,7 +161,7 @@ type Event struct {
 func eventView(e *store.Event) *Event {
 	v := &Event{
 		ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC(), Data: e.Payload, Status: string(e.Status),
-		Attempts: e.Attempts, LastError: e.LastError, Actor: e.Actor, DeliveredAt: timePtr(e.DeliveredAt),
+		Attempts: e.Attempts, LastError: e.LastError, Actor: e.Actor, DeliveredTo: e.DeliveredTo, DeliveredAt: timePtr(e.DeliveredAt),
 	}
 	if e.Status == store.EventPending {
 		v.NextAttempt = timePtr(e.NextAttemptAt)

@@ -122,10 +122,23 @@ type AmountLimit struct {
 	Max      string `yaml:"max"`
 }
 
-// Webhooks is where merchant webhooks go.
+// Webhooks is where merchant webhooks go: the single url and secret (one endpoint, named
+// "default", for every event), endpoints, or both.
 type Webhooks struct {
-	URL    string `yaml:"url"`    // where merchant webhooks are POSTed; empty = none sent
-	Secret Secret `yaml:"secret"` // HMAC-SHA256 key for Paymux-Signature
+	URL       string            `yaml:"url"`       // where merchant webhooks are POSTed; empty = none sent
+	Secret    Secret            `yaml:"secret"`    // HMAC-SHA256 key for Paymux-Signature
+	Endpoints []WebhookEndpoint `yaml:"endpoints"` // more endpoints, each with its events, scope and secrets
+}
+
+// WebhookEndpoint is one receiver of webhook events.
+type WebhookEndpoint struct {
+	Name     string   `yaml:"name"`     // unique; in logs and metric labels
+	URL      string   `yaml:"url"`      // absolute http(s) URL
+	Secrets  []Secret `yaml:"secrets"`  // one or more; every one signs each delivery (rotation)
+	Events   []string `yaml:"events"`   // types or families ("payment.*"); empty: every event
+	Accounts []string `yaml:"accounts"` // only events of these accounts; empty: every account
+	Regions  []string `yaml:"regions"`  // only events of payments in these regions; empty: every region
+	Paused   bool     `yaml:"paused"`   // receives nothing while true
 }
 
 // Log configures the host's logger.

@@ -32,7 +32,8 @@ func Diff(old, new *Config) *Changes {
 	d.RegionsChanged = !reflect.DeepEqual(normRegions(old.Regions), normRegions(new.Regions))
 	d.ServerChanged = !serverEqual(old.Server, new.Server)
 	d.StoreChanged = old.Store.Driver != new.Store.Driver || old.Store.DSN.value != new.Store.DSN.value
-	d.WebhooksChanged = old.Webhooks.URL != new.Webhooks.URL || old.Webhooks.Secret.value != new.Webhooks.Secret.value
+	d.WebhooksChanged = old.Webhooks.URL != new.Webhooks.URL || old.Webhooks.Secret.value != new.Webhooks.Secret.value ||
+		!slices.EqualFunc(old.Webhooks.Endpoints, new.Webhooks.Endpoints, endpointEqual)
 	d.LogChanged = old.Log != new.Log
 	return d
 }
@@ -216,4 +217,10 @@ func (h *Holder) Reload(apply func(old, new *Config, d *Changes) error) (*Change
 	}
 	h.cur.Store(next)
 	return d, nil
+}
+
+func endpointEqual(a, b WebhookEndpoint) bool {
+	return a.Name == b.Name && a.URL == b.URL && a.Paused == b.Paused && slices.Equal(a.Events, b.Events) &&
+		slices.Equal(a.Accounts, b.Accounts) && slices.Equal(a.Regions, b.Regions) &&
+		slices.EqualFunc(a.Secrets, b.Secrets, func(x, y Secret) bool { return x.value == y.value })
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/core"
+	"github.com/paymux/paymux/host/webhook"
 )
 
 var (
@@ -57,6 +58,7 @@ func (c *Config) validate(ps *problems) {
 			ps.addf("webhooks.secret", "must be at least %d characters", MinWebhookSecretLen)
 		}
 	}
+	c.validateEndpoints(ps)
 	if !slices.Contains(logLevels, c.Log.Level) {
 		ps.addf("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
 	}
@@ -397,4 +399,52 @@ func isHex64(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
+}
+
+// validateEndpoints checks webhooks.endpoints: unique names (not "default", which is the single
+// url's), a URL, at least one secret long enough, known event types, accounts and regions.
+func (c *Config) validateEndpoints(ps *problems) {
+	names := map[string]int{}
+	for i, e := range c.Webhooks.Endpoints {
+		path := fmt.Sprintf("webhooks.endpoints[%d]", i)
+		switch j, dup := names[e.Name]; {
+		case e.Name == "":
+			ps.addf(path+".name", "required")
+		case !keyNamePattern.MatchString(e.Name):
+			ps.addf(path+".name", "an endpoint name must be letters, digits, '.', '_' or '-' (at most 64)")
+		case e.Name == "default":
+			ps.addf(path+".name", `"default" is the name of webhooks.url's endpoint; choose another`)
+		case dup:
+			ps.addf(path+".name", "name %q is already used by webhooks.endpoints[%d]", e.Name, j)
+		}
+		names[e.Name] = i
+		if e.URL == "" {
+			ps.addf(path+".url", "required")
+		} else if err := checkHTTPURL(e.URL); err != nil {
+			ps.addf(path+".url", "%v", err)
+		}
+		if len(e.Secrets) == 0 {
+			ps.addf(path+".secrets", "at least one secret is required")
+		}
+		for j, s := range e.Secrets {
+			if len(s.Value()) < MinWebhookSecretLen {
+				ps.addf(fmt.Sprintf("%s.secrets[%d]", path, j), "must be at least %d characters", MinWebhookSecretLen)
+			}
+		}
+		for j, ev := range e.Events {
+			if !slices.ContainsFunc(webhook.Types, func(typ string) bool { return webhook.TypeMatches(ev, typ) }) {
+				ps.addf(fmt.Sprintf("%s.events[%d]", path, j), "%q matches no event type (known: %s; or a family such as payment.*)", ev, strings.Join(webhook.Types, ", "))
+			}
+		}
+		for j, a := range e.Accounts {
+			if _, ok := c.Accounts[a]; !ok {
+				ps.addf(fmt.Sprintf("%s.accounts[%d]", path, j), "unknown account %q", a)
+			}
+		}
+		for j, r := range e.Regions {
+			if _, ok := c.Regions[r]; !ok {
+				ps.addf(fmt.Sprintf("%s.regions[%d]", path, j), "unknown region %q", r)
+			}
+		}
+	}
 }

@@ -35,6 +35,7 @@ type Metrics struct {
 	notifications *prometheus.CounterVec
 	janitorItems  *prometheus.CounterVec
 	janitorPasses prometheus.Counter
+	deliveries    *prometheus.CounterVec
 
 	pluginObs sync.Map // plugin name -> *[n]prometheus.Observer
 }
@@ -66,8 +67,11 @@ func New() *Metrics {
 	m.janitorPasses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "paymux_janitor_passes_total", Help: "Janitor passes run.",
 	})
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_webhook_deliveries_total", Help: "Webhook delivery attempts by endpoint name and outcome (delivered, failed, paused).",
+	}, []string{"endpoint", "outcome"})
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.notifications,
-		m.janitorItems, m.janitorPasses,
+		m.janitorItems, m.janitorPasses, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -88,6 +92,12 @@ func (m *Metrics) ObserveNotification(o host.NotificationOutcome) {
 		outcome = "unknown"
 	}
 	m.notifications.WithLabelValues(outcome).Inc()
+}
+
+// ObserveWebhookDelivery counts one delivery attempt at one endpoint; pass it as
+// host.DispatcherOptions.OnDelivery. Endpoint names come from the config (bounded).
+func (m *Metrics) ObserveWebhookDelivery(endpoint, outcome string) {
+	m.deliveries.WithLabelValues(endpoint, outcome).Inc()
 }
 
 // ObserveJanitorPass counts one janitor pass; pass it as host.JanitorOptions.OnPass.

@@ -161,6 +161,9 @@ func TestScrape(t *testing.T) {
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationProcessed})
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationRejected})
 	m.ObserveJanitorPass(host.JanitorPass{Payments: 3, Refunds: 1, Resolved: 2, Closed: 1, Rescheduled: 2, Errors: 1, Attention: 1})
+	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
+	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
+	m.ObserveWebhookDelivery("erp", host.DeliveryDelivered)
 
 	// Serve /metrics over real HTTP as an operator would scrape it.
 	srv := httptest.NewServer(m.Handler())
@@ -183,6 +186,8 @@ func TestScrape(t *testing.T) {
 		`paymux_notifications_total{outcome="processed"} 1`,
 		`paymux_notifications_total{outcome="rejected"} 1`,
 		`paymux_janitor_passes_total 1`,
+		`paymux_webhook_deliveries_total{endpoint="erp",outcome="failed"} 2`,
+		`paymux_webhook_deliveries_total{endpoint="erp",outcome="delivered"} 1`,
 		`paymux_janitor_items_total{result="claimed_payment"} 3`,
 		`paymux_janitor_items_total{result="closed"} 1`,
 		`paymux_janitor_items_total{result="needs_attention"} 1`,

@@ -203,11 +203,14 @@ type Queries interface {
 	// ScheduleEventRetry records a failed attempt: LastError = lastErr, NextAttemptAt = next,
 	// status stays pending. Attempts was already counted by ClaimDueEvents.
 	ScheduleEventRetry(ctx context.Context, id, lastErr string, next time.Time) error
+	// SetEventDeliveredTo records the names of the webhook endpoints that have acknowledged the
+	// event (the whole list, replacing the previous one), so that a retry skips them.
+	SetEventDeliveredTo(ctx context.Context, id string, endpoints []string) error
 	// MarkEventFailed gives up on an event: status failed, LastError = lastErr. It is kept and
 	// can be redelivered.
 	MarkEventFailed(ctx context.Context, id, lastErr string) error
 	// RedeliverEvent puts an event (in any status) back to pending, due at now, with Attempts
-	// reset to 0, and returns it. DeliveredAt and LastError are kept for the record.
+	// reset to 0 and DeliveredTo emptied (every endpoint gets it again), and returns it. DeliveredAt and LastError are kept for the record.
 	RedeliverEvent(ctx context.Context, id string, now time.Time) (*Event, error)
 }
 
@@ -471,6 +474,7 @@ type Event struct {
 	LastAttemptAt time.Time
 	LastError     string
 	DeliveredAt   time.Time
+	DeliveredTo   []string // webhook endpoints that acknowledged it (see SetEventDeliveredTo)
 }
 
 // EventFilter selects events; empty fields do not filter. Accounts and Regions, when not nil,

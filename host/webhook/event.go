@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,20 @@ const (
 	RefundNeedsAttention  = "refund.needs_attention" // a refund's outcome is unknown and needs an operator
 	NotificationUnmatched = "notification.unmatched"
 )
+
+// Types lists every event type paymux sends.
+var Types = []string{PaymentCreated, PaymentSucceeded, PaymentClosed, PaymentFailed, PaymentAmountMismatch,
+	RefundSucceeded, RefundFailed, NotificationUnmatched}
+
+// TypeMatches reports whether an endpoint's event pattern selects typ: an exact type, a family
+// such as "payment.*", or "*".
+func TypeMatches(pattern, typ string) bool {
+	if pattern == "*" || pattern == typ {
+		return true
+	}
+	family, ok := strings.CutSuffix(pattern, ".*")
+	return ok && strings.HasPrefix(typ, family+".")
+}
 
 // Event is the JSON body of every webhook delivery. ID is stable across redeliveries, so a
 // merchant deduplicates on it.
@@ -43,9 +58,9 @@ type Sender struct {
 	Now     func() time.Time
 }
 
-// Send POSTs body to url signed with secret. Any 2xx answer is success; anything else, a
-// transport error or a timeout is an error and the dispatcher retries.
-func (s *Sender) Send(ctx context.Context, url string, secret []byte, eventID string, body []byte) error {
+// Send POSTs body to url signed with every one of secrets (SignAll). Any 2xx answer is success;
+// anything else, a transport error or a timeout is an error and the dispatcher retries.
+func (s *Sender) Send(ctx context.Context, url string, secrets [][]byte, eventID string, body []byte) error {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -63,7 +78,7 @@ func (s *Sender) Send(ctx context.Context, url string, secret []byte, eventID st
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "paymux-webhook/1")
 	req.Header.Set("Paymux-Event-Id", eventID)
-	req.Header.Set(Header, Sign(secret, now(), body))
+	req.Header.Set(Header, SignAll(secrets, now(), body))
 	client := http.Client{Timeout: timeout}
 	if s.Client != nil {
 		client = *s.Client

@@ -35,9 +35,19 @@ var (
 )
 
 // Sign returns the Paymux-Signature header value for body sent at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
+func Sign(secret []byte, t time.Time, body []byte) string { return SignAll([][]byte{secret}, t, body) }
+
+// SignAll returns the Paymux-Signature header value for body sent at t with one v1 signature
+// per secret, in order: while an endpoint's secret is rotated every current secret signs, so a
+// receiver holding either the old or the new one accepts the delivery.
+func SignAll(secrets [][]byte, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	var b strings.Builder
+	b.WriteString("t=" + ts)
+	for _, s := range secrets {
+		b.WriteString(",v1=" + hex.EncodeToString(mac(s, ts, body)))
+	}
+	return b.String()
 }
 
 func mac(secret []byte, ts string, body []byte) []byte {
@@ -53,6 +63,18 @@ func mac(secret []byte, ts string, body []byte) []byte {
 // stored deliveries in tests). The comparison is constant time.
 func Verify(secret, header string, body []byte, tolerance time.Duration) error {
 	return verifyAt(time.Now(), []byte(secret), header, body, tolerance)
+}
+
+// VerifyAny is Verify for a receiver that holds several secrets (during its own rotation): the
+// delivery is genuine when it verifies with any of them. Errors as Verify's.
+func VerifyAny(secrets []string, header string, body []byte, tolerance time.Duration) error {
+	err := ErrBadSignature
+	for _, s := range secrets {
+		if err = Verify(s, header, body, tolerance); err == nil || !errors.Is(err, ErrBadSignature) {
+			return err
+		}
+	}
+	return err
 }
 
 func verifyAt(now time.Time, secret []byte, header string, body []byte, tolerance time.Duration) error {

@@ -3,9 +3,12 @@ package webhook
 import (
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -81,7 +84,7 @@ func TestSenderSend(t *testing.T) {
 	defer srv.Close()
 	s := &Sender{Timeout: 2 * time.Second}
 	body := []byte(`{"id":"evt_1"}`)
-	if err := s.Send(context.Background(), srv.URL, secret, "evt_1", body); err != nil {
+	if err := s.Send(context.Background(), srv.URL, [][]byte{secret}, "evt_1", body); err != nil {
 		t.Fatal(err)
 	}
 	if gotBody != string(body) {
@@ -91,7 +94,7 @@ func TestSenderSend(t *testing.T) {
 		t.Fatalf("Verify of a sent delivery: %v", err)
 	}
 	status = http.StatusInternalServerError
-	if err := s.Send(context.Background(), srv.URL, secret, "evt_1", body); err == nil || !strings.Contains(err.Error(), "500") {
+	if err := s.Send(context.Background(), srv.URL, [][]byte{secret}, "evt_1", body); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("Send to a failing merchant = %v, want an error naming 500", err)
 	}
 }
@@ -109,7 +112,7 @@ func TestSenderDoesNotFollowRedirects(t *testing.T) {
 			http.Redirect(w, r, target.URL+"/elsewhere", code)
 		}))
 		for _, s := range []*Sender{{Timeout: 2 * time.Second}, {Client: &http.Client{}, Timeout: 2 * time.Second}} {
-			err := s.Send(context.Background(), redirector.URL, []byte("k"), "evt", []byte("{}"))
+			err := s.Send(context.Background(), redirector.URL, [][]byte{[]byte("k")}, "evt", []byte("{}"))
 			if err == nil || !strings.Contains(err.Error(), strconv.Itoa(code)) || !strings.Contains(err.Error(), "redirect") {
 				t.Errorf("%d (own client %v): Send = %v, want a failed delivery naming the redirect", code, s.Client != nil, err)
 			}
@@ -133,7 +136,7 @@ func TestSenderTimeout(t *testing.T) {
 	defer close(release)
 	s := &Sender{Timeout: 100 * time.Millisecond}
 	start := time.Now()
-	if err := s.Send(context.Background(), srv.URL, []byte("k"), "evt", []byte("{}")); err == nil {
+	if err := s.Send(context.Background(), srv.URL, [][]byte{[]byte("k")}, "evt", []byte("{}")); err == nil {
 		t.Fatal("Send to a hanging merchant succeeded")
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -148,4 +151,53 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		_ = Verify("k", header, body, -1) // must not panic
 	})
+}
+
+// TestSignAllRotation: every current secret signs, so a receiver with only the old secret and
+// one with only the new both accept the delivery; a receiver with neither refuses it.
+func TestSignAllRotation(t *testing.T) {
+	body := []byte(`{"id":"evt_1"}`)
+	h := SignAll([][]byte{[]byte("old-secret-DO-NOT-USE"), []byte("new-secret-DO-NOT-USE")}, time.Now(), body)
+	if strings.Count(h, "v1=") != 2 {
+		t.Fatalf("header %q: want two v1 signatures", h)
+	}
+	for _, s := range []string{"old-secret-DO-NOT-USE", "new-secret-DO-NOT-USE"} {
+		if err := Verify(s, h, body, 0); err != nil {
+			t.Errorf("a receiver with %s refuses: %v", s, err)
+		}
+	}
+	if err := VerifyAny([]string{"other-DO-NOT-USE", "new-secret-DO-NOT-USE"}, h, body, 0); err != nil {
+		t.Errorf("VerifyAny with the new secret among others: %v", err)
+	}
+	if err := VerifyAny([]string{"other-DO-NOT-USE", "third-DO-NOT-USE"}, h, body, 0); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("VerifyAny with neither secret: %v", err)
+	}
+	if err := VerifyAny([]string{"old-secret-DO-NOT-USE"}, h, []byte(`{"id":"evt_2"}`), 0); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("VerifyAny of another body: %v", err)
+	}
+}
+
+// TestStandardLibraryOnly: a receiver imports this package to verify deliveries; it must not
+// pull in any of paymux's other packages or any third-party module.
+func TestStandardLibraryOnly(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s: the receiver's package must use the standard library only", name, path)
+			}
+		}
+	}
 }

@@ -155,7 +155,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
 		IdempotencyLease: time.Duration(cfg.Server.IdempotencyLease),
 	})
-	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks")})
+	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks"), OnDelivery: m.ObserveWebhookDelivery})
 	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass})
 	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake, OnNotification: m.ObserveNotification, OnEarlyQuery: jan.Wake})
 	// /metrics sits beside the API on the same listener, without an API key: its labels hold

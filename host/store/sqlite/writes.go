@@ -93,6 +93,11 @@ func (s *Store) ScheduleEventRetry(ctx context.Context, id, lastErr string, next
 	return s.write(ctx, func(tx store.Tx) error { return tx.ScheduleEventRetry(ctx, id, lastErr, next) })
 }
 
+// SetEventDeliveredTo implements store.Queries.
+func (s *Store) SetEventDeliveredTo(ctx context.Context, id string, endpoints []string) error {
+	return s.write(ctx, func(tx store.Tx) error { return tx.SetEventDeliveredTo(ctx, id, endpoints) })
+}
+
 // MarkEventFailed implements store.Queries.
 func (s *Store) MarkEventFailed(ctx context.Context, id, lastErr string) error {
 	return s.write(ctx, func(tx store.Tx) error { return tx.MarkEventFailed(ctx, id, lastErr) })

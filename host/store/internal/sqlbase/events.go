@@ -11,19 +11,24 @@ import (
 )
 
 const eventCols = `seq, id, type, account, payment_id, refund_id, payload, created_at, status, attempts,
-next_attempt_at, last_attempt_at, last_error, delivered_at, region, actor`
+next_attempt_at, last_attempt_at, last_error, delivered_at, region, actor, delivered_to`
 
 func scanEvent(r Rows) (*store.Event, int64, error) {
 	var (
-		e               store.Event
-		seq             int64
-		payload, status string
+		e                    store.Event
+		seq                  int64
+		payload, status, dto string
 	)
 	err := r.Scan(&seq, &e.ID, &e.Type, &e.Account, &e.PaymentID, &e.RefundID, &payload, tm(&e.CreatedAt),
 		&status, &e.Attempts, tm(&e.NextAttemptAt), tm(&e.LastAttemptAt), &e.LastError, tm(&e.DeliveredAt),
-		&e.Region, &e.Actor)
+		&e.Region, &e.Actor, &dto)
 	if err != nil {
 		return nil, 0, err
+	}
+	if dto != "" && dto != "[]" {
+		if err := json.Unmarshal([]byte(dto), &e.DeliveredTo); err != nil {
+			return nil, 0, fmt.Errorf("event %s delivered_to: %w", e.ID, err)
+		}
 	}
 	e.Status = store.EventStatus(status)
 	e.Payload = json.RawMessage(payload)
@@ -110,6 +115,15 @@ func (q Queries) ScheduleEventRetry(ctx context.Context, id, lastErr string, nex
 		string(store.EventPending), lastErr, q.D.T(next))
 }
 
+// SetEventDeliveredTo implements store.Queries.
+func (q Queries) SetEventDeliveredTo(ctx context.Context, id string, endpoints []string) error {
+	v, err := jsonText(endpoints, "[]")
+	if err != nil {
+		return core.WrapError(core.EINVALID, err, "store: event delivered_to")
+	}
+	return q.updateEvent(ctx, id, "delivered_to = ?", v)
+}
+
 // MarkEventFailed implements store.Queries.
 func (q Queries) MarkEventFailed(ctx context.Context, id, lastErr string) error {
 	return q.updateEvent(ctx, id, "status = ?, last_error = ?, next_attempt_at = NULL",
@@ -118,7 +132,7 @@ func (q Queries) MarkEventFailed(ctx context.Context, id, lastErr string) error 
 
 // RedeliverEvent implements store.Queries.
 func (q Queries) RedeliverEvent(ctx context.Context, id string, now time.Time) (*store.Event, error) {
-	return one(ctx, q.C, q.D.Q(`UPDATE events SET status = ?, attempts = 0, next_attempt_at = ? WHERE id = ?
+	return one(ctx, q.C, q.D.Q(`UPDATE events SET status = ?, attempts = 0, next_attempt_at = ?, delivered_to = '[]' WHERE id = ?
 RETURNING `+eventCols), []any{string(store.EventPending), q.D.T(now), id}, scanEvent,
 		"redeliver event "+id, "event "+id+" not found")
 }
