@@ -137,7 +137,7 @@ log: {level: warn}
 	var mu sync.Mutex
 	acked := map[string]*bench.Payment{} // idempotency key -> the payment its acknowledgement named
 	var held []string                    // keys still answering 409 when the client gave up
-	var takenOver atomic.Int64 // creates acknowledged after answering 409 (a key taken over)
+	var takenOver atomic.Int64           // creates acknowledged after answering 409 (a key taken over)
 	create := func(key string, amount int64) error {
 		var p bench.Payment
 		conflict := false
