@@ -22,7 +22,7 @@ type vector struct {
 	sig, header              string
 }
 
-func loadVector(t *testing.T, name string) vector {
+func loadVector(t testing.TB, name string) vector {
 	t.Helper()
 	read := func(ext string) []byte {
 		b, err := os.ReadFile(filepath.Join("testdata", "vectors", name+ext))
@@ -39,7 +39,9 @@ func loadVector(t *testing.T, name string) vector {
 		sig: string(read(".sig")), header: string(read(".header"))}
 }
 
-func testKey(t *testing.T, file string) []byte {
+func testKey(t *testing.T, file string) []byte { return testKeyB(t, file) }
+
+func testKeyB(t testing.TB, file string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "antomsim", "testkeys", file))
 	if err != nil {
