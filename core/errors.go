@@ -13,7 +13,7 @@ const (
 	ENOTFOUND     = "not_found"            // no such payment, refund, account, ...
 	ECONFLICT     = "conflict"             // the request conflicts with current state
 	EUNAUTHORIZED = "unauthorized"         // missing or wrong credentials, bad signature
-	EDECLINED     = "declined"             // the provider refused the operation for a business reason
+	EDECLINED     = "declined"             // the provider refused the operation for a business reason it knows (an unknown gateway code is EUNKNOWN)
 	EUNAVAILABLE  = "provider_unavailable" // the provider could not be reached; nothing happened
 	EUNKNOWN      = "outcome_unknown"      // the request may or may not have taken effect: query later
 	EUNSUPPORTED  = "unsupported"          // the provider does not offer this ability

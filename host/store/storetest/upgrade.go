@@ -53,6 +53,10 @@ func SeedPrevious(ctx context.Context, t testing.TB, c sqlbase.Conn, d *sqlbase.
 		{`INSERT INTO events (id, type, account, payment_id, payload, created_at, status, next_attempt_at)
 			VALUES (?, 'payment.succeeded', 'acct-1', ?, '{"id":"x"}', ?, 'pending', ?)`,
 			[]any{s.EventID, s.PaymentID, d.T(at), d.T(at)}},
+		// A key an earlier release left in progress (its host died): it has no lease.
+		{`INSERT INTO idempotency_keys (scope, key, request_hash, state, resource_id, created_at, expires_at)
+			VALUES ('key_upgrade POST /v1/payments', 'k-upgrade', 'h-upgrade', 'in_progress', ?, ?, ?)`,
+			[]any{s.PaymentID, d.T(time.Now()), d.T(time.Now().Add(time.Hour))}},
 	} {
 		if _, err := c.Exec(ctx, d.Q(q.sql), q.args...); err != nil {
 			t.Fatalf("seeding the previous schema: %v", err)
@@ -78,8 +82,16 @@ func CheckSeeded(t testing.TB, s store.Store, seeded Seeded) {
 	if err != nil {
 		t.Fatalf("the seeded refund after the upgrade: %v", err)
 	}
-	if r.PaymentID != seeded.PaymentID || r.Amount.Value != 1000 || r.Status != core.RefundPending {
+	if r.PaymentID != seeded.PaymentID || r.Amount.Value != 1000 || r.Status != core.RefundPending ||
+		r.NeedsAttention || r.AttentionReason != "" || r.SettleReason != "" || !r.SettledAt.IsZero() {
 		t.Errorf("the seeded refund changed in the upgrade: %+v", r)
+	}
+	// The earlier release's in-progress key has no lease: its first retry takes it over at once
+	// and learns the payment it is bound to.
+	k, reserved, err := s.ReserveIdempotencyKey(ctx, &store.IdempotencyKey{Scope: "key_upgrade POST /v1/payments",
+		Key: "k-upgrade", RequestHash: "h-upgrade", Owner: "lease_after_upgrade"})
+	if err != nil || !reserved || k.ResourceID != seeded.PaymentID || k.Owner != "lease_after_upgrade" {
+		t.Errorf("the seeded in-progress key after the upgrade: reserved %v, %+v, %v", reserved, k, err)
 	}
 	evs, _, err := s.ListEvents(ctx, store.EventFilter{PaymentID: seeded.PaymentID})
 	if err != nil || len(evs) != 1 || evs[0].ID != seeded.EventID || evs[0].Status != store.EventPending {
