@@ -22,7 +22,7 @@ const (
 	FaultError      FaultKind = "error"        // G: answer the XML error envelope with Code (default SYSTEM_EXCEPTION)
 	FaultRefundFail FaultKind = "refund_fail"  // forex_refund: the refund fails with Code (default MERCHANT_BALANCE_NOT_ENOUGH): sync at once, async with REFUND_FAIL
 	FaultLoseAnswer FaultKind = "lose_answer"  // G: the request is carried out (the refund is made), then the connection is closed unanswered
-	FaultStaleQuery FaultKind = "stale_query"  // G: single_trade_query answers TRADE_NOT_EXIST and alipay.acquire.refund.query NOT_FOUND, whatever happened (a lagging read)
+	FaultStaleQuery FaultKind = "stale_query"  // G: single_trade_query answers TRADE_NOT_EXIST, alipay.acquire.refund.query NOT_FOUND, and forex_refund does not know a made refund's out_return_no, whatever happened (a lagging view)
 )
 
 // Fault is one injected misbehaviour, scoped to a partner and a service.
@@ -208,7 +208,7 @@ func (s *Sim) answerFaults(partner, service string) (lose, stale bool) {
 		case FaultLoseAnswer:
 			lose = true
 		case FaultStaleQuery:
-			stale = stale || service == "single_trade_query" || service == "alipay.acquire.refund.query"
+			stale = stale || service == "single_trade_query" || service == "alipay.acquire.refund.query" || service == "forex_refund"
 		}
 	}
 	return lose, stale

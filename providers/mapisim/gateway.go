@@ -96,6 +96,7 @@ type gwRequest struct {
 	params   map[string]string
 	partner  *partnerState
 	signType string
+	stale    bool // stale_query fault: the gateway's view lags behind what it did
 }
 
 // gwResponse is what a service answers: an XML envelope, plain text, or an error code.
@@ -136,11 +137,12 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lose, stale := s.answerFaults(req.partner.ID, service)
+	req.stale = stale
 	var resp gwResponse
 	switch {
 	case stale && service == "single_trade_query":
 		resp = gwResponse{errCode: "TRADE_NOT_EXIST"}
-	case stale:
+	case stale && service == "alipay.acquire.refund.query":
 		resp = s.staleRefundQuery(req)
 	default:
 		resp = services[service](s, req)

@@ -65,6 +65,11 @@ func (s *Sim) forexRefund(req *gwRequest) gwResponse {
 	now := s.now()
 	fingerprint := strings.Join([]string{p["out_trade_no"], p["return_amount"], p["return_rmb_amount"], p["currency"]}, "|")
 	if r, ok := s.refunds[orderKey{ps.ID, p["out_return_no"]}]; ok {
+		if o := s.orders[orderKey{ps.ID, r.OutTradeNo}]; req.stale && r.Status == RefundSuccess && o != nil && r.Amount > o.Amount-o.Refunded {
+			// A lagging view does not find the refund it made: the repeat is checked as a new
+			// refund, which what is left cannot cover.
+			return gwResponse{errCode: "RETURN_AMOUNT_EXCEED"}
+		}
 		if r.Fingerprint != fingerprint || s.cfg.StrictRepeatedRefund {
 			return gwResponse{errCode: "REPEATED_REFUNDMENT_REQUEST"}
 		}

@@ -211,4 +211,18 @@ func TestAnswerFaults(t *testing.T) {
 	if got := e.sim.RefundsOf(globalPID, "LA1"); len(got) != 1 || got[0].OutReturnNo != "LAR1" {
 		t.Fatalf("RefundsOf = %+v", got)
 	}
+	// A lagging forex_refund does not know the refund it made: the repeat of a full refund is
+	// refused as exceeding; without the lag it is idempotent.
+	e.paid(globalPID, "LA2", "5.00", "USD")
+	full := map[string]string{"out_trade_no": "LA2", "out_return_no": "LAR2", "return_amount": "5.00", "currency": "USD", "is_sync": "Y"}
+	if env, body := e.refund(globalPID, full); env.IsSuccess != "T" {
+		t.Fatalf("full refund: %s", body)
+	}
+	e.sim.SetFault(Fault{Kind: FaultStaleQuery, Service: "forex_refund", Count: 1})
+	if env, body := e.refund(globalPID, full); env.Error != "RETURN_AMOUNT_EXCEED" {
+		t.Fatalf("repeat under stale_query: %s", body)
+	}
+	if env, body := e.refund(globalPID, full); env.IsSuccess != "T" {
+		t.Fatalf("repeat without the fault: %s", body)
+	}
 }
