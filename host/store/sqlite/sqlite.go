@@ -10,6 +10,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/paymux/paymux/core"
@@ -95,6 +97,21 @@ func constraint(err error) string {
 	return "unique"
 }
 
+// createPrivate creates the database file readable and writable by its owner only (0600)
+// when it does not exist yet: it holds payment and notification data, and SQLite itself would
+// create it 0644. SQLite gives the -wal and -shm files the database file's mode. An existing
+// file keeps its mode (the operator's choice).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 // Open opens (creating if needed) the SQLite database at path and applies pending migrations.
 // A "sqlite:" or "file:" prefix is accepted and dropped; the path must not contain '?'.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -106,6 +123,9 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	path = strings.TrimPrefix(strings.TrimPrefix(path, "sqlite:"), "file:")
 	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, core.Errorf(core.ECONFIG, "sqlite store: need a file path without '?' or '#', got %q", path)
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
 	const common = "&_busy_timeout=10000&_foreign_keys=1&_synchronous=FULL"
 	// temp_store=memory keeps the statement journal of the group commit's savepoints in

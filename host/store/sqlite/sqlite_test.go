@@ -137,3 +137,31 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
+
+// TestFilesArePrivate: a new database file, and the WAL and shared-memory files SQLite makes
+// beside it, are readable by their owner only; an existing file keeps its mode.
+func TestFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "paymux.db")
+	s := open(t, path)
+	if _, err := s.writer.ExecContext(context.Background(), "CREATE TABLE mode_probe (x)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+	existing := filepath.Join(dir, "existing.db")
+	if err := os.WriteFile(existing, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	open(t, existing)
+	if fi, _ := os.Stat(existing); fi.Mode().Perm() != 0o640 {
+		t.Errorf("an existing file's mode changed to %#o", fi.Mode().Perm())
+	}
+}
