@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -202,7 +203,8 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decode strictly decodes a JSON object: unknown fields and trailing data are refused.
+// decode strictly decodes a JSON object: unknown fields, trailing data, a key twice in one
+// object and a key that matches a field only when case is ignored are refused (checkKeys).
 func decode(body []byte, v any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -215,7 +217,7 @@ func decode(body []byte, v any) error {
 	if dec.More() {
 		return core.Errorf(core.EINVALID, "request body has data after the JSON object")
 	}
-	return nil
+	return checkKeys(body, reflect.TypeOf(v))
 }
 
 // Hooks lets the CLI react to API activity: OnRedeliver wakes the dispatcher, OnNotification

@@ -120,6 +120,8 @@ func FuzzDecodeCreatePayment(f *testing.F) {
 	f.Add([]byte(`{} {}`))
 	f.Add([]byte(`{"provider_extras":{"a":"b"},"bogus":1}`))
 	f.Add([]byte(``))
+	f.Add([]byte(`{"region":"HK","Region":"SG","amount":{"value":1,"value":2}}`))
+	f.Add([]byte(`{"provider_extras":{"a\u0041":"1","aA":"2"},"amount":{"currency":"HKD"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req host.CreatePaymentRequest
 		if err := decode(body, &req); err != nil {
