@@ -30,9 +30,6 @@ var RetryAck = core.Ack{Status: http.StatusServiceUnavailable, ContentType: "tex
 // UnknownAccountAck answers a notification for an account this host does not have.
 var UnknownAccountAck = core.Ack{Status: http.StatusNotFound, ContentType: "text/plain; charset=utf-8", Body: []byte("unknown account")}
 
-// maxNotifyHeaders bounds the headers kept in the inbox.
-const maxNotifyHeaders = 64
-
 // NotificationOutcome says what became of a notification, for logs, metrics and tests.
 type NotificationOutcome struct {
 	ID     string                   // inbox id; "" when it could not even be stored
@@ -45,15 +42,7 @@ type NotificationOutcome struct {
 // returns the ack to answer. Whatever fails, the answer asks the wallet to retry unless the
 // notification's effect has committed.
 func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) NotificationOutcome {
-	hdr := make(http.Header, len(raw.Header))
-	n := 0
-	for k, v := range raw.Header {
-		if n >= maxNotifyHeaders {
-			break
-		}
-		hdr[k] = v
-		n++
-	}
+	hdr := inboxHeaders(raw.Header)
 	// An account this host does not have is refused before anything is stored, so that junk
 	// posted to /notify/<anything> cannot fill the inbox. The answer is not an ack: if the
 	// account was only misnamed in config, the wallet delivers again after the fix.

@@ -115,12 +115,26 @@ func (m *Metrics) ObserveJanitorPass(p host.JanitorPass) {
 
 // ObserveHTTP records one request; route must be a pattern (e.g. "GET /v1/payments/{id}"),
 // never a raw path, so that ids do not become label values.
+//
+// The method is any token a client sends; it is collapsed to one of the HTTP verbs or "OTHER",
+// so that a client cannot grow the label set (and the host's memory) by inventing methods.
 func (m *Metrics) ObserveHTTP(route, method string, code int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
+	method = methodLabel(method)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel is method if it is a verb of RFC 9110 (or PATCH), else "OTHER".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // WatchStore reports the store's backlog at every scrape: the janitor's due and open items and

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,12 @@ func TestScrape(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer k-test-DO-NOT-USE")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
+	// Invented methods collapse to OTHER: a client cannot add label values.
+	for i := range 50 {
+		req := httptest.NewRequest("GET", "/v1/payments/pay_"+strconv.Itoa(i), nil)
+		req.Method = "X" + strconv.Itoa(i)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationProcessed})
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationRejected})
 	m.ObserveJanitorPass(host.JanitorPass{Payments: 3, Refunds: 1, Resolved: 2, Closed: 1, Rescheduled: 2, Errors: 1, Attention: 1})
@@ -179,6 +186,7 @@ func TestScrape(t *testing.T) {
 		`paymux_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`,
 		`paymux_http_requests_total{code="404",method="GET",route="GET /v1/payments/{id}"} 2`,
 		`paymux_http_requests_total{code="404",method="GET",route="/"} 1`,
+		`paymux_http_requests_total{code="405",method="OTHER",route="/"} 50`,
 		`paymux_http_request_duration_seconds_count{method="GET",route="GET /v1/payments/{id}"} 2`,
 		`paymux_plugin_call_duration_seconds_count{method="QueryPayment",plugin="fake"} 1`,
 		`paymux_plugin_call_duration_seconds_count{method="CreatePayment",plugin="fake"} 1`,
