@@ -36,6 +36,7 @@ type Store struct {
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.BacklogReader = (*Store)(nil)
+	_ store.Pruner        = (*Store)(nil)
 )
 
 var dialect = &sqlbase.Dialect{

@@ -52,6 +52,7 @@ const DefaultMaxBatch = 256
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.BacklogReader = (*Store)(nil)
+	_ store.Pruner        = (*Store)(nil)
 )
 
 var dialect = &sqlbase.Dialect{

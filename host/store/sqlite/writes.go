@@ -154,8 +154,30 @@ func (s *Store) ClaimDueEvents(ctx context.Context, now time.Time, limit int, le
 	return es, err
 }
 
+// PruneRejectedNotifications implements store.Pruner.
+func (s *Store) PruneRejectedNotifications(ctx context.Context, before time.Time, limit int) (n int64, err error) {
+	err = s.write(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.(txQueries).PruneRejectedNotifications(ctx, before, limit)
+		return err
+	})
+	return n, err
+}
+
+// PruneDeliveredEvents implements store.Pruner.
+func (s *Store) PruneDeliveredEvents(ctx context.Context, before time.Time, limit int) (n int64, err error) {
+	err = s.write(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.(txQueries).PruneDeliveredEvents(ctx, before, limit)
+		return err
+	})
+	return n, err
+}
+
 // txQueries is what the tx type offers beyond store.Tx.
 type txQueries interface {
+	PruneRejectedNotifications(ctx context.Context, before time.Time, limit int) (int64, error)
+	PruneDeliveredEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 	DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
 	ClaimDuePayments(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Payment, error)
 	ClaimDueRefunds(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Refund, error)

@@ -1,0 +1,31 @@
+package sqlbase
+
+import (
+	"context"
+	"time"
+)
+
+// The sub-select bounds each batch (DELETE ... LIMIT is not portable) and takes the oldest
+// rows first by seq, so the scan stops after limit matches.
+
+// PruneRejectedNotifications implements store.Pruner.
+func (q Queries) PruneRejectedNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
+	n, err := q.C.Exec(ctx, q.D.Q(`DELETE FROM notifications WHERE seq IN (
+		SELECT seq FROM notifications WHERE status = 'rejected' AND received_at < ? ORDER BY seq LIMIT ?)`),
+		q.D.T(before), limit)
+	if err != nil {
+		return 0, internal(err, "prune rejected notifications")
+	}
+	return n, nil
+}
+
+// PruneDeliveredEvents implements store.Pruner.
+func (q Queries) PruneDeliveredEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	n, err := q.C.Exec(ctx, q.D.Q(`DELETE FROM events WHERE seq IN (
+		SELECT seq FROM events WHERE status = 'delivered' AND delivered_at < ? ORDER BY seq LIMIT ?)`),
+		q.D.T(before), limit)
+	if err != nil {
+		return 0, internal(err, "prune delivered events")
+	}
+	return n, nil
+}
