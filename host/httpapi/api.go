@@ -36,7 +36,19 @@ type Options struct {
 	// IdempotencyLease is how long a request holds its Idempotency-Key before a retry may take
 	// it over (the request's host died); 0 means store.DefaultIdempotencyLease.
 	IdempotencyLease time.Duration
+	// NotifyRejectsPerMinute is each client's budget of /notify requests that fail
+	// verification (see SetNotifyRejectLimit); 0 means DefaultNotifyRejectsPerMinute, -1 none.
+	NotifyRejectsPerMinute int64
 }
+
+// DefaultNotifyRejectsPerMinute is the default budget of failed /notify verifications per
+// client and minute.
+const DefaultNotifyRejectsPerMinute = 60
+
+// NotificationRateLimited is the outcome reported to the OnNotification hook for a /notify
+// request refused (429, nothing stored) because its client is over its budget of failed
+// verifications and this one failed too.
+const NotificationRateLimited store.NotificationStatus = "rate_limited"
 
 // API serves the REST API. It is safe for concurrent use; SetKeys and SetLimits may be called
 // while serving (config reload).
@@ -50,6 +62,8 @@ type API struct {
 	mux       *http.ServeMux
 
 	shadows Shadows
+
+	rejects *rejectLimiter
 
 	onRedeliver    func()
 	onNotification func(host.NotificationOutcome)
@@ -69,6 +83,8 @@ func New(o Options) *API {
 	a.keys.Store(&keys)
 	a.SetLimits(o.MaxBodyBytes, o.IdempotencyTTL)
 	a.SetIdempotencyLease(o.IdempotencyLease)
+	a.rejects = newRejectLimiter(0)
+	a.SetNotifyRejectLimit(o.NotifyRejectsPerMinute)
 	a.routes()
 	return a
 }
@@ -94,6 +110,17 @@ func (a *API) SetIdempotencyLease(d time.Duration) {
 		d = store.DefaultIdempotencyLease
 	}
 	a.idemLease.Store(int64(d))
+}
+
+// SetNotifyRejectLimit sets each client's budget of /notify requests that fail verification,
+// per minute (config reload): a client over it has its next notification verified before
+// anything is stored, and refused with 429 when that fails too. Verified notifications are
+// never refused. 0 means DefaultNotifyRejectsPerMinute; a negative value turns the limit off.
+func (a *API) SetNotifyRejectLimit(perMinute int64) {
+	if perMinute == 0 {
+		perMinute = DefaultNotifyRejectsPerMinute
+	}
+	a.rejects.set(perMinute)
 }
 
 func (a *API) currentKeys() KeyMatcher { return *a.keys.Load() }

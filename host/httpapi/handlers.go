@@ -291,10 +291,29 @@ func (a *API) notify(w http.ResponseWriter, r *http.Request) {
 		writeAck(w, host.RetryAck)
 		return
 	}
-	out := a.svc.HandleNotification(r.Context(), &host.RawNotification{
+	raw := &host.RawNotification{
 		Account: r.PathValue("account"), Method: r.Method, Header: r.Header.Clone(), Query: r.URL.RawQuery,
 		Body: body, RemoteAddr: r.RemoteAddr,
-	})
+	}
+	client := clientOf(r)
+	if a.rejects.over(client) {
+		// Over its budget of failed verifications: check this one before storing anything.
+		// Verified (or undecidable: the provider is down) goes on as usual.
+		verified, err := a.svc.VerifyNotification(r.Context(), raw)
+		if !verified && (err == nil || core.ErrorCode(err) == core.ENOTFOUND) {
+			a.log.Warn("notification refused: the client sends too many that fail verification", "request_id", RequestID(r.Context()),
+				"client", client, "account", r.PathValue("account"))
+			if a.onNotification != nil {
+				a.onNotification(host.NotificationOutcome{Status: NotificationRateLimited})
+			}
+			writeRaw(w, http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("too many notifications failed verification"))
+			return
+		}
+	}
+	out := a.svc.HandleNotification(r.Context(), raw)
+	if out.Status == store.NotificationRejected {
+		a.rejects.spend(client)
+	}
 	a.log.Info("notification", "request_id", RequestID(r.Context()), "notification_id", out.ID, "account", r.PathValue("account"), "outcome", string(out.Status))
 	if a.onNotification != nil {
 		a.onNotification(out)
