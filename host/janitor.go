@@ -38,6 +38,8 @@ type JanitorOptions struct {
 	Logger      hclog.Logger
 	// OnPass, when set, receives what each pass did (metrics). It must return quickly.
 	OnPass func(JanitorPass)
+	// OnPrune, when set, receives what each retention run deleted (metrics; see prune.go).
+	OnPrune func(PruneResult)
 }
 
 // JanitorPass is what one RunOnce did.
@@ -67,6 +69,8 @@ type Janitor struct {
 	log         hclog.Logger
 	onPass      func(JanitorPass)
 	wake        chan struct{}
+	onPrune     func(PruneResult)
+	lastPrune   time.Time // only Run's goroutine touches it
 }
 
 // NewJanitor returns a janitor; call Run to start it.
@@ -74,6 +78,7 @@ func NewJanitor(o JanitorOptions) *Janitor {
 	j := &Janitor{
 		svc: o.Service, interval: o.Interval, batch: o.Batch, lease: o.Lease, retry: o.Retry, repeat: o.Repeat,
 		concurrency: o.Concurrency, log: o.Logger, onPass: o.OnPass, wake: make(chan struct{}, 1),
+		onPrune: o.OnPrune,
 	}
 	if j.interval <= 0 {
 		j.interval = 5 * time.Second
@@ -121,6 +126,9 @@ func (j *Janitor) Run(ctx context.Context) {
 			if n < j.batch {
 				break // nothing more due right now
 			}
+		}
+		if ctx.Err() == nil {
+			j.maybePrune(ctx)
 		}
 		select {
 		case <-ctx.Done():

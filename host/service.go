@@ -44,6 +44,8 @@ type Settings struct {
 	// DemoSecrets names the settings (never their values) that hold a demo secret from
 	// config.example.yaml or the simulator's test keys; /readyz reports that while non-empty.
 	DemoSecrets []string
+	// Retention is how long the janitor keeps rejected notifications and delivered events.
+	Retention Retention
 }
 
 // WebhookEndpoint is one receiver of webhook events.
@@ -112,6 +114,10 @@ func SettingsFromConfig(c *config.Config) (*Settings, error) {
 		WebhookURL:    c.Webhooks.URL,
 		WebhookSecret: c.Webhooks.Secret.Value(),
 		DemoSecrets:   c.DemoSecrets(),
+		Retention: Retention{
+			RejectedNotifications: time.Duration(c.Retention.RejectedNotifications),
+			DeliveredEvents:       time.Duration(c.Retention.DeliveredEvents),
+		},
 	}
 	for _, ep := range c.Webhooks.Endpoints {
 		w := WebhookEndpoint{Name: ep.Name, URL: ep.URL, Events: slices.Clone(ep.Events), Accounts: slices.Clone(ep.Accounts),

@@ -27,13 +27,14 @@ import (
 // files, *_file account settings, a relative SQLite path) are absolute, resolved against the
 // config file's directory.
 type Config struct {
-	Server   Server             `yaml:"server"`
-	Store    Store              `yaml:"store"`
-	Plugins  map[string]Plugin  `yaml:"plugins"`  // plugin name -> binary
-	Accounts map[string]Account `yaml:"accounts"` // account id -> plugin + settings
-	Regions  map[string]Region  `yaml:"regions"`  // region code (e.g. "HK", "SG") -> methods in checkout order
-	Webhooks Webhooks           `yaml:"webhooks"`
-	Log      Log                `yaml:"log"`
+	Server    Server             `yaml:"server"`
+	Store     Store              `yaml:"store"`
+	Plugins   map[string]Plugin  `yaml:"plugins"`  // plugin name -> binary
+	Accounts  map[string]Account `yaml:"accounts"` // account id -> plugin + settings
+	Regions   map[string]Region  `yaml:"regions"`  // region code (e.g. "HK", "SG") -> methods in checkout order
+	Webhooks  Webhooks           `yaml:"webhooks"`
+	Retention Retention          `yaml:"retention"`
+	Log       Log                `yaml:"log"`
 
 	file string         // name used in messages
 	dir  string         // directory relative paths were resolved against
@@ -51,6 +52,21 @@ type Server struct {
 	// IdempotencyLease is how long a request holds its Idempotency-Key; a retry takes over the
 	// key of a request whose host died after that. Default 10s.
 	IdempotencyLease Duration `yaml:"idempotency_lease"`
+	// MaxHeaderBytes bounds a request's header block; a larger one is answered 431. Read at
+	// start (a change needs a restart). Default 16 KiB.
+	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
+	// NotifyRejectsPerMinute is each client's (remote IP's) budget of /notify requests that
+	// fail verification; over it, such requests are answered 429 before anything is stored.
+	// Verified notifications are never limited. Default 60; -1 turns the limit off (logged).
+	NotifyRejectsPerMinute int64 `yaml:"notify_rejects_per_minute"`
+}
+
+// Retention says how long the janitor keeps records that no longer matter for money: inbox
+// entries that failed verification and webhook events the merchant has received. Older ones are
+// deleted in batches. A negative duration keeps them forever (logged as a warning).
+type Retention struct {
+	RejectedNotifications Duration `yaml:"rejected_notifications"` // default 720h (30 days)
+	DeliveredEvents       Duration `yaml:"delivered_events"`       // default 720h (30 days)
 }
 
 // TLS makes the server listen with TLS.
@@ -163,9 +179,14 @@ const (
 	DefaultIdempotencyTTL = Duration(24 * time.Hour)
 	// DefaultIdempotencyLease is store.DefaultIdempotencyLease (config does not import store).
 	DefaultIdempotencyLease = Duration(10 * time.Second)
-	DefaultSQLiteDSN        = "./paymux.db"
-	DefaultLogLevel         = "info"
-	DefaultLogFormat        = "text"
+	DefaultMaxHeaderBytes   = 16 << 10
+	// DefaultNotifyRejectsPerMinute is server.notify_rejects_per_minute's default.
+	DefaultNotifyRejectsPerMinute = 60
+	// DefaultRetention is how long rejected notifications and delivered events are kept.
+	DefaultRetention = Duration(30 * 24 * time.Hour)
+	DefaultSQLiteDSN = "./paymux.db"
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "text"
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -262,6 +283,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.Server.IdempotencyLease == 0 {
 		c.Server.IdempotencyLease = DefaultIdempotencyLease
+	}
+	if c.Server.MaxHeaderBytes == 0 {
+		c.Server.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Server.NotifyRejectsPerMinute == 0 {
+		c.Server.NotifyRejectsPerMinute = DefaultNotifyRejectsPerMinute
+	}
+	if c.Retention.RejectedNotifications == 0 {
+		c.Retention.RejectedNotifications = DefaultRetention
+	}
+	if c.Retention.DeliveredEvents == 0 {
+		c.Retention.DeliveredEvents = DefaultRetention
 	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"

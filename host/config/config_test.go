@@ -263,7 +263,7 @@ webhooks: {url: "http://h/w", secret: "file:f"}
 func TestUnknownKeySuggestions(t *testing.T) {
 	_, err := Parse([]byte("server:\n  public_url: http://h\n  api_keys: [0123456789abcdef]\n  listn: x\n  zzzzzz: 1\n"), "/")
 	want := `config:4: unknown key "listn" in server (did you mean "listen"?)
-config:5: unknown key "zzzzzz" in server (known keys: listen, public_url, api_keys, tls, max_body_bytes, idempotency_ttl, idempotency_lease)`
+config:5: unknown key "zzzzzz" in server (known keys: listen, public_url, api_keys, tls, max_body_bytes, idempotency_ttl, idempotency_lease, max_header_bytes, notify_rejects_per_minute)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}

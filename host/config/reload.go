@@ -19,6 +19,7 @@ type Changes struct {
 	StoreChanged                                    bool     // driver or dsn
 	WebhooksChanged                                 bool
 	LogChanged                                      bool
+	RetentionChanged                                bool
 }
 
 // Diff returns what changed from old to new. A nil old means everything in new is added.
@@ -35,6 +36,7 @@ func Diff(old, new *Config) *Changes {
 	d.WebhooksChanged = old.Webhooks.URL != new.Webhooks.URL || old.Webhooks.Secret.value != new.Webhooks.Secret.value ||
 		!slices.EqualFunc(old.Webhooks.Endpoints, new.Webhooks.Endpoints, endpointEqual)
 	d.LogChanged = old.Log != new.Log
+	d.RetentionChanged = old.Retention != new.Retention
 	return d
 }
 
@@ -42,7 +44,7 @@ func Diff(old, new *Config) *Changes {
 func (d *Changes) Empty() bool {
 	return len(d.PluginsAdded)+len(d.PluginsRemoved)+len(d.PluginsChanged)+
 		len(d.AccountsAdded)+len(d.AccountsRemoved)+len(d.AccountsChanged) == 0 &&
-		!d.RegionsChanged && !d.ServerChanged && !d.StoreChanged && !d.WebhooksChanged && !d.LogChanged
+		!d.RegionsChanged && !d.ServerChanged && !d.StoreChanged && !d.WebhooksChanged && !d.LogChanged && !d.RetentionChanged
 }
 
 // RestartRequired reports whether the change touches something a running process cannot swap
@@ -59,7 +61,7 @@ func (d *Changes) RestartRequired(old, new *Config) bool {
 		return false
 	}
 	return old.Server.Listen != new.Server.Listen || (old.Server.TLS == nil) != (new.Server.TLS == nil) ||
-		old.Log.Format != new.Log.Format
+		old.Log.Format != new.Log.Format || old.Server.MaxHeaderBytes != new.Server.MaxHeaderBytes
 }
 
 // PluginsToStart returns the plugins to (re)start: added or changed.
@@ -135,7 +137,7 @@ func accountEqual(a, b Account) bool {
 
 func serverEqual(a, b Server) bool {
 	if a.Listen != b.Listen || a.PublicURL != b.PublicURL || a.MaxBodyBytes != b.MaxBodyBytes ||
-		a.IdempotencyTTL != b.IdempotencyTTL || a.IdempotencyLease != b.IdempotencyLease || !reflect.DeepEqual(a.TLS, b.TLS) || len(a.APIKeys) != len(b.APIKeys) {
+		a.IdempotencyTTL != b.IdempotencyTTL || a.IdempotencyLease != b.IdempotencyLease || a.MaxHeaderBytes != b.MaxHeaderBytes || a.NotifyRejectsPerMinute != b.NotifyRejectsPerMinute || !reflect.DeepEqual(a.TLS, b.TLS) || len(a.APIKeys) != len(b.APIKeys) {
 		return false
 	}
 	for i := range a.APIKeys {
@@ -189,7 +191,7 @@ func (h *Holder) Current() *Config { return h.cur.Load() }
 // ErrRestartRequired is returned by Reload when the new config changes the listen address,
 // switches TLS on or off, changes the store or the log format, which only a restart can apply.
 // The old config keeps serving.
-var ErrRestartRequired = errors.New("config: the change to server.listen, to whether server.tls is set, to store or to log.format needs a restart")
+var ErrRestartRequired = errors.New("config: the change to server.listen, to whether server.tls is set, to server.max_header_bytes, to store or to log.format needs a restart")
 
 // Reload loads the file again and, when it is valid, calls apply with the old and new config
 // and their Changes (apply starts changed plugins, configures accounts, runs ValidateMethods). Only

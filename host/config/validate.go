@@ -99,6 +99,12 @@ func (c *Config) validateServer(ps *problems) {
 	} else if s.IdempotencyLease >= s.IdempotencyTTL {
 		ps.addf("server.idempotency_lease", "must be shorter than server.idempotency_ttl")
 	}
+	if s.MaxHeaderBytes < 1024 {
+		ps.addf("server.max_header_bytes", "must be at least 1024")
+	}
+	if s.NotifyRejectsPerMinute < -1 {
+		ps.addf("server.notify_rejects_per_minute", "must be positive, or -1 for no limit")
+	}
 }
 
 func (c *Config) validateStore(ps *problems) {

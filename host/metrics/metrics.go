@@ -36,6 +36,7 @@ type Metrics struct {
 	janitorItems  *prometheus.CounterVec
 	janitorPasses prometheus.Counter
 	deliveries    *prometheus.CounterVec
+	pruned        *prometheus.CounterVec
 
 	pluginObs sync.Map // plugin name -> *[n]prometheus.Observer
 }
@@ -67,11 +68,17 @@ func New() *Metrics {
 	m.janitorPasses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "paymux_janitor_passes_total", Help: "Janitor passes run.",
 	})
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_pruned_total", Help: "Records deleted by the janitor's retention, by kind (rejected_notifications, delivered_events).",
+	}, []string{"kind"})
+	for _, k := range []string{"rejected_notifications", "delivered_events"} {
+		m.pruned.WithLabelValues(k) // present at 0 from the start
+	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paymux_webhook_deliveries_total", Help: "Webhook delivery attempts by endpoint name and outcome (delivered, failed, paused).",
 	}, []string{"endpoint", "outcome"})
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.notifications,
-		m.janitorItems, m.janitorPasses, m.deliveries,
+		m.janitorItems, m.janitorPasses, m.deliveries, m.pruned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,6 +118,12 @@ func (m *Metrics) ObserveJanitorPass(p host.JanitorPass) {
 			m.janitorItems.WithLabelValues(result).Add(float64(n))
 		}
 	}
+}
+
+// ObservePrune counts what one retention run deleted; pass it as host.JanitorOptions.OnPrune.
+func (m *Metrics) ObservePrune(r host.PruneResult) {
+	m.pruned.WithLabelValues("rejected_notifications").Add(float64(r.RejectedNotifications))
+	m.pruned.WithLabelValues("delivered_events").Add(float64(r.DeliveredEvents))
 }
 
 // ObserveHTTP records one request; route must be a pattern (e.g. "GET /v1/payments/{id}"),

@@ -171,6 +171,7 @@ func TestScrape(t *testing.T) {
 	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
 	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
 	m.ObserveWebhookDelivery("erp", host.DeliveryDelivered)
+	m.ObservePrune(host.PruneResult{RejectedNotifications: 7})
 
 	// Serve /metrics over real HTTP as an operator would scrape it.
 	srv := httptest.NewServer(m.Handler())
@@ -196,6 +197,8 @@ func TestScrape(t *testing.T) {
 		`paymux_janitor_passes_total 1`,
 		`paymux_webhook_deliveries_total{endpoint="erp",outcome="failed"} 2`,
 		`paymux_webhook_deliveries_total{endpoint="erp",outcome="delivered"} 1`,
+		`paymux_pruned_total{kind="rejected_notifications"} 7`,
+		`paymux_pruned_total{kind="delivered_events"} 0`,
 		`paymux_janitor_items_total{result="claimed_payment"} 3`,
 		`paymux_janitor_items_total{result="closed"} 1`,
 		`paymux_janitor_items_total{result="needs_attention"} 1`,

@@ -145,6 +145,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 		return nil, err
 	}
 	warnDemoSecrets(log, settings.DemoSecrets)
+	warnLoosened(log, cfg)
 	m := metrics.New()
 	m.WatchStore(s.store, nil)
 	m.WatchPlugins(s.plugins)
@@ -153,10 +154,11 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	s.api = httpapi.New(httpapi.Options{
 		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"), Shadows: s.plugins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),
-		IdempotencyLease: time.Duration(cfg.Server.IdempotencyLease),
+		IdempotencyLease:       time.Duration(cfg.Server.IdempotencyLease),
+		NotifyRejectsPerMinute: cfg.Server.NotifyRejectsPerMinute,
 	})
 	disp := host.NewDispatcher(host.DispatcherOptions{Service: s.svc, Logger: log.Named("webhooks"), OnDelivery: m.ObserveWebhookDelivery})
-	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass})
+	jan := host.NewJanitor(host.JanitorOptions{Service: s.svc, Logger: log.Named("janitor"), OnPass: m.ObserveJanitorPass, OnPrune: m.ObservePrune})
 	s.api.SetHooks(httpapi.Hooks{OnRedeliver: disp.Wake, OnNotification: m.ObserveNotification, OnEarlyQuery: jan.Wake})
 	// /metrics sits beside the API on the same listener, without an API key: its labels hold
 	// only route patterns, plugin and method names and outcome words, never ids or secrets.
@@ -175,7 +177,9 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	s.http = &http.Server{
-		Handler:           root,
+		Handler: root,
+		// A header block over this is answered 431 by net/http before any handler runs.
+		MaxHeaderBytes:    maxHeaderBytes(cfg.Server.MaxHeaderBytes),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second,
@@ -259,12 +263,14 @@ func (s *server) reload(ctx context.Context) {
 		}
 		s.svc.SetSettings(settings)
 		warnDemoSecrets(s.log, settings.DemoSecrets)
+		warnLoosened(s.log, next)
 		if next.Log.Level != old.Log.Level {
 			s.log.SetLevel(logLevel(next.Log))
 		}
 		s.api.SetKeys(apiKeys(next))
 		s.api.SetLimits(next.Server.MaxBodyBytes, time.Duration(next.Server.IdempotencyTTL))
 		s.api.SetIdempotencyLease(time.Duration(next.Server.IdempotencyLease))
+		s.api.SetNotifyRejectLimit(next.Server.NotifyRejectsPerMinute)
 		return nil
 	})
 	// Operators renew certificates in place, so the files are read again on every reload,
@@ -390,4 +396,27 @@ func warnDemoSecrets(log hclog.Logger, settings []string) {
 	if len(settings) > 0 {
 		log.Warn(demoSecretsWarning(settings))
 	}
+}
+
+// warnLoosened logs each protection of the public endpoints the config turns off.
+func warnLoosened(log hclog.Logger, cfg *config.Config) {
+	if cfg.Server.NotifyRejectsPerMinute < 0 {
+		log.Warn("server.notify_rejects_per_minute is -1: /notify requests that fail verification are not limited and every one is stored")
+	}
+	if cfg.Retention.RejectedNotifications < 0 {
+		log.Warn("retention.rejected_notifications is negative: inbox entries that failed verification are kept forever")
+	}
+	if cfg.Retention.DeliveredEvents < 0 {
+		log.Warn("retention.delivered_events is negative: delivered webhook events are kept forever")
+	}
+}
+
+// maxHeaderBytes is the http.Server setting for a header bound of limit bytes: net/http allows
+// 4096 bytes more than MaxHeaderBytes (its bufio slack), so that much is taken off, keeping the
+// bound the operator configured.
+func maxHeaderBytes(limit int64) int {
+	if limit <= 0 {
+		limit = config.DefaultMaxHeaderBytes
+	}
+	return int(max(limit-4096, 1024))
 }

@@ -193,6 +193,25 @@ func TestServeEndToEndWithPlugin(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The world's merchant key is a simulator test key: /readyz says a demo secret is in use.
+	if code, body := serveCall(t, "GET", w.baseURL+"/readyz", "", nil); code != 200 || !strings.Contains(string(body), "demo secrets") {
+		t.Fatalf("readyz with a demo key: %d %s", code, body)
+	}
+	// A header block over server.max_header_bytes (default 16 KiB) is answered 431.
+	big, _ := http.NewRequest("GET", w.baseURL+"/healthz", nil)
+	big.Header.Set("X-Big", strings.Repeat("h", 20<<10))
+	if resp, err := http.DefaultClient.Do(big); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("20 KiB of headers: %v %v, want 431", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	small, _ := http.NewRequest("GET", w.baseURL+"/healthz", nil)
+	small.Header.Set("X-Big", strings.Repeat("h", 10<<10))
+	if resp, err := http.DefaultClient.Do(small); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("10 KiB of headers: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	code, body := serveCall(t, "POST", w.baseURL+"/v1/payments", serveTestKey, map[string]any{
 		"region": "CN", "method": "alipay", "amount": map[string]any{"value": 990, "currency": "USD"},
 		"subject": "Oolong", "channel": "app", "reference": "serve-1"})
