@@ -12,13 +12,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// PluginPin is a plugin entry as written in a config file, for `paymux plugins pin`.
+// PluginPin is a plugin entry as written in a config file, for `paymux plugins pin`. A plugin's
+// shadow build is an entry of its own, named "<plugin>.shadow".
 type PluginPin struct {
 	Name    string
 	Command string // absolute path of the binary
 	SHA256  string // as written (may be empty or a placeholder)
 	Line    int    // line of the plugin's entry
 }
+
+// shadowSuffix names a plugin's shadow build among pins.
+const shadowSuffix = ".shadow"
 
 // ReadPins returns the plugins of a config file without resolving secrets or validating
 // anything else, so that pinning works before the environment of a deployment exists.
@@ -45,6 +49,12 @@ func ReadPins(data []byte, baseDir string) ([]PluginPin, error) {
 			return nil, fmt.Errorf("config:%d: plugins.%s.command: required", ps.pos["plugins."+name], name)
 		}
 		out = append(out, PluginPin{Name: name, Command: resolvePath(baseDir, p.Command), SHA256: p.SHA256, Line: ps.pos["plugins."+name]})
+		if sh := p.Shadow; sh != nil {
+			if sh.Command == "" {
+				return nil, fmt.Errorf("config:%d: plugins.%s.shadow.command: required", ps.pos["plugins."+name+".shadow"], name)
+			}
+			out = append(out, PluginPin{Name: name + shadowSuffix, Command: resolvePath(baseDir, sh.Command), SHA256: sh.SHA256, Line: ps.pos["plugins."+name+".shadow"]})
+		}
 	}
 	return out, nil
 }
@@ -73,7 +83,10 @@ func SetPins(data []byte, hashes map[string]string) ([]byte, error) {
 		if !isHex64(h) {
 			return nil, fmt.Errorf("config: plugin %s: %q is not a SHA-256 hex digest", name, h)
 		}
-		p := mappingValue(plugins, name)
+		p := mappingValue(plugins, strings.TrimSuffix(name, shadowSuffix))
+		if p != nil && strings.HasSuffix(name, shadowSuffix) {
+			p = mappingValue(p, "shadow")
+		}
 		if p == nil || p.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("config: plugin %s is not in the file", name)
 		}

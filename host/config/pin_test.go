@@ -78,3 +78,35 @@ func TestSetPinsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPinsShadow: a plugin's shadow build is pinned as "<plugin>.shadow", its own sha256 edited
+// in place and the live one left alone.
+func TestPinsShadow(t *testing.T) {
+	src := `plugins:
+  alipay:
+    command: bin/live
+    sha256: "` + strings.Repeat("1", 64) + `"
+    shadow:
+      command: candidate/live   # the new build
+      sha256: "` + strings.Repeat("0", 64) + `"
+`
+	pins, err := ReadPins([]byte(src), "/srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pins) != 2 || pins[1].Name != "alipay.shadow" || pins[1].Command != "/srv/candidate/live" || pins[1].Line != 5 {
+		t.Fatalf("pins: %+v", pins)
+	}
+	h := strings.Repeat("c", 64)
+	out, err := SetPins([]byte(src), map[string]string{"alipay.shadow": h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(src, `sha256: "`+strings.Repeat("0", 64)+`"`, `sha256: "`+h+`"`, 1)
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if _, err := SetPins([]byte(src), map[string]string{"other.shadow": h}); err == nil {
+		t.Fatal("pinning the shadow of a plugin not in the file succeeded")
+	}
+}

@@ -146,7 +146,7 @@ func (c *Config) validatePlugin(ps *problems, name string, p Plugin) {
 			ps.addf(sp+".command", "required: the path of the candidate binary")
 		}
 		if sh.SHA256 == "" {
-			ps.addf(sp+".sha256", "required: the SHA-256 of the candidate binary (sha256sum, or paymux plugins pin -n on a copy)")
+			ps.addf(sp+".sha256", "required: run `paymux plugins pin` to record the candidate binary's hash")
 		} else if !isHex64(sh.SHA256) {
 			ps.addf(sp+".sha256", "must be 64 hex digits (the SHA-256 of the binary)")
 		}

@@ -138,23 +138,29 @@ func checkLoaded(ctx context.Context, cfg *config.Config, withPlugins bool, r *c
 	}
 }
 
-// checkPins hashes each plugin binary and compares it with its pin.
+// checkPins hashes each plugin binary (and each shadow build's) and compares it with its pin.
 func checkPins(cfg *config.Config, r *checkReport) bool {
 	ok := true
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		p := cfg.Plugins[name]
-		key := "plugins." + name + ".sha256"
-		got, err := sdk.HashFile(p.Command)
-		switch {
-		case err != nil:
-			r.problems = append(r.problems, cfg.Problemf("plugins."+name+".command", "cannot read the plugin binary: %v", err))
-			ok = false
-		case p.SHA256 == unpinnedSHA256:
-			r.problems = append(r.problems, cfg.Problemf(key, "not pinned (placeholder); run `paymux plugins pin -config %s` (binary sha256 is %s)", cfg.File(), got))
-			ok = false
-		case got != p.SHA256:
-			r.problems = append(r.problems, cfg.Problemf(key, "binary %s has sha256 %s but the config pins %s; if you rebuilt it on purpose, run `paymux plugins pin`", p.Command, got, p.SHA256))
-			ok = false
+		bins := []struct{ path, command, sha string }{{"plugins." + name, p.Command, p.SHA256}}
+		if sh := p.Shadow; sh != nil {
+			bins = append(bins, struct{ path, command, sha string }{"plugins." + name + ".shadow", sh.Command, sh.SHA256})
+		}
+		for _, b := range bins {
+			key := b.path + ".sha256"
+			got, err := sdk.HashFile(b.command)
+			switch {
+			case err != nil:
+				r.problems = append(r.problems, cfg.Problemf(b.path+".command", "cannot read the plugin binary: %v", err))
+				ok = false
+			case b.sha == unpinnedSHA256:
+				r.problems = append(r.problems, cfg.Problemf(key, "not pinned (placeholder); run `paymux plugins pin -config %s` (binary sha256 is %s)", cfg.File(), got))
+				ok = false
+			case got != b.sha:
+				r.problems = append(r.problems, cfg.Problemf(key, "binary %s has sha256 %s but the config pins %s; if you rebuilt it on purpose, run `paymux plugins pin`", b.command, got, b.sha))
+				ok = false
+			}
 		}
 	}
 	return ok

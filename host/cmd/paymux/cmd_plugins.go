@@ -64,7 +64,9 @@ func pinPlugins(w io.Writer, file, binDir string, dryRun bool) error {
 	changed := 0
 	for _, p := range pins {
 		path := p.Command
-		if binDir != "" {
+		// A shadow build is a candidate kept apart from the release's binaries: -bin does not
+		// apply to it (the same base name there is the live build).
+		if binDir != "" && !strings.HasSuffix(p.Name, ".shadow") {
 			path = filepath.Join(binDir, filepath.Base(p.Command))
 		}
 		h, err := sdk.HashFile(path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -134,5 +135,67 @@ func TestPluginsDescribe(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "plugins", "describe", "-config", cfgPath, "nope"); code != 1 || !strings.Contains(stderr, `no plugin "nope" (it has: hk)`) {
 		t.Errorf("unknown plugin: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestPinPluginsShadow: a shadow build is pinned with its own binary, also under -bin (whose
+// file of the same base name is the live build).
+func TestPinPluginsShadow(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"bin", "candidate", "release"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "bin", "pa"), []byte("live"), 0o755)
+	os.WriteFile(filepath.Join(dir, "release", "pa"), []byte("live"), 0o755)
+	os.WriteFile(filepath.Join(dir, "candidate", "pa"), []byte("candidate"), 0o755)
+	zeros := strings.Repeat("0", 64)
+	src := `plugins:
+  a:
+    command: bin/pa
+    sha256: "` + zeros + `"
+    shadow:
+      command: candidate/pa
+      sha256: "` + zeros + `"
+`
+	cfgPath := filepath.Join(dir, "paymux.yaml")
+	os.WriteFile(cfgPath, []byte(src), 0o640)
+	var out bytes.Buffer
+	if err := pinPlugins(&out, cfgPath, filepath.Join(dir, "release"), false); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(cfgPath)
+	want := strings.Replace(strings.Replace(src, zeros, pinHexSHA([]byte("live")), 1), zeros, pinHexSHA([]byte("candidate")), 1)
+	if string(got) != want {
+		t.Fatalf("pinned file\n%s\nwant\n%s\noutput: %s", got, want, out.String())
+	}
+	if !strings.Contains(out.String(), "a.shadow: "+zeros+" -> "+pinHexSHA([]byte("candidate"))) {
+		t.Errorf("output: %s", out.String())
+	}
+}
+
+// TestConfigCheckShadowPin: config check hashes a shadow build like the live one; a shadow that
+// does not match its pin is a problem at its own sha256 line (the live build, matching, is not).
+func TestConfigCheckShadowPin(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "live"), []byte("live"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cand"), []byte("candidate"), 0o755)
+	path := filepath.Join(dir, "c.yaml")
+	pinned := strings.Repeat("2", 64)
+	os.WriteFile(path, []byte(`server:
+  public_url: http://127.0.0.1:8080
+  api_keys: [check-key-0123456789]
+plugins:
+  a:
+    command: live
+    sha256: `+pinHexSHA([]byte("live"))+`
+    shadow:
+      command: cand
+      sha256: `+pinned+`
+`), 0o600)
+	r := checkConfig(context.Background(), path, false)
+	s := checkProblemsText(r)
+	if !strings.Contains(s, path+":10: plugins.a.shadow.sha256: binary "+dir+"/cand has sha256 "+pinHexSHA([]byte("candidate"))+" but the config pins "+pinned) ||
+		strings.Contains(s, "plugins.a.sha256") {
+		t.Fatalf("problems:\n%s", s)
 	}
 }
