@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/paymux/paymux/core"
@@ -17,7 +18,7 @@ import (
 var simEnvPlugins bool
 
 // accountPlugins maps the e2e accounts to their plugins.
-var accountPlugins = map[string]string{"global": "alipay", "hk": "alipayhk"}
+var accountPlugins = map[string]string{"global": "alipay", "hk": "alipayhk", "antom": "antom"}
 
 // pluginBinary returns a plugin binary: $PAYMUX_BIN/paymux-provider-<name> (make test) or one
 // built into a temporary directory.
@@ -46,7 +47,14 @@ func pluginAccounts(t testing.TB, settings map[string]map[string]string) map[str
 	ctx := context.Background()
 	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
 	var specs []pluginhost.Spec
-	for _, name := range []string{"alipay", "alipayhk"} {
+	var names []string // the plugins the accounts need, each once
+	for account := range settings {
+		if n := accountPlugins[account]; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		bin := pluginBinary(t, name)
 		b, err := os.ReadFile(bin)
 		if err != nil {
