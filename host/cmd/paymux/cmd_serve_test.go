@@ -278,6 +278,10 @@ func TestServeReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.shutdown()
+	// The world's merchant key is a simulator test key: serve warns at start, naming the setting.
+	if out := logBuf.String(); !strings.Contains(out, "[WARN]  demo secrets from config.example.yaml") || !strings.Contains(out, ".settings.private_key_file") {
+		t.Fatalf("no demo-secret warning at start:\n%s", out)
+	}
 	const newKey = "pmx-serve-second-key-DO-NOT-USE"
 	if code, _ := serveCall(t, "GET", w.baseURL+"/v1/methods?region=CN", newKey, nil); code != 401 {
 		t.Fatalf("new key before reload: %d", code)
