@@ -153,6 +153,8 @@ type envOptions struct {
 	accounts map[string]core.Provider
 	regions  map[string][]host.RegionMethod
 	policy   host.RetryPolicy
+	// onFinal is host.Options.OnFinal.
+	onFinal func(kind, status, method string)
 	// onDelivery is DispatcherOptions.OnDelivery.
 	onDelivery func(endpoint, outcome string)
 	// store is the store to use; nil means a fresh one (see newTestStore).
@@ -233,7 +235,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e := &env{t: t, store: st, providers: &staticProviders{accs: o.accounts}, sink: newWebhookSink(t)}
 	log := hclog.New(&hclog.LoggerOptions{Name: "paymux", Level: hclog.Warn, Output: testWriter{t}})
 	settings := &host.Settings{Regions: o.regions, WebhookURL: e.sink.srv.URL, WebhookSecret: testWebhookSecret}
-	e.svc = host.New(host.Options{Store: st, Providers: e.providers, Settings: settings, Logger: log, CallTimeout: 5 * time.Second})
+	e.svc = host.New(host.Options{Store: st, Providers: e.providers, Settings: settings, Logger: log, CallTimeout: 5 * time.Second, OnFinal: o.onFinal})
 	e.api = httpapi.New(httpapi.Options{Service: e.svc, Keys: httpapi.StaticKeys([]string{testAPIKey}), Logger: log, Shadows: o.shadows})
 	policy := o.policy
 	if policy == (host.RetryPolicy{}) {

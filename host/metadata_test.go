@@ -3,9 +3,11 @@ package host_test
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
 )
 
@@ -187,5 +189,32 @@ func TestListPaymentsFilters(t *testing.T) {
 	r := e.call("GET", "/v1/payments?created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z", nil, nil)
 	if r.Status != http.StatusBadRequest || r.errorParam(t) != "created_to" {
 		t.Errorf("an empty range: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestOnFinal: reaching a final status is reported once per payment or refund, with its method;
+// a pending payment and a repeated notification report nothing.
+func TestOnFinal(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	fp := newFakeProvider()
+	e := newEnv(t, envOptions{
+		accounts: map[string]core.Provider{"fake-hk": fp},
+		regions:  map[string][]host.RegionMethod{"HK": {{Method: "fakewallet", Account: "fake-hk"}}},
+		onFinal:  func(kind, status, method string) { mu.Lock(); got[kind+" "+status+" "+method]++; mu.Unlock() },
+	})
+	p := e.createPayment(paymentBody("final", 1_000), nil)
+	e.createPayment(paymentBody("final-pending", 1_000), nil)
+	e.payFake(p, "final-n")
+	e.payFake(p, "final-n") // the same notification again: no second count
+	r := e.call("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"amount": map[string]any{"value": 13, "currency": "HKD"}}, nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("refund: %d %s", r.Status, r.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"payment succeeded fakewallet": 1, "refund failed fakewallet": 1}
+	if len(got) != len(want) || got["payment succeeded fakewallet"] != 1 || got["refund failed fakewallet"] != 1 {
+		t.Fatalf("final reports %v, want %v", got, want)
 	}
 }

@@ -455,6 +455,9 @@ func (s *Service) applyPaymentState(ctx context.Context, tx store.Tx, p *store.P
 	if err := tx.UpdatePayment(ctx, p); err != nil {
 		return applyNoop, err
 	}
+	if p.Status.Final() {
+		s.final("payment", string(p.Status), p.Method)
+	}
 	return applyChanged, emit(ctx, tx, paymentEventType(p.Status), p.Account, p.Region, p.ID, "", paymentView(p))
 }
 

@@ -217,6 +217,7 @@ func (s *Service) applyRefundState(ctx context.Context, tx store.Tx, id string, 
 		if err := tx.UpdatePayment(ctx, p); err != nil {
 			return nil, err
 		}
+		s.final("refund", string(r.Status), p.Method)
 	}
 	if typ := refundEventType(r.Status); typ != "" {
 		if err := emit(ctx, tx, typ, r.Account, p.Region, r.PaymentID, r.ID, refundView(r)); err != nil {

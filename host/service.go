@@ -151,6 +151,12 @@ type Options struct {
 	CallTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnFinal, when set, is told each time a payment or refund reaches a final status (kind
+	// "payment" or "refund", the status and the payment's method), for the
+	// paymux_payments_final_total and paymux_refunds_final_total metrics. It is called inside the
+	// transaction that writes the change, so a transaction rolled back after it (rare: a failed
+	// commit) has been counted. It must return quickly.
+	OnFinal func(kind, status, method string)
 }
 
 // Service is the host's logic. It is safe for concurrent use.
@@ -161,11 +167,12 @@ type Service struct {
 	log         hclog.Logger
 	callTimeout time.Duration
 	now         func() time.Time
+	onFinal     func(kind, status, method string)
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, providers: o.Providers, log: o.Logger, callTimeout: o.CallTimeout, now: o.Now}
+	s := &Service{store: o.Store, providers: o.Providers, log: o.Logger, callTimeout: o.CallTimeout, now: o.Now, onFinal: o.OnFinal}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -323,4 +330,11 @@ func bind(ctx context.Context, tx store.Queries, resourceID string) error {
 		return b(ctx, tx, resourceID)
 	}
 	return nil
+}
+
+// final reports a payment or refund that reached a final status to OnFinal.
+func (s *Service) final(kind, status, method string) {
+	if s.onFinal != nil {
+		s.onFinal(kind, status, method)
+	}
 }

@@ -37,6 +37,8 @@ type Metrics struct {
 	janitorPasses prometheus.Counter
 	deliveries    *prometheus.CounterVec
 	pruned        *prometheus.CounterVec
+	finals        *prometheus.CounterVec
+	buildInfo     *prometheus.GaugeVec
 
 	pluginObs sync.Map // plugin name -> *[n]prometheus.Observer
 }
@@ -77,8 +79,14 @@ func New() *Metrics {
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paymux_webhook_deliveries_total", Help: "Webhook delivery attempts by endpoint name and outcome (delivered, failed, paused).",
 	}, []string{"endpoint", "outcome"})
+	m.finals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_final_total", Help: "Payments and refunds that reached a final status, by kind (payment, refund), status and method.",
+	}, []string{"kind", "status", "method"})
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "paymux_build_info", Help: "Always 1; the labels say which paymux build runs.",
+	}, []string{"version", "commit", "go_version"})
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.notifications,
-		m.janitorItems, m.janitorPasses, m.deliveries, m.pruned,
+		m.janitorItems, m.janitorPasses, m.deliveries, m.pruned, m.finals, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -99,6 +107,47 @@ func (m *Metrics) ObserveNotification(o host.NotificationOutcome) {
 		outcome = "unknown"
 	}
 	m.notifications.WithLabelValues(outcome).Inc()
+}
+
+// SetBuildInfo sets paymux_build_info{version, commit, go_version} to 1.
+func (m *Metrics) SetBuildInfo(version, commit, goVersion string) {
+	m.buildInfo.Reset()
+	m.buildInfo.WithLabelValues(version, commit, goVersion).Set(1)
+}
+
+// ObserveFinal counts a payment or refund reaching a final status; pass it as
+// host.Options.OnFinal. Methods come from the config (bounded).
+func (m *Metrics) ObserveFinal(kind, status, method string) {
+	m.finals.WithLabelValues(kind, status, method).Inc()
+}
+
+// HealthChecker is the part of host/pluginhost.Manager the plugin-up gauge reads.
+type HealthChecker interface {
+	Health(ctx context.Context) map[string]error
+}
+
+// WatchPluginHealth reports paymux_plugin_up{plugin} (1 when the plugin answers a health ping,
+// else 0) at every scrape.
+func (m *Metrics) WatchPluginHealth(h HealthChecker) {
+	m.reg.MustRegister(healthCollector{h})
+}
+
+var descUp = prometheus.NewDesc("paymux_plugin_up", "1 when the plugin answered a health ping at this scrape, else 0.", []string{"plugin"}, nil)
+
+type healthCollector struct{ h HealthChecker }
+
+func (c healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descUp }
+
+func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for plugin, err := range c.h.Health(ctx) {
+		up := 1.0
+		if err != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, plugin)
+	}
 }
 
 // ObserveWebhookDelivery counts one delivery attempt at one endpoint; pass it as
@@ -184,6 +233,8 @@ var (
 		"Outbox events not yet delivered to the merchant's webhook (and not given up).", nil, nil)
 	descLag = prometheus.NewDesc("paymux_outbox_lag_seconds",
 		"Age of the oldest pending outbox event; 0 when none is pending.", nil, nil)
+	descAttentionAge = prometheus.NewDesc("paymux_refunds_needing_attention_oldest_seconds",
+		"How long the longest-waiting refund that needs an operator has waited (since its row last changed); 0 when none.", nil, nil)
 	descAttention = prometheus.NewDesc("paymux_refunds_needing_attention",
 		"Refunds whose outcome paymux could not learn and that wait for an operator to settle them (amount kept reserved).", nil, nil)
 	descScrapeErr = prometheus.NewDesc("paymux_store_backlog_up",
@@ -219,7 +270,7 @@ type backlogCollector struct {
 }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDue, descOpen, descPending, descLag, descAttention, descScrapeErr} {
+	for _, d := range []*prometheus.Desc{descDue, descOpen, descPending, descLag, descAttention, descAttentionAge, descScrapeErr} {
 		ch <- d
 	}
 }
@@ -240,6 +291,11 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(b.OpenRefunds), "refund")
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(b.PendingEvents))
 	ch <- prometheus.MustNewConstMetric(descAttention, prometheus.GaugeValue, float64(b.AttentionRefunds))
+	age := 0.0
+	if !b.OldestAttention.IsZero() {
+		age = max(0, now.Sub(b.OldestAttention).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(descAttentionAge, prometheus.GaugeValue, age)
 	lag := 0.0
 	if !b.OldestPendingEvent.IsZero() {
 		lag = max(0, now.Sub(b.OldestPendingEvent).Seconds())

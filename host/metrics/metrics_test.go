@@ -101,6 +101,10 @@ func (r restarts) Plugins() []string {
 }
 func (r restarts) Restarts(p string) int { return r[p] }
 
+type health map[string]error
+
+func (h health) Health(context.Context) map[string]error { return h }
+
 type oneProvider struct{ p core.Provider }
 
 func (o oneProvider) Provider(ctx context.Context, account string) (core.Provider, *core.Description, error) {
@@ -130,6 +134,8 @@ func TestScrape(t *testing.T) {
 	m := metrics.New()
 	m.WatchStore(st, func() time.Time { return now })
 	m.WatchPlugins(restarts{"alipay": 2})
+	m.WatchPluginHealth(health{"alipay": nil, "alipayhk": core.Errorf(core.EUNAVAILABLE, "down")})
+	m.SetBuildInfo("v1.2.3", "abc123", "go1.25")
 
 	// Provider calls through the wrapped lookup: one ok, one failing.
 	provs := m.Providers(oneProvider{fakeProvider{queryErr: core.Errorf(core.EUNAVAILABLE, "gateway down")}})
@@ -168,6 +174,9 @@ func TestScrape(t *testing.T) {
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationProcessed})
 	m.ObserveNotification(host.NotificationOutcome{Status: store.NotificationRejected})
 	m.ObserveJanitorPass(host.JanitorPass{Payments: 3, Refunds: 1, Resolved: 2, Closed: 1, Rescheduled: 2, Errors: 1, Attention: 1})
+	m.ObserveFinal("payment", "succeeded", "alipayhk")
+	m.ObserveFinal("payment", "succeeded", "alipayhk")
+	m.ObserveFinal("refund", "failed", "alipayhk")
 	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
 	m.ObserveWebhookDelivery("erp", host.DeliveryFailed)
 	m.ObserveWebhookDelivery("erp", host.DeliveryDelivered)
@@ -195,6 +204,12 @@ func TestScrape(t *testing.T) {
 		`paymux_notifications_total{outcome="processed"} 1`,
 		`paymux_notifications_total{outcome="rejected"} 1`,
 		`paymux_janitor_passes_total 1`,
+		`paymux_build_info{commit="abc123",go_version="go1.25",version="v1.2.3"} 1`,
+		`paymux_final_total{kind="payment",method="alipayhk",status="succeeded"} 2`,
+		`paymux_final_total{kind="refund",method="alipayhk",status="failed"} 1`,
+		`paymux_plugin_up{plugin="alipay"} 1`,
+		`paymux_plugin_up{plugin="alipayhk"} 0`,
+		`paymux_refunds_needing_attention_oldest_seconds 0`,
 		`paymux_webhook_deliveries_total{endpoint="erp",outcome="failed"} 2`,
 		`paymux_webhook_deliveries_total{endpoint="erp",outcome="delivered"} 1`,
 		`paymux_pruned_total{kind="rejected_notifications"} 7`,

@@ -14,6 +14,9 @@ type Backlog struct {
 	PendingEvents      int       // outbox events not yet delivered (and not given up)
 	OldestPendingEvent time.Time // CreatedAt of the oldest pending event; zero when none
 	AttentionRefunds   int       // refunds that need an operator (Refund.NeedsAttention)
+	// OldestAttention is the UpdatedAt of the longest-waiting refund that needs an operator (the
+	// last change of its row: when it was marked, unless it changed since); zero when none.
+	OldestAttention time.Time
 }
 
 // BacklogReader is implemented by stores that can count their backlog cheaply (both the SQLite

@@ -26,7 +26,7 @@ const (
 
 // Types lists every event type paymux sends.
 var Types = []string{PaymentCreated, PaymentSucceeded, PaymentClosed, PaymentFailed, PaymentAmountMismatch,
-	RefundSucceeded, RefundFailed, NotificationUnmatched}
+	RefundSucceeded, RefundFailed, RefundNeedsAttention, NotificationUnmatched}
 
 // TypeMatches reports whether an endpoint's event pattern selects typ: an exact type, a family
 // such as "payment.*", or "*".

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -150,7 +151,9 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	m.WatchStore(s.store, nil)
 	m.WatchPlugins(s.plugins)
 	m.WatchShadows(s.plugins.ShadowTotals)
-	s.svc = host.New(host.Options{Store: s.store, Providers: m.Providers(pluginProviders{s}), Settings: settings, Logger: log.Named("service")})
+	m.WatchPluginHealth(s.plugins)
+	m.SetBuildInfo(version, buildCommit(), runtime.Version())
+	s.svc = host.New(host.Options{Store: s.store, Providers: m.Providers(pluginProviders{s}), Settings: settings, Logger: log.Named("service"), OnFinal: m.ObserveFinal})
 	s.api = httpapi.New(httpapi.Options{
 		Service: s.svc, Keys: apiKeys(cfg), Logger: log.Named("http"), Shadows: s.plugins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, IdempotencyTTL: time.Duration(cfg.Server.IdempotencyTTL),

@@ -34,7 +34,8 @@ func testBacklog(t *testing.T, s store.Store) {
 		Amount: core.Money{Value: 100, Currency: "HKD"}, Status: core.RefundProcessing, NextQueryAt: now}
 	must(t, s.InsertRefund(ctx(t), r))
 	stuck := &store.Refund{ID: uniq("rf_"), PaymentID: paid.ID, Account: paid.Account, OutRefundNo: uniq("orn"),
-		Amount: core.Money{Value: 50, Currency: "HKD"}, Status: core.RefundPending, NeedsAttention: true, AttentionReason: "test"}
+		Amount: core.Money{Value: 50, Currency: "HKD"}, Status: core.RefundPending, NeedsAttention: true, AttentionReason: "test",
+		CreatedAt: base.Add(-2 * time.Hour), UpdatedAt: base.Add(-time.Hour)}
 	must(t, s.InsertRefund(ctx(t), stuck))
 	old := &store.Event{ID: uniq("evt_"), Type: store.EventPaymentSucceeded, Payload: []byte(`{}`), CreatedAt: base}
 	young := &store.Event{ID: uniq("evt_"), Type: store.EventPaymentSucceeded, Payload: []byte(`{}`), CreatedAt: base.Add(time.Minute)}
@@ -46,7 +47,8 @@ func testBacklog(t *testing.T, s store.Store) {
 
 	b, err = br.Backlog(ctx(t), now)
 	must(t, err)
-	want := store.Backlog{DuePayments: 1, DueRefunds: 1, OpenPayments: 2, OpenRefunds: 1, PendingEvents: 2, OldestPendingEvent: us(base), AttentionRefunds: 1}
+	want := store.Backlog{DuePayments: 1, DueRefunds: 1, OpenPayments: 2, OpenRefunds: 1, PendingEvents: 2, OldestPendingEvent: us(base), AttentionRefunds: 1,
+		OldestAttention: us(base.Add(-time.Hour))}
 	if b != want {
 		t.Fatalf("backlog = %+v\nwant      %+v", b, want)
 	}

@@ -21,7 +21,8 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
  (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL),
  (SELECT COUNT(*) FROM events WHERE status = 'pending'),
  (SELECT MIN(created_at) FROM events WHERE status = 'pending'),
- (SELECT COUNT(*) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
+ (SELECT COUNT(*) FROM refunds WHERE needs_attention = 1),
+ (SELECT MIN(updated_at) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
 	if err != nil {
 		return b, internal(err, "backlog")
 	}
@@ -32,7 +33,7 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
 		}
 		return b, core.Errorf(core.EINTERNAL, "store: backlog: no row")
 	}
-	if err := rows.Scan(&b.DuePayments, &b.DueRefunds, &b.OpenPayments, &b.OpenRefunds, &b.PendingEvents, tm(&b.OldestPendingEvent), &b.AttentionRefunds); err != nil {
+	if err := rows.Scan(&b.DuePayments, &b.DueRefunds, &b.OpenPayments, &b.OpenRefunds, &b.PendingEvents, tm(&b.OldestPendingEvent), &b.AttentionRefunds, tm(&b.OldestAttention)); err != nil {
 		return b, internal(err, "scan backlog")
 	}
 	if err := rows.Err(); err != nil {
