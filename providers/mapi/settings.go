@@ -1,6 +1,8 @@
 package mapi
 
 import (
+	"crypto/rsa"
+	"encoding/pem"
 	"errors"
 	"io/fs"
 	"net/url"
@@ -31,6 +33,9 @@ const (
 	SetRequireRespSign = "require_response_sign"
 	SetAckBody         = "ack_body"
 	SetAcceptSignTypes = "accept_sign_types"
+	// Key rotation without a restart (issue 17).
+	SetNextPrivateKeyFile = "next_private_key_file" // the merchant key that replaces private_key_file
+	SetSigningKey         = "signing_key"           // which merchant key signs: current (default) or next
 )
 
 // DefaultTimeout bounds one gateway call when the account sets no timeout.
@@ -44,8 +49,10 @@ func CommonSettings() []core.Setting {
 		{Name: SetGatewayURL, Required: true, Description: "gateway.do URL, e.g. https://intlmapi.alipay.com/gateway.do"},
 		{Name: SetSignType, Required: true, Description: "RSA (SHA1withRSA), RSA2 (SHA256withRSA) or MD5"},
 		{Name: SetPrivateKeyFile, Secret: true, Description: "merchant RSA private key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
-		{Name: SetPublicKeyFile, Description: "Alipay RSA public key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
-		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5"},
+		{Name: SetPublicKeyFile, Description: "Alipay RSA public key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2. Several PEM blocks: a notification or answer verifies with any of them (an Alipay key rotation)"},
+		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5. Several keys separated by commas: the first signs, any verifies (a key rotation)"},
+		{Name: SetNextPrivateKeyFile, Secret: true, Description: "a second merchant RSA private key, for a rotation: it signs when signing_key is next"},
+		{Name: SetSigningKey, Description: "the merchant key that signs requests: current (private_key_file, default) or next (next_private_key_file)"},
 		{Name: SetNotifyVerify, Description: "true: also call notify_verify for every notification (default false)"},
 		{Name: SetInputCharset, Description: "value of _input_charset (default UTF-8)"},
 		{Name: SetTimeout, Description: "deadline of one gateway call, e.g. 15s (default 15s)"},
@@ -91,6 +98,8 @@ type Settings struct {
 	Ack core.Ack
 	// Warnings are non-fatal findings (weak keys) for the provider to log.
 	Warnings []string
+
+	privateKey *rsa.PrivateKey // the merchant key signing_key names; nil for MD5 accounts without one
 }
 
 // String keeps secrets out of logs.
@@ -230,15 +239,30 @@ func (s *Settings) parseAccepted(v string) ([]signing.SignType, error) {
 
 func (s *Settings) loadKeys(raw map[string]string) error {
 	privRaw, pubRaw, md5Raw := raw[SetPrivateKeyFile], raw[SetPublicKeyFile], raw[SetMD5Key]
+	signingKey := strings.TrimSpace(raw[SetSigningKey])
+	switch signingKey {
+	case "", "current":
+	case "next":
+		if strings.TrimSpace(raw[SetNextPrivateKeyFile]) == "" {
+			return core.Errorf(core.ECONFIG, "setting %s is next but %s is not set", SetSigningKey, SetNextPrivateKeyFile)
+		}
+		privRaw = raw[SetNextPrivateKeyFile]
+	default:
+		return core.Errorf(core.ECONFIG, "setting %s must be current or next", SetSigningKey)
+	}
 	if strings.TrimSpace(md5Raw) != "" {
-		m, err := signing.NewMD5(strings.TrimSpace(md5Raw))
-		if err != nil {
-			return core.Errorf(core.ECONFIG, "setting %s: %s", SetMD5Key, core.ErrorMessage(err))
+		var keys []signing.Verifier
+		for i, k := range strings.Split(md5Raw, ",") {
+			m, err := signing.NewMD5(strings.TrimSpace(k))
+			if err != nil {
+				return core.Errorf(core.ECONFIG, "setting %s (key %d): %s", SetMD5Key, i+1, core.ErrorMessage(err))
+			}
+			if i == 0 && s.SignType == signing.MD5 {
+				s.Signer = m
+			}
+			keys = append(keys, m)
 		}
-		s.Verifiers[signing.MD5] = m
-		if s.SignType == signing.MD5 {
-			s.Signer = m
-		}
+		s.Verifiers[signing.MD5] = anyVerifier(keys)
 	} else if s.SignType == signing.MD5 {
 		return core.Errorf(core.ECONFIG, "setting %s is required when %s is MD5", SetMD5Key, SetSignType)
 	}
@@ -247,35 +271,56 @@ func (s *Settings) loadKeys(raw map[string]string) error {
 		if err != nil {
 			return err
 		}
-		pub, err := signing.ParsePublicKey(data)
-		if err != nil {
-			return core.Errorf(core.ECONFIG, "setting %s: %s", SetPublicKeyFile, core.ErrorMessage(err))
-		}
-		if w := signing.KeyWarning(pub.N.BitLen()); w != "" {
-			s.Warnings = append(s.Warnings, SetPublicKeyFile+": "+w)
-		}
-		for _, t := range []signing.SignType{signing.RSA, signing.RSA2} {
-			v, err := signing.NewRSAVerifier(t, pub)
+		byType := map[signing.SignType][]signing.Verifier{}
+		for i, block := range keyBlocks(data) {
+			pub, err := signing.ParsePublicKey(block)
 			if err != nil {
-				return err
+				return core.Errorf(core.ECONFIG, "setting %s (key %d): %s", SetPublicKeyFile, i+1, core.ErrorMessage(err))
 			}
-			s.Verifiers[t] = v
+			if w := signing.KeyWarning(pub.N.BitLen()); w != "" {
+				s.Warnings = append(s.Warnings, SetPublicKeyFile+": "+w)
+			}
+			for _, t := range []signing.SignType{signing.RSA, signing.RSA2} {
+				v, err := signing.NewRSAVerifier(t, pub)
+				if err != nil {
+					return err
+				}
+				byType[t] = append(byType[t], v)
+			}
+		}
+		for t, vs := range byType {
+			s.Verifiers[t] = anyVerifier(vs)
 		}
 	} else if s.SignType != signing.MD5 {
 		return core.Errorf(core.ECONFIG, "setting %s is required when %s is %s", SetPublicKeyFile, SetSignType, s.SignType)
 	}
+	if strings.TrimSpace(raw[SetNextPrivateKeyFile]) != "" && signingKey != "next" {
+		// Parsed now, so that a broken next key is found before the switch to it.
+		data, err := keyMaterial(SetNextPrivateKeyFile, raw[SetNextPrivateKeyFile])
+		if err != nil {
+			return err
+		}
+		if _, err := signing.ParsePrivateKey(data); err != nil {
+			return core.Errorf(core.ECONFIG, "setting %s: %s", SetNextPrivateKeyFile, core.ErrorMessage(err))
+		}
+	}
 	if strings.TrimSpace(privRaw) != "" {
-		data, err := keyMaterial(SetPrivateKeyFile, privRaw)
+		name := SetPrivateKeyFile
+		if signingKey == "next" {
+			name = SetNextPrivateKeyFile
+		}
+		data, err := keyMaterial(name, privRaw)
 		if err != nil {
 			return err
 		}
 		key, err := signing.ParsePrivateKey(data)
 		if err != nil {
-			return core.Errorf(core.ECONFIG, "setting %s: %s", SetPrivateKeyFile, core.ErrorMessage(err))
+			return core.Errorf(core.ECONFIG, "setting %s: %s", name, core.ErrorMessage(err))
 		}
 		if w := signing.KeyWarning(key.N.BitLen()); w != "" {
-			s.Warnings = append(s.Warnings, SetPrivateKeyFile+": "+w)
+			s.Warnings = append(s.Warnings, name+": "+w)
 		}
+		s.privateKey = key
 		if s.SignType != signing.MD5 {
 			if s.Signer, err = signing.NewRSASigner(s.SignType, key); err != nil {
 				return err
@@ -287,21 +332,62 @@ func (s *Settings) loadKeys(raw map[string]string) error {
 	return nil
 }
 
+// keyBlocks splits key material holding several PEM blocks into one PEM block each; anything
+// else (one block, a bare base64 key) is returned whole.
+func keyBlocks(data []byte) [][]byte {
+	var out [][]byte
+	rest := data
+	for {
+		b, r := pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		out = append(out, pem.EncodeToMemory(b))
+		rest = r
+	}
+	if len(out) < 2 {
+		return [][]byte{data}
+	}
+	return out
+}
+
+// anyVerifier accepts a signature that any of its verifiers (keys of one sign type) accepts:
+// during a key rotation both the old and the new key are current. One verifier is itself.
+func anyVerifier(vs []signing.Verifier) signing.Verifier {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return multiVerifier(vs)
+}
+
+type multiVerifier []signing.Verifier
+
+func (m multiVerifier) Type() signing.SignType { return m[0].Type() }
+
+func (m multiVerifier) Verify(content, sig string) error {
+	var first error
+	for _, v := range m {
+		err := v.Verify(content, sig)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // RSASigner returns a signer of type t with the account's private key, for messages that must
 // use a sign type other than the account's (the app order string is RSA on most accounts).
 func (s *Settings) RSASigner(raw map[string]string, t signing.SignType) (signing.Signer, error) {
 	if s.Signer != nil && s.Signer.Type() == t {
 		return s.Signer, nil
 	}
-	data, err := keyMaterial(SetPrivateKeyFile, raw[SetPrivateKeyFile])
-	if err != nil {
-		return nil, err
+	if s.privateKey == nil {
+		return nil, core.Errorf(core.ECONFIG, "setting %s is required to sign with %s", SetPrivateKeyFile, t)
 	}
-	key, err := signing.ParsePrivateKey(data)
-	if err != nil {
-		return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetPrivateKeyFile, core.ErrorMessage(err))
-	}
-	return signing.NewRSASigner(t, key)
+	return signing.NewRSASigner(t, s.privateKey) // the key signing_key names
 }
 
 // keyMaterial returns a key setting's bytes: the value itself when it already is a key (the host
@@ -362,7 +448,7 @@ func isCommon(k string) bool {
 	switch k {
 	case SetPartner, SetSellerID, SetGatewayURL, SetSignType, SetPrivateKeyFile, SetPublicKeyFile,
 		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody,
-		SetAcceptSignTypes:
+		SetAcceptSignTypes, SetNextPrivateKeyFile, SetSigningKey:
 		return true
 	}
 	return false
