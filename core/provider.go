@@ -196,6 +196,22 @@ type Setting struct {
 	Required    bool   `json:"required"`
 	Secret      bool   `json:"secret"` // never logged or echoed
 	Description string `json:"description"`
+	// Loosening lists values of this setting that switch off a strict default (say "false" for
+	// a check that is on by default). The host logs a warning naming the account and the
+	// setting at start and on every reload while an account keeps such a value. Compared
+	// after trimming, case-insensitively.
+	Loosening []string `json:"loosening,omitempty"`
+}
+
+// Loosens reports whether v is one of the setting's Loosening values.
+func (s Setting) Loosens(v string) bool {
+	v = strings.TrimSpace(v)
+	for _, l := range s.Loosening {
+		if strings.EqualFold(v, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // ConfigureRequest hands an account's settings to the provider. Secret references (${ENV},
@@ -346,16 +362,47 @@ type NotificationRequest struct {
 	// CreatePaymentRequest.NotifyURL), which a gateway may sign (AMS signs "POST <path>"). It is
 	// what the wallet called, not the path a proxy in front of the host forwarded to.
 	NotifyPath string
+	// Confirm allows the provider the gateway round trips that bind a notification to the
+	// account's merchant (mapi: notify_verify, or a query of the trade). The host sets it only
+	// after it stored the notification and found no processed copy of it (see
+	// NotificationResult.Pending); without it such a notification comes back Pending.
+	Confirm bool
 }
 
 // NotificationResult is what a provider made of a notification.
+//
+// Verified means all of: authentic (the signature verifies, with a sign type the account
+// accepts), about this account's merchant (every merchant identity the message carries is the
+// account's, and a message that names none was bound by the merchant's own key or by the
+// gateway), and mapped. A verified message naming another merchant is not verified: its
+// RejectReason is RejectForeignMerchant.
 type NotificationResult struct {
 	Verified     bool
 	RejectReason string // why Verified is false, for the inbox
 	DedupeKey    string // stable across redeliveries of the same notification
 	Events       []NotificationEvent
 	Ack          Ack // exactly what to answer the wallet
+	// Pending: the signature verifies but binding the notification to the merchant needs a
+	// gateway round trip that the request did not allow (Confirm false). Verified is false,
+	// Events are what it would mean once bound (never to be applied before), DedupeKey is set,
+	// and Ack is the answer for a verified duplicate: a copy of a notification the host already
+	// processed (same DedupeKey) is acknowledged with it; anything else is asked again with
+	// Confirm set.
+	Pending bool
 }
+
+// RejectForeignMerchant is the RejectReason of a message that carries a merchant identity
+// other than the account's, or that the gateway would not confirm for the account's merchant.
+const RejectForeignMerchant = "foreign merchant"
+
+// CodeObjectMismatch is the ProviderCode of the EUNKNOWN error a provider returns when a
+// gateway answer is about another object (trade, refund) than the one asked about: nothing is
+// applied and the host asks again later. The host counts these.
+const CodeObjectMismatch = "OBJECT_MISMATCH"
+
+// CodeForeignMerchant is the ProviderCode of the EUNKNOWN error a provider returns when a
+// gateway answer names another merchant than the account's.
+const CodeForeignMerchant = "FOREIGN_MERCHANT"
 
 // Ack is the HTTP answer a wallet expects: its status, content type and exact body bytes (e.g.
 // "success" as text, or a JSON result object), written as they are.

@@ -392,6 +392,7 @@ type Setting struct {
 	Required      bool                   `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
 	Secret        bool                   `protobuf:"varint,3,opt,name=secret,proto3" json:"secret,omitempty"`
 	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Loosening     []string               `protobuf:"bytes,5,rep,name=loosening,proto3" json:"loosening,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,6 +453,13 @@ func (x *Setting) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *Setting) GetLoosening() []string {
+	if x != nil {
+		return x.Loosening
+	}
+	return nil
 }
 
 type Description struct {
@@ -1087,6 +1095,7 @@ type NotificationRequest struct {
 	Body    []byte                   `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
 	// The path of the public notify URL the wallet was given (core.NotificationRequest.NotifyPath).
 	NotifyPath    string `protobuf:"bytes,6,opt,name=notify_path,json=notifyPath,proto3" json:"notify_path,omitempty"`
+	Confirm       bool   `protobuf:"varint,7,opt,name=confirm,proto3" json:"confirm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1161,6 +1170,13 @@ func (x *NotificationRequest) GetNotifyPath() string {
 		return x.NotifyPath
 	}
 	return ""
+}
+
+func (x *NotificationRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
 }
 
 type Ack struct {
@@ -1354,6 +1370,7 @@ type NotificationResult struct {
 	DedupeKey     string                 `protobuf:"bytes,3,opt,name=dedupe_key,json=dedupeKey,proto3" json:"dedupe_key,omitempty"`
 	Events        []*NotificationEvent   `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
 	Ack           *Ack                   `protobuf:"bytes,5,opt,name=ack,proto3" json:"ack,omitempty"`
+	Pending       bool                   `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1421,6 +1438,13 @@ func (x *NotificationResult) GetAck() *Ack {
 		return x.Ack
 	}
 	return nil
+}
+
+func (x *NotificationResult) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
 }
 
 type QueryPaymentRequest struct {
@@ -2104,12 +2128,13 @@ const file_provider_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bchannels\x18\x03 \x03(\tR\bchannels\x12A\n" +
-	"\famount_rules\x18\x04 \x03(\v2\x1e.paymux.provider.v1.AmountRuleR\vamountRules\"s\n" +
+	"\famount_rules\x18\x04 \x03(\v2\x1e.paymux.provider.v1.AmountRuleR\vamountRules\"\x91\x01\n" +
 	"\aSetting\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
 	"\x06secret\x18\x03 \x01(\bR\x06secret\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xdc\x02\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1c\n" +
+	"\tloosening\x18\x05 \x03(\tR\tloosening\"\xdc\x02\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x124\n" +
@@ -2172,7 +2197,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"&\n" +
 	"\fHeaderValues\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\tR\x06values\"\xbc\x02\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"\xd6\x02\n" +
 	"\x13NotificationRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12K\n" +
@@ -2180,7 +2205,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1f\n" +
 	"\vnotify_path\x18\x06 \x01(\tR\n" +
-	"notifyPath\x1a[\n" +
+	"notifyPath\x12\x18\n" +
+	"\aconfirm\x18\a \x01(\bR\aconfirm\x1a[\n" +
 	"\vHeaderEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
 	"\x05value\x18\x02 \x01(\v2 .paymux.provider.v1.HeaderValuesR\x05value:\x028\x01\"T\n" +
@@ -2203,14 +2229,15 @@ const file_provider_proto_rawDesc = "" +
 	"\ffailure_code\x18\n" +
 	" \x01(\tR\vfailureCode\x12\x1d\n" +
 	"\n" +
-	"raw_status\x18\v \x01(\tR\trawStatus\"\xde\x01\n" +
+	"raw_status\x18\v \x01(\tR\trawStatus\"\xf8\x01\n" +
 	"\x12NotificationResult\x12\x1a\n" +
 	"\bverified\x18\x01 \x01(\bR\bverified\x12#\n" +
 	"\rreject_reason\x18\x02 \x01(\tR\frejectReason\x12\x1d\n" +
 	"\n" +
 	"dedupe_key\x18\x03 \x01(\tR\tdedupeKey\x12=\n" +
 	"\x06events\x18\x04 \x03(\v2%.paymux.provider.v1.NotificationEventR\x06events\x12)\n" +
-	"\x03ack\x18\x05 \x01(\v2\x17.paymux.provider.v1.AckR\x03ack\"t\n" +
+	"\x03ack\x18\x05 \x01(\v2\x17.paymux.provider.v1.AckR\x03ack\x12\x18\n" +
+	"\apending\x18\x06 \x01(\bR\apending\"t\n" +
 	"\x13QueryPaymentRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12 \n" +
 	"\fout_trade_no\x18\x02 \x01(\tR\n" +

@@ -31,8 +31,8 @@ var (
 	hkd     = core.Money{Value: 12345, Currency: "HKD"}
 	paid    = &core.PaymentState{Status: core.PaymentSucceeded, ProviderRef: "2026112200001", Amount: hkd, PaidAt: when, RawStatus: "TRADE_SUCCESS"}
 	refund  = &core.RefundState{Status: core.RefundProcessing, ProviderRef: "rf1", Amount: hkd, FailureCode: "", RawStatus: "REFUND_PROCESSING"}
-	desc    = &core.Description{Name: "rec", Version: "1.2.3", Methods: []core.Method{{ID: "alipayhk", Name: "AlipayHK", Channels: []core.Channel{core.ChannelApp, core.ChannelH5}, AmountRules: []core.AmountRule{{Currency: "HKD", Min: 10, Max: 100}, {Currency: "CNY", Min: 1, ReportedInSettlement: true}}}}, Capabilities: []core.Capability{core.CapClose, core.CapSettlement}, Settings: []core.Setting{{Name: "key", Required: true, Secret: true, Description: "d"}}, QuerySchedule: []time.Duration{time.Second, time.Minute}, DefaultExpiry: time.Hour, MaxExpiry: 15 * 24 * time.Hour}
-	notifRs = &core.NotificationResult{Verified: true, DedupeKey: "a:1", Events: []core.NotificationEvent{{Kind: core.EventRefund, OutTradeNo: "o", ProviderRef: "p", OutRefundNo: "r", PaymentStatus: core.PaymentSucceeded, RefundStatus: core.RefundSucceeded, Amount: hkd, OccurredAt: when, Wallet: "ALIPAYHK", FailureCode: "F", RawStatus: "REFUND_SUCCESS"}}, Ack: core.Ack{Status: 200, ContentType: "text/plain", Body: []byte("success")}}
+	desc    = &core.Description{Name: "rec", Version: "1.2.3", Methods: []core.Method{{ID: "alipayhk", Name: "AlipayHK", Channels: []core.Channel{core.ChannelApp, core.ChannelH5}, AmountRules: []core.AmountRule{{Currency: "HKD", Min: 10, Max: 100}, {Currency: "CNY", Min: 1, ReportedInSettlement: true}}}}, Capabilities: []core.Capability{core.CapClose, core.CapSettlement}, Settings: []core.Setting{{Name: "key", Required: true, Secret: true, Description: "d", Loosening: []string{"false", "off"}}}, QuerySchedule: []time.Duration{time.Second, time.Minute}, DefaultExpiry: time.Hour, MaxExpiry: 15 * 24 * time.Hour}
+	notifRs = &core.NotificationResult{Verified: true, Pending: true, DedupeKey: "a:1", Events: []core.NotificationEvent{{Kind: core.EventRefund, OutTradeNo: "o", ProviderRef: "p", OutRefundNo: "r", PaymentStatus: core.PaymentSucceeded, RefundStatus: core.RefundSucceeded, Amount: hkd, OccurredAt: when, Wallet: "ALIPAYHK", FailureCode: "F", RawStatus: "REFUND_SUCCESS"}}, Ack: core.Ack{Status: 200, ContentType: "text/plain", Body: []byte("success")}}
 )
 
 func (r *recorder) Describe(context.Context) (*core.Description, error) { return desc, r.err }
@@ -148,7 +148,7 @@ func TestRoundTripEveryField(t *testing.T) {
 	same("VerifyClientResult", rec.last, vr)
 	same("ClientResult", cres, &core.ClientResult{Verified: true, Status: core.PaymentSucceeded, Message: "m"})
 
-	nr := &core.NotificationRequest{Account: "a", Method: "m", Header: map[string][]string{"X": {"1", "2"}}, Query: "q=1", Body: []byte("a=b"), NotifyPath: "/notify/a"}
+	nr := &core.NotificationRequest{Account: "a", Method: "m", Header: map[string][]string{"X": {"1", "2"}}, Query: "q=1", Body: []byte("a=b"), NotifyPath: "/notify/a", Confirm: true}
 	nres, _ := c.ParseNotification(ctx, nr)
 	same("ParseNotification", rec.last, nr)
 	sameTime("OccurredAt", nres.Events[0].OccurredAt)

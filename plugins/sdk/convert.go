@@ -90,7 +90,7 @@ func descriptionToPB(d *core.Description) *pb.Description {
 		out.Capabilities = append(out.Capabilities, string(c))
 	}
 	for _, s := range d.Settings {
-		out.Settings = append(out.Settings, &pb.Setting{Name: s.Name, Required: s.Required, Secret: s.Secret, Description: s.Description})
+		out.Settings = append(out.Settings, &pb.Setting{Name: s.Name, Required: s.Required, Secret: s.Secret, Description: s.Description, Loosening: s.Loosening})
 	}
 	return out
 }
@@ -117,7 +117,7 @@ func descriptionFromPB(d *pb.Description) *core.Description {
 		out.Capabilities = append(out.Capabilities, core.Capability(c))
 	}
 	for _, s := range d.GetSettings() {
-		out.Settings = append(out.Settings, core.Setting{Name: s.GetName(), Required: s.GetRequired(), Secret: s.GetSecret(), Description: s.GetDescription()})
+		out.Settings = append(out.Settings, core.Setting{Name: s.GetName(), Required: s.GetRequired(), Secret: s.GetSecret(), Description: s.GetDescription(), Loosening: s.GetLoosening()})
 	}
 	return out
 }
@@ -190,7 +190,7 @@ func clientResultFromPB(r *pb.ClientResult) *core.ClientResult {
 }
 
 func notificationReqToPB(r *core.NotificationRequest) *pb.NotificationRequest {
-	out := &pb.NotificationRequest{Account: r.Account, Method: r.Method, Query: r.Query, Body: r.Body, NotifyPath: r.NotifyPath}
+	out := &pb.NotificationRequest{Account: r.Account, Method: r.Method, Query: r.Query, Body: r.Body, NotifyPath: r.NotifyPath, Confirm: r.Confirm}
 	if len(r.Header) > 0 {
 		out.Header = make(map[string]*pb.HeaderValues, len(r.Header))
 		for k, v := range r.Header {
@@ -201,7 +201,7 @@ func notificationReqToPB(r *core.NotificationRequest) *pb.NotificationRequest {
 }
 
 func notificationReqFromPB(r *pb.NotificationRequest) *core.NotificationRequest {
-	out := &core.NotificationRequest{Account: r.GetAccount(), Method: r.GetMethod(), Query: r.GetQuery(), Body: r.GetBody(), NotifyPath: r.GetNotifyPath()}
+	out := &core.NotificationRequest{Account: r.GetAccount(), Method: r.GetMethod(), Query: r.GetQuery(), Body: r.GetBody(), NotifyPath: r.GetNotifyPath(), Confirm: r.GetConfirm()}
 	if len(r.GetHeader()) > 0 {
 		out.Header = make(map[string][]string, len(r.GetHeader()))
 		for k, v := range r.GetHeader() {
@@ -216,7 +216,7 @@ func notificationResultToPB(r *core.NotificationResult) *pb.NotificationResult {
 		return &pb.NotificationResult{}
 	}
 	out := &pb.NotificationResult{
-		Verified: r.Verified, RejectReason: r.RejectReason, DedupeKey: r.DedupeKey,
+		Verified: r.Verified, RejectReason: r.RejectReason, DedupeKey: r.DedupeKey, Pending: r.Pending,
 		Ack: &pb.Ack{Status: int32(r.Ack.Status), ContentType: r.Ack.ContentType, Body: r.Ack.Body},
 	}
 	for _, e := range r.Events {
@@ -231,7 +231,7 @@ func notificationResultToPB(r *core.NotificationResult) *pb.NotificationResult {
 
 func notificationResultFromPB(r *pb.NotificationResult) *core.NotificationResult {
 	out := &core.NotificationResult{
-		Verified: r.GetVerified(), RejectReason: r.GetRejectReason(), DedupeKey: r.GetDedupeKey(),
+		Verified: r.GetVerified(), RejectReason: r.GetRejectReason(), DedupeKey: r.GetDedupeKey(), Pending: r.GetPending(),
 		Ack: core.Ack{Status: int(r.GetAck().GetStatus()), ContentType: r.GetAck().GetContentType(), Body: r.GetAck().GetBody()},
 	}
 	for _, e := range r.GetEvents() {

@@ -53,8 +53,6 @@ type Client struct {
 	// MaxFileBytes bounds one downloaded file (Download); 0 means DefaultMaxFileBytes. A file
 	// service streams, but an answer without end must not run for the whole deadline.
 	MaxFileBytes int64
-
-	confirmed confirmedSet // notifications notify_verify confirmed, see ParseNotification
 }
 
 // DefaultMaxFileBytes bounds a downloaded file: ten days of a busy merchant's compare file are
@@ -172,7 +170,10 @@ func (c *Client) Call(ctx context.Context, params map[string]string) (*Response,
 		return nil, core.WrapError(core.EUNKNOWN, err, "%s: unreadable gateway answer; query later", op)
 	}
 	if err := VerifyResponse(c.S, r, c.S.RequireResponseSign); err != nil {
-		return nil, core.WrapError(core.EUNKNOWN, err, "%s: gateway answer signature does not verify (check %s); query later", op, SetPublicKeyFile)
+		return nil, core.WrapError(core.EUNKNOWN, err, "%s: gateway answer is unsigned or its signature does not verify (check %s); nothing applied, query later", op, SetPublicKeyFile)
+	}
+	if err := CheckAnswerMerchant(c.S, op, r.Fields); err != nil {
+		return nil, err
 	}
 	if !r.Success {
 		return r, GatewayError(op, r.Error)

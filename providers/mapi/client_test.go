@@ -46,17 +46,22 @@ func fakeGateway(t *testing.T, handle func(w http.ResponseWriter, form url.Value
 }
 
 func signedQueryXML(t testing.TB, status string) string {
-	trade := map[string]string{"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": status, "total_fee": "10.00"}
-	sig, err := gatewaySigner(t, signing.RSA2).Sign(signing.CanonicalB(trade))
+	return signedXML(t, "trade", map[string]string{"out_trade_no": "o-1", "trade_no": "2026112200001", "trade_status": status, "total_fee": "10.00"})
+}
+
+// signedXML is a success envelope with fields under <response><elem>, signed RSA2 with the test
+// Alipay key.
+func signedXML(t testing.TB, elem string, fields map[string]string) string {
+	sig, err := gatewaySigner(t, signing.RSA2).Sign(signing.CanonicalB(fields))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><alipay><is_success>T</is_success><response><trade>`)
-	for k, v := range trade {
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><alipay><is_success>T</is_success><response><` + elem + `>`)
+	for k, v := range fields {
 		fmt.Fprintf(&b, "<%s>%s</%s>", k, v, k)
 	}
-	fmt.Fprintf(&b, `</trade></response><sign>%s</sign><sign_type>RSA2</sign_type></alipay>`, sig)
+	fmt.Fprintf(&b, `</%s></response><sign>%s</sign><sign_type>RSA2</sign_type></alipay>`, elem, sig)
 	return b.String()
 }
 
@@ -212,7 +217,6 @@ func TestParseNotification(t *testing.T) {
 		{"no sign", body(md5, func(v url.Values) { v.Del("sign") }), "true", false, false},
 		{"notify_verify false", body(md5, nil, "nid-2"), "false", false, false},
 		{"notify_verify down", body(md5, nil, "nid-3"), "", false, true},
-		{"confirmed copy", body(md5, nil), "false", true, false},
 		{"garbage", []byte("%zz=1"), "true", false, false},
 	} {
 		verifyAnswer = tc.answer
@@ -220,7 +224,12 @@ func TestParseNotification(t *testing.T) {
 			c.S.Timeout = 50 * time.Millisecond
 			verifyAnswer = "odd"
 		}
-		res, err := c.ParseNotification(context.Background(), &core.NotificationRequest{Account: "acct", Header: hdr, Body: tc.body})
+		// Without Confirm nothing is asked: an authentic notification is Pending.
+		first, err := c.ParseNotification(context.Background(), &core.NotificationRequest{Account: "acct", Header: hdr, Body: tc.body})
+		if err != nil || first.Verified || first.Pending != (first.DedupeKey != "" && first.RejectReason != "" && len(first.Events) == 1) {
+			t.Errorf("%s: without Confirm: %+v, %v", tc.name, first, err)
+		}
+		res, err := c.ParseNotification(context.Background(), &core.NotificationRequest{Account: "acct", Header: hdr, Body: tc.body, Confirm: true})
 		c.S.Timeout = DefaultTimeout
 		if (err != nil) != tc.err {
 			t.Errorf("%s: err = %v", tc.name, err)
@@ -309,7 +318,7 @@ func TestParseSettingsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.SellerID != testPartner || s.Timeout != DefaultTimeout || s.NotifyVerify || len(s.Warnings) != 0 {
+	if s.SellerID != testPartner || s.Timeout != DefaultTimeout || !s.NotifyVerify || !s.RequireResponseSign || len(s.Warnings) != 0 {
 		t.Errorf("defaults = %+v", s)
 	}
 	if strings.Contains(fmt.Sprint(s), "PRIVATE") {

@@ -2,10 +2,7 @@ package mapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
-	"sync"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/core/notify"
@@ -37,11 +34,14 @@ func VerifyFields(s *Settings, fields map[string]string) string {
 }
 
 // ParseNotification is the whole intake of a mapi notification: decode the body only
-// (notify.DecodeForm; the URL query is ignored by design), verify the signature, call
-// notify_verify when the account says so, and map the fields to neutral events. A notification
-// that fails verification is a result with Verified false and an ack that makes Alipay retry; an
-// error means paymux could not decide (notify_verify unreachable) and the host answers retry.
-// A verified notification is reported as such whether or not paymux knows the payment.
+// (notify.DecodeForm; the URL query is ignored by design), verify the signature (VerifyFields:
+// a sign type of the account's family), bind it to the account's merchant (bindNotification)
+// and map the fields to neutral events. A notification that fails is a result with Verified
+// false and an ack that makes Alipay retry; one naming another merchant has the RejectReason
+// core.RejectForeignMerchant. Binding that needs the gateway (notify_verify, a query) is done
+// only when req.Confirm allows it; until then the result is Pending. An error means paymux
+// could not decide (the gateway could not be asked) and the host answers retry. A verified
+// notification is reported as such whether or not paymux knows the payment.
 func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	contentType := ""
 	for k, v := range req.Header {
@@ -60,35 +60,130 @@ func (c *Client) ParseNotification(ctx context.Context, req *core.NotificationRe
 		res.RejectReason = reason
 		return res, nil
 	}
-	if p := fields["partner"]; p != "" && p != c.S.Partner {
-		res.RejectReason = "notification is for another partner"
-		return res, nil
-	}
-	if c.S.NotifyVerify {
-		// notify_id confirms once per delivery: a copy of a notification this process already
-		// confirmed (the same signed fields) is not asked again, or re-parsing it would fail.
-		key := confirmedKey(fields)
-		if !c.confirmed.has(key) {
-			ok, err := c.NotifyVerify(ctx, fields["notify_id"])
-			if err != nil {
-				return nil, core.WrapError(core.EUNAVAILABLE, err, "notify_verify could not be asked")
-			}
-			if !ok {
-				res.RejectReason = "notify_verify did not confirm notify_id"
-				return res, nil
-			}
-			c.confirmed.add(key)
-		}
-	}
 	events, err := NotificationEvents(fields, c.DefaultCurrency)
 	if err != nil {
 		res.RejectReason = core.ErrorMessage(err)
+		return res, nil
+	}
+	bound, reason, err := c.bindNotification(ctx, fields, events, req.Confirm)
+	switch {
+	case err != nil:
+		return nil, err
+	case reason != "":
+		res.RejectReason = reason
+		return res, nil
+	case !bound:
+		// Authentic but not yet bound: the host checks its dedupe first, then asks again with
+		// Confirm. The events are what it means once bound; the ack is for a verified duplicate.
+		res.Pending = true
+		res.RejectReason = "not yet bound to the merchant: needs a gateway confirmation"
+		res.Events = events
+		res.Ack = c.S.Ack
 		return res, nil
 	}
 	res.Verified = true
 	res.Events = events
 	res.Ack = c.S.Ack
 	return res, nil
+}
+
+// bindNotification binds a notification whose signature verified to the account's merchant. It
+// returns bound true, or a reason to reject it, or (without confirm) neither: the binding needs
+// a gateway round trip. The rules:
+//
+//   - a merchant identity that is not the account's (BindMerchant) rejects it as
+//     core.RejectForeignMerchant, whatever else holds;
+//   - with notify_verify on (the default) the gateway must confirm notify_id for the account's
+//     partner; it does so only for the partner the notification belongs to, so a false answer
+//     about a notification that names no merchant is a foreign one;
+//   - with notify_verify off, a notification naming the account's merchant is bound by that, one
+//     signed with the merchant's own MD5 key (nobody else holds it) by the signature, and one
+//     naming no merchant by a single_trade_query (alipay.acquire.refund.query for a refund) of
+//     the account's partner that confirms its trade, state and amount (confirmByQuery).
+//
+// An error means the gateway could not be asked: nothing is decided, the wallet retries.
+func (c *Client) bindNotification(ctx context.Context, fields map[string]string, events []core.NotificationEvent, confirm bool) (bound bool, reason string, err error) {
+	merchant := BindMerchant(c.S, fields)
+	if merchant == MerchantForeign {
+		return false, core.RejectForeignMerchant, nil
+	}
+	if !c.S.NotifyVerify && (merchant == MerchantOurs || fields["sign_type"] == string(signing.MD5)) {
+		return true, "", nil
+	}
+	if !confirm {
+		return false, "", nil
+	}
+	if c.S.NotifyVerify {
+		ok, err := c.NotifyVerify(ctx, fields["notify_id"])
+		if err != nil {
+			return false, "", core.WrapError(core.EUNAVAILABLE, err, "notify_verify could not be asked")
+		}
+		switch {
+		case ok:
+			return true, "", nil
+		case merchant == MerchantUnnamed:
+			return false, core.RejectForeignMerchant, nil
+		}
+		return false, "notify_verify did not confirm notify_id", nil
+	}
+	return c.confirmByQuery(ctx, events)
+}
+
+// confirmByQuery binds a notification that names no merchant by asking the gateway, as the
+// account's partner, about the trade (or refund) it reports: the answer must be about that very
+// trade (same out_trade_no and trade_no; for a refund, the same out_return_no) and confirm the
+// reported state and amount. A gateway that knows no such trade for this partner, or answers
+// about another object or merchant, makes it foreign; an answer that disagrees on state or
+// amount rejects it (the wallet redelivers, and it is asked again).
+func (c *Client) confirmByQuery(ctx context.Context, events []core.NotificationEvent) (bool, string, error) {
+	if len(events) == 0 {
+		return false, core.RejectForeignMerchant, nil
+	}
+	for _, ev := range events {
+		switch ev.Kind {
+		case core.EventPayment:
+			if ev.ProviderRef == "" || ev.OutTradeNo == "" {
+				return false, core.RejectForeignMerchant, nil
+			}
+			st, err := c.QueryTrade(ctx, ev.OutTradeNo, ev.ProviderRef)
+			if r, err := queryVerdict(err); r != "" || err != nil {
+				return false, r, err
+			}
+			if st.Status != ev.PaymentStatus || ev.Amount.Currency == st.Amount.Currency && ev.Amount != st.Amount {
+				return false, "single_trade_query does not confirm the notified state or amount", nil
+			}
+		case core.EventRefund:
+			if ev.OutRefundNo == "" || ev.OutTradeNo == "" {
+				return false, core.RejectForeignMerchant, nil
+			}
+			st, err := c.QueryRefund(ctx, ev.OutTradeNo, ev.OutRefundNo)
+			if r, err := queryVerdict(err); r != "" || err != nil {
+				return false, r, err
+			}
+			if st.Status != ev.RefundStatus || ev.Amount.Currency == st.Amount.Currency && ev.Amount != st.Amount {
+				return false, ServiceRefundQuery + " does not confirm the notified state or amount", nil
+			}
+		default:
+			return false, core.RejectForeignMerchant, nil
+		}
+	}
+	return true, "", nil
+}
+
+// queryVerdict reads the error of a binding query: none is no verdict; a trade or refund the
+// partner does not have, or an answer about another object or merchant, is a foreign
+// notification; anything else (unavailable, unknown) leaves it undecided.
+func queryVerdict(err error) (string, error) {
+	if err == nil {
+		return "", nil
+	}
+	switch {
+	case core.ErrorCode(err) == core.ENOTFOUND,
+		core.ProviderCode(err) == core.CodeObjectMismatch,
+		core.ProviderCode(err) == core.CodeForeignMerchant:
+		return core.RejectForeignMerchant, nil
+	}
+	return "", core.WrapError(core.EUNAVAILABLE, err, "the notification could not be confirmed by a query")
 }
 
 // NotificationEvents maps the fields of a verified notification to neutral events: a payment
@@ -207,41 +302,3 @@ func ParseAmount(s, currency string) (core.Money, error) {
 // KRW).
 func FormatAmount(m core.Money) string { return m.Decimal() }
 
-// confirmedKey identifies a signed notification: its notify_id and a hash of what was signed.
-func confirmedKey(fields map[string]string) string {
-	h := sha256.Sum256([]byte(signing.CanonicalB(fields) + "\x00" + fields["sign"]))
-	return fields["notify_id"] + ":" + hex.EncodeToString(h[:16])
-}
-
-// confirmedSet remembers the last confirmedMax confirmed notifications (FIFO).
-type confirmedSet struct {
-	mu    sync.Mutex
-	keys  map[string]struct{}
-	order []string
-}
-
-const confirmedMax = 4096
-
-func (s *confirmedSet) has(k string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.keys[k]
-	return ok
-}
-
-func (s *confirmedSet) add(k string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]struct{}{}
-	}
-	if _, ok := s.keys[k]; ok {
-		return
-	}
-	if len(s.order) >= confirmedMax {
-		delete(s.keys, s.order[0])
-		s.order = s.order[1:]
-	}
-	s.keys[k] = struct{}{}
-	s.order = append(s.order, k)
-}

@@ -87,16 +87,20 @@ type SDKResult struct {
 	SignType string
 }
 
-// ParseSDKResult splits the SDK's result string. The signed content is the string cut before
-// `&sign_type=` (the SDK appends sign_type then sign after success="true").
+// ParseSDKResult splits the SDK's result string. sign and sign_type are its last two fields,
+// in either order (the SDK appends sign_type then sign after success="true"; other versions
+// the reverse); the signed content is the string before the first of them.
 func ParseSDKResult(result string) (*SDKResult, error) {
-	idx := strings.LastIndex(result, `&sign_type=`)
+	idx := min(lastField(result, "sign_type"), lastField(result, "sign"))
 	if idx < 0 {
-		return nil, core.Errorf(core.EINVALID, "result carries no sign_type")
+		return nil, core.Errorf(core.EINVALID, "result carries no sign and sign_type")
 	}
 	fields, err := ParseOrderString(result)
 	if err != nil {
 		return nil, err
+	}
+	if n := len(fields); n < 3 || !isSignPair(fields[n-2][0], fields[n-1][0]) {
+		return nil, core.Errorf(core.EINVALID, "result must end with sign and sign_type")
 	}
 	r := &SDKResult{Content: result[:idx], Fields: make(map[string]string, len(fields))}
 	for _, f := range fields {
@@ -116,6 +120,15 @@ func ParseSDKResult(result string) (*SDKResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// lastField returns the index of the last `&name="` in s, -1 when there is none.
+func lastField(s, name string) int {
+	return strings.LastIndex(s, "&"+name+`="`)
+}
+
+func isSignPair(a, b string) bool {
+	return a == "sign" && b == "sign_type" || a == "sign_type" && b == "sign"
 }
 
 // Verify checks the result's signature with the account's verifier for its sign type (see

@@ -27,7 +27,8 @@ func SetAppOrder(params map[string]string, s *Settings, productCode, itBPay stri
 
 // CheckText rejects what the gateway cannot take in a free-text value (subject, body, names):
 // invalid UTF-8, more than max bytes, control characters, `"` (it ends a value of the order
-// string) and, per the docs, Alipay key names inside values (such orders are intercepted).
+// string), `&name=` for any known mapi parameter name (it could pass for that parameter where
+// values are joined unescaped) and, per the docs, the key names Alipay intercepts orders for.
 // "" is an error only when required.
 func CheckText(name, v string, max int, required bool) error {
 	if v == "" {
@@ -41,6 +42,9 @@ func CheckText(name, v string, max int, required bool) error {
 	}
 	if strings.ContainsAny(v, "\"\r\n\t\x00") {
 		return core.Errorf(core.EINVALID, "%s must not contain double quotes or control characters", name)
+	}
+	if k := smuggled(v); k != "" {
+		return core.Errorf(core.EINVALID, "%s must not contain %q (it could pass for a parameter)", name, k)
 	}
 	for _, k := range []string{"out_trade_no=", "total_fee=", "seller_id=", "partner=", "sign="} {
 		if strings.Contains(v, k) {

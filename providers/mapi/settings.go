@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -36,7 +37,12 @@ const (
 	// Key rotation without a restart (issue 17).
 	SetNextPrivateKeyFile = "next_private_key_file" // the merchant key that replaces private_key_file
 	SetSigningKey         = "signing_key"           // which merchant key signs: current (default) or next
+	SetAllowInsecure      = "allow_insecure_gateway"
 )
+
+// falseValues are the values ParseBool reads as false: a boolean setting whose default is the
+// strict true is loosened by any of them.
+var falseValues = []string{"false", "no", "n", "off", "0", "f"}
 
 // DefaultTimeout bounds one gateway call when the account sets no timeout.
 const DefaultTimeout = 15 * time.Second
@@ -46,19 +52,20 @@ func CommonSettings() []core.Setting {
 	return []core.Setting{
 		{Name: SetPartner, Required: true, Description: "Alipay partner id (PID): 16 digits starting with 2088"},
 		{Name: SetSellerID, Description: "seller account; defaults to partner"},
-		{Name: SetGatewayURL, Required: true, Description: "gateway.do URL, e.g. https://intlmapi.alipay.com/gateway.do"},
+		{Name: SetGatewayURL, Required: true, Description: "gateway.do URL, e.g. https://intlmapi.alipay.com/gateway.do; http:// only for a loopback host or with allow_insecure_gateway"},
 		{Name: SetSignType, Required: true, Description: "RSA (SHA1withRSA), RSA2 (SHA256withRSA) or MD5"},
 		{Name: SetPrivateKeyFile, Secret: true, Description: "merchant RSA private key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
 		{Name: SetPublicKeyFile, Description: "Alipay RSA public key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2. Several PEM blocks: a notification or answer verifies with any of them (an Alipay key rotation)"},
 		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5. Several keys separated by commas: the first signs, any verifies (a key rotation)"},
 		{Name: SetNextPrivateKeyFile, Secret: true, Description: "a second merchant RSA private key, for a rotation: it signs when signing_key is next"},
 		{Name: SetSigningKey, Description: "the merchant key that signs requests: current (private_key_file, default) or next (next_private_key_file)"},
-		{Name: SetNotifyVerify, Description: "true: also call notify_verify for every notification (default false)"},
+		{Name: SetNotifyVerify, Loosening: falseValues, Description: "true (default): call notify_verify for every notification, which also binds one that names no merchant to this partner; false binds such a notification by a single_trade_query of its trade instead (logged as a warning)"},
 		{Name: SetInputCharset, Description: "value of _input_charset (default UTF-8)"},
 		{Name: SetTimeout, Description: "deadline of one gateway call, e.g. 15s (default 15s)"},
 		{Name: SetAckBody, Description: "body that acknowledges a notification: success (default) or SUCCESS (the docs and the SDKs disagree)"},
-		{Name: SetRequireRespSign, Description: "true: reject signed-service XML responses that carry no <sign> (default false: verify when present)"},
-		{Name: SetAcceptSignTypes, Description: "sign types accepted on notifications and gateway answers, comma-separated (default: sign_type only; that Alipay always signs with the account's type is UNCONFIRMED). A message declaring another type is refused, so that nobody can downgrade an RSA account to MD5"},
+		{Name: SetRequireRespSign, Loosening: falseValues, Description: "true (default): a gateway answer that carries data but no <sign> is an unknown outcome, never applied; false only verifies signatures that are present (logged as a warning)"},
+		{Name: SetAcceptSignTypes, Description: "sign types accepted on notifications, returns and gateway answers, comma-separated, within the family of sign_type (default: RSA and RSA2 for an RSA or RSA2 account, both verified with the Alipay public key; MD5 for an MD5 account). A message declaring a type of the other family is refused, so that nobody can downgrade an RSA account to MD5"},
+		{Name: SetAllowInsecure, Loosening: []string{"true", "yes", "y", "on", "1", "t"}, Description: "true: allow an http:// gateway_url on a host that is not loopback (simulators on other hosts; logged as a warning). Default false"},
 	}
 }
 
@@ -85,18 +92,19 @@ type Settings struct {
 	NotifyVerify bool
 	Timeout      time.Duration
 	// RequireResponseSign rejects XML answers to signed services that carry a <response> but no
-	// <sign> (whether the gateway signs every answer is UNCONFIRMED, so the default only verifies
-	// signatures that are present).
+	// <sign> (the default: an unsigned answer is an unknown outcome, never applied).
 	RequireResponseSign bool
-	Signer              signing.Signer                        // signs requests with SignType
-	Verifiers           map[signing.SignType]signing.Verifier // by the sign_type a message declares
-	// Accepted are the sign types a notification or gateway answer may declare (the account's
-	// SignType unless accept_sign_types widens it). A message may not pick a weaker algorithm
-	// just because the account also has a key for it.
+	// AllowInsecureGateway allows an http:// gateway on a host that is not loopback.
+	AllowInsecureGateway bool
+	Signer               signing.Signer                        // signs requests with SignType
+	Verifiers            map[signing.SignType]signing.Verifier // by the sign_type a message declares
+	// Accepted are the sign types a notification, return or gateway answer may declare: the
+	// family of SignType (RSA and RSA2, or MD5), narrowed by accept_sign_types. A message may
+	// not pick the other family just because the account also has a key for it.
 	Accepted []signing.SignType
 	// Ack is the answer that stops redelivery of a notification.
 	Ack core.Ack
-	// Warnings are non-fatal findings (weak keys) for the provider to log.
+	// Warnings are non-fatal findings (weak keys, loosened defaults) for the provider to log.
 	Warnings []string
 
 	privateKey *rsa.PrivateKey // the merchant key signing_key names; nil for MD5 accounts without one
@@ -171,7 +179,11 @@ func ParseSettings(raw map[string]string, extra ...string) (*Settings, error) {
 	if s.SellerID == "" {
 		s.SellerID = s.Partner
 	}
-	if err := checkGateway(s.GatewayURL); err != nil {
+	var err error
+	if s.AllowInsecureGateway, err = ParseBool(raw, SetAllowInsecure, false); err != nil {
+		return nil, err
+	}
+	if err := checkGateway(s.GatewayURL, s.AllowInsecureGateway); err != nil {
 		return nil, err
 	}
 	if s.InputCharset == "" {
@@ -179,12 +191,20 @@ func ParseSettings(raw map[string]string, extra ...string) (*Settings, error) {
 	} else if !strings.EqualFold(s.InputCharset, "utf-8") {
 		return nil, core.Errorf(core.ECONFIG, "setting %s must be UTF-8 (paymux signs UTF-8 bytes), got %q", SetInputCharset, s.InputCharset)
 	}
-	var err error
-	if s.NotifyVerify, err = ParseBool(raw, SetNotifyVerify, false); err != nil {
+	if s.NotifyVerify, err = ParseBool(raw, SetNotifyVerify, true); err != nil {
 		return nil, err
 	}
-	if s.RequireResponseSign, err = ParseBool(raw, SetRequireRespSign, false); err != nil {
+	if !s.NotifyVerify {
+		s.Warnings = append(s.Warnings, SetNotifyVerify+" is off: notifications are not confirmed with the gateway; one that names no merchant is bound by a single_trade_query of its trade")
+	}
+	if s.RequireResponseSign, err = ParseBool(raw, SetRequireRespSign, true); err != nil {
 		return nil, err
+	}
+	if !s.RequireResponseSign {
+		s.Warnings = append(s.Warnings, SetRequireRespSign+" is off: unsigned gateway answers are applied")
+	}
+	if s.AllowInsecureGateway && strings.HasPrefix(strings.ToLower(s.GatewayURL), "http://") {
+		s.Warnings = append(s.Warnings, SetAllowInsecure+" is on: the gateway is called over plain http")
 	}
 	ackBody, err := ParseEnum(raw, SetAckBody, "success", "success", "SUCCESS")
 	if err != nil {
@@ -215,17 +235,31 @@ func ParseSettings(raw map[string]string, extra ...string) (*Settings, error) {
 	return s, nil
 }
 
-// parseAccepted reads accept_sign_types: "" is the account's sign type alone; a list must name
-// types the account has keys for.
+// SignFamily returns the sign types of t's family: RSA and RSA2 (both verified with the Alipay
+// public key) for either of them, MD5 for MD5. A message may declare any type of its account's
+// family, never one of the other (a downgrade from RSA to MD5, or the reverse).
+func SignFamily(t signing.SignType) []signing.SignType {
+	if t == signing.MD5 {
+		return []signing.SignType{signing.MD5}
+	}
+	return []signing.SignType{signing.RSA, signing.RSA2}
+}
+
+// parseAccepted reads accept_sign_types: "" is the family of the account's sign type; a list
+// narrows it and must name types of that family the account has keys for.
 func (s *Settings) parseAccepted(v string) ([]signing.SignType, error) {
+	family := SignFamily(s.SignType)
 	if strings.TrimSpace(v) == "" {
-		return []signing.SignType{s.SignType}, nil
+		return family, nil
 	}
 	var out []signing.SignType
 	for _, part := range strings.Split(v, ",") {
 		st, err := signing.ParseSignType(strings.TrimSpace(part))
 		if err != nil {
 			return nil, core.Errorf(core.ECONFIG, "setting %s: %s", SetAcceptSignTypes, core.ErrorMessage(err))
+		}
+		if !slices.Contains(family, st) {
+			return nil, core.Errorf(core.ECONFIG, "setting %s names %s, which is not of the family of %s %s (RSA and RSA2, or MD5): a message may not change the family", SetAcceptSignTypes, st, SetSignType, s.SignType)
 		}
 		if _, ok := s.Verifiers[st]; !ok {
 			return nil, core.Errorf(core.ECONFIG, "setting %s names %s but the account has no key to verify it", SetAcceptSignTypes, st)
@@ -448,7 +482,7 @@ func isCommon(k string) bool {
 	switch k {
 	case SetPartner, SetSellerID, SetGatewayURL, SetSignType, SetPrivateKeyFile, SetPublicKeyFile,
 		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody,
-		SetAcceptSignTypes, SetNextPrivateKeyFile, SetSigningKey:
+		SetAcceptSignTypes, SetNextPrivateKeyFile, SetSigningKey, SetAllowInsecure:
 		return true
 	}
 	return false
@@ -466,7 +500,10 @@ func validPartner(p string) bool {
 	return true
 }
 
-func checkGateway(v string) error {
+// checkGateway requires an absolute https URL without query; http only for a loopback host
+// (a simulator on this machine) or when allowInsecure says so: signed requests and the
+// gateway's answers must not cross a network in the clear.
+func checkGateway(v string, allowInsecure bool) error {
 	if v == "" {
 		return core.Errorf(core.ECONFIG, "setting %s is required", SetGatewayURL)
 	}
@@ -474,7 +511,19 @@ func checkGateway(v string) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return core.Errorf(core.ECONFIG, "setting %s must be an absolute http(s) URL without query, got %q", SetGatewayURL, v)
 	}
+	if u.Scheme == "http" && !allowInsecure && !IsLoopbackHost(u.Hostname()) {
+		return core.Errorf(core.ECONFIG, "setting %s is http:// on %s, which is not a loopback address: use https, or set %s: true for a simulator on another host", SetGatewayURL, u.Hostname(), SetAllowInsecure)
+	}
 	return nil
+}
+
+// IsLoopbackHost reports whether host (a URL's hostname) is localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseBool reads an optional boolean setting (true/false/yes/no/1/0).

@@ -10,9 +10,11 @@ import (
 	"github.com/paymux/paymux/core/signing"
 )
 
-// TestSignTypeDowngrade: an RSA2 account that also holds an MD5 key (and whose public key could
-// check SHA-1 signatures) must refuse a notification or gateway answer that declares MD5 or RSA,
-// even when that signature is genuine, unless accept_sign_types lists the type.
+// TestSignTypeDowngrade: an RSA2 account that also holds an MD5 key must refuse a notification
+// or gateway answer that declares MD5, even when that signature is genuine (never across
+// families), and accept RSA and RSA2 (both verified with the Alipay public key: real
+// notifications are RSA-signed even where merchants sign RSA2) unless accept_sign_types
+// narrows the set.
 func TestSignTypeDowngrade(t *testing.T) {
 	s, raw := rsaSettings(t, "https://gateway.test/gateway.do")
 	md5, err := signing.NewMD5(raw[SetMD5Key])
@@ -20,7 +22,8 @@ func TestSignTypeDowngrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields := map[string]string{"notify_type": NotifyTrade, "notify_id": "nid-d", "out_trade_no": "o-1",
-		"trade_no": "2026112200001", "trade_status": "TRADE_FINISHED", "total_fee": "10.00", "currency": "USD"}
+		"trade_no": "2026112200001", "trade_status": "TRADE_FINISHED", "total_fee": "10.00", "currency": "USD",
+		"seller_id": testPartner}
 	signed := func(signer signing.Signer) map[string]string {
 		f := map[string]string{}
 		for k, v := range fields {
@@ -40,7 +43,7 @@ func TestSignTypeDowngrade(t *testing.T) {
 	}{
 		{"RSA2 (the account's type)", gatewaySigner(t, signing.RSA2), true},
 		{"MD5 downgrade", md5, false},
-		{"RSA (SHA-1) downgrade", gatewaySigner(t, signing.RSA), false},
+		{"RSA (same family)", gatewaySigner(t, signing.RSA), true},
 	} {
 		f := signed(tc.signer)
 		if reason := VerifyFields(s, f); (reason == "") != tc.ok {
@@ -52,6 +55,7 @@ func TestSignTypeDowngrade(t *testing.T) {
 			body.Set(k, v)
 		}
 		c := NewClient(s, nil)
+		c.S.NotifyVerify = false
 		res, err := c.ParseNotification(context.Background(), &core.NotificationRequest{Account: "a",
 			Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(body.Encode())})
 		if err != nil || res.Verified != tc.ok || (!tc.ok && len(res.Events) != 0) {
@@ -64,29 +68,44 @@ func TestSignTypeDowngrade(t *testing.T) {
 		}
 	}
 
-	// accept_sign_types widens the set explicitly; it may only name types the account has keys for.
-	wide := map[string]string{}
+	// accept_sign_types narrows the family; it may not name the other family.
+	narrow := map[string]string{}
 	for k, v := range raw {
-		wide[k] = v
+		narrow[k] = v
 	}
-	wide[SetAcceptSignTypes] = "RSA2, MD5"
-	ws, err := ParseSettings(wide)
+	narrow[SetAcceptSignTypes] = "RSA2"
+	ns, err := ParseSettings(narrow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reason := VerifyFields(ws, signed(md5)); reason != "" {
-		t.Errorf("accept_sign_types=RSA2,MD5 refuses MD5: %s", reason)
+	if reason := VerifyFields(ns, signed(gatewaySigner(t, signing.RSA2))); reason != "" {
+		t.Errorf("accept_sign_types=RSA2 refuses RSA2: %s", reason)
 	}
-	if reason := VerifyFields(ws, signed(gatewaySigner(t, signing.RSA))); reason == "" {
-		t.Error("accept_sign_types=RSA2,MD5 accepts RSA")
+	if reason := VerifyFields(ns, signed(gatewaySigner(t, signing.RSA))); reason == "" {
+		t.Error("accept_sign_types=RSA2 accepts RSA")
 	}
-	delete(wide, SetMD5Key)
-	if _, err := ParseSettings(wide); core.ErrorCode(err) != core.ECONFIG || !strings.Contains(err.Error(), SetAcceptSignTypes) {
-		t.Errorf("accept_sign_types naming MD5 without md5_key: %v", err)
+	narrow[SetAcceptSignTypes] = "RSA2, MD5"
+	if _, err := ParseSettings(narrow); core.ErrorCode(err) != core.ECONFIG || !strings.Contains(err.Error(), SetAcceptSignTypes) {
+		t.Errorf("accept_sign_types naming the other family: %v", err)
 	}
-	wide[SetAcceptSignTypes] = "SHA512"
-	if _, err := ParseSettings(wide); core.ErrorCode(err) != core.ECONFIG {
+	narrow[SetAcceptSignTypes] = "SHA512"
+	if _, err := ParseSettings(narrow); core.ErrorCode(err) != core.ECONFIG {
 		t.Errorf("accept_sign_types=SHA512: %v", err)
+	}
+	// An MD5 account accepts MD5 only.
+	m := map[string]string{SetPartner: testPartner, SetGatewayURL: "https://gateway.test/gateway.do", SetSignType: "MD5",
+		SetMD5Key: raw[SetMD5Key], SetPublicKeyFile: raw[SetPublicKeyFile]}
+	ms, err := ParseSettings(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := VerifyFields(ms, signed(md5)); reason != "" {
+		t.Errorf("MD5 account refuses MD5: %s", reason)
+	}
+	for _, st := range []signing.SignType{signing.RSA, signing.RSA2} {
+		if reason := VerifyFields(ms, signed(gatewaySigner(t, st))); reason == "" {
+			t.Errorf("MD5 account accepts %s", st)
+		}
 	}
 }
 

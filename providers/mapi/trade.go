@@ -50,7 +50,8 @@ const (
 
 // QueryTrade asks single_trade_query for a trade by trade_no (which the gateway prefers) and
 // out_trade_no, whichever are known, and maps the answer with TradeState in the client's
-// DefaultCurrency.
+// DefaultCurrency. An answer about another trade (CheckTradeAnswer) or another merchant is
+// EUNKNOWN and applies nothing.
 func (c *Client) QueryTrade(ctx context.Context, outTradeNo, tradeNo string) (*core.PaymentState, error) {
 	if outTradeNo == "" && tradeNo == "" {
 		return nil, core.Errorf(core.EINVALID, "%s needs out_trade_no or the trade number", ServiceQuery)
@@ -59,17 +60,24 @@ func (c *Client) QueryTrade(ctx context.Context, outTradeNo, tradeNo string) (*c
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckTradeAnswer(outTradeNo, tradeNo, r.Fields); err != nil {
+		return nil, err
+	}
 	return TradeState(r.Fields, c.DefaultCurrency)
 }
 
 // QueryRefund asks alipay.acquire.refund.query for the refund out_return_no of a trade and maps
-// the answer with RefundQueryState in the client's DefaultCurrency.
+// the answer with RefundQueryState in the client's DefaultCurrency. An answer about another
+// refund (CheckRefundAnswer) or another merchant is EUNKNOWN and applies nothing.
 func (c *Client) QueryRefund(ctx context.Context, outTradeNo, outReturnNo string) (*core.RefundState, error) {
 	if outTradeNo == "" || outReturnNo == "" {
 		return nil, core.Errorf(core.EINVALID, "%s needs out_trade_no and out_return_no", ServiceRefundQuery)
 	}
 	r, err := c.Call(ctx, map[string]string{"service": ServiceRefundQuery, "out_trade_no": outTradeNo, "out_return_no": outReturnNo})
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckRefundAnswer(outTradeNo, outReturnNo, r.Fields); err != nil {
 		return nil, err
 	}
 	return RefundQueryState(r.Fields, c.DefaultCurrency)

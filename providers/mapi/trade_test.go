@@ -94,7 +94,8 @@ func TestQueryTradeAndRefund(t *testing.T) {
 		case ServiceQuery:
 			fmt.Fprint(w, signedQueryXML(t, "TRADE_SUCCESS"))
 		case ServiceRefundQuery:
-			fmt.Fprint(w, `<alipay><is_success>T</is_success><response_code>SUCCESS</response_code><refund_result_code>SUCCESS</refund_result_code><return_amount>2.50</return_amount><trade_no>2026112200001</trade_no></alipay>`)
+			fmt.Fprint(w, signedXML(t, "refund", map[string]string{"response_code": "SUCCESS", "refund_result_code": "SUCCESS",
+				"return_amount": "2.50", "trade_no": "2026112200001", "out_trade_no": "o-1", "out_return_no": "r-1"}))
 		}
 	})
 	s, _ := rsaSettings(t, srv.URL+"/gateway.do")
