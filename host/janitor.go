@@ -253,6 +253,7 @@ func (j *Janitor) payment(ctx context.Context, p *store.Payment, record func(fun
 		case isCode(err, core.ENOTFOUND):
 			// The gateway has no such trade yet: the buyer never opened the wallet.
 		default:
+			j.svc.warnUntrusted(ctx, err, "payment_id", p.ID)
 			retry("query failed", err)
 			return
 		}
@@ -399,6 +400,7 @@ func (j *Janitor) refund(ctx context.Context, r *store.Refund, record func(func(
 	cctx, cancel := j.svc.callCtx(ctx)
 	state, err := prov.QueryRefund(cctx, &core.QueryRefundRequest{Account: r.Account, OutTradeNo: p.OutTradeNo, OutRefundNo: r.OutRefundNo})
 	cancel()
+	j.svc.warnUntrusted(ctx, err, "refund_id", r.ID)
 	if isCode(err, core.ENOTFOUND) && r.Status == core.RefundPending && r.NeedsAttention {
 		record(func(s *JanitorPass) { s.Rescheduled++ })
 		if err := j.rescheduleRefund(ctx, r, j.nextAfter(desc, r.CreatedAt, now, r.QueryAttempts)); err != nil {

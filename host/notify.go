@@ -77,11 +77,10 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	if provErr != nil {
 		return fail(store.NotificationError, "provider unavailable: "+core.ErrorMessage(provErr), RetryAck)
 	}
+	req := &core.NotificationRequest{Account: raw.Account, Method: raw.Method, Header: hdr, Query: raw.Query, Body: raw.Body,
+		NotifyPath: s.Settings().notifyPath(raw.Account)}
 	cctx, cancel := s.callCtx(ctx)
-	res, err := prov.ParseNotification(cctx, &core.NotificationRequest{
-		Account: raw.Account, Method: raw.Method, Header: hdr, Query: raw.Query, Body: raw.Body,
-		NotifyPath: s.Settings().notifyPath(raw.Account),
-	})
+	res, err := prov.ParseNotification(cctx, req)
 	cancel()
 	if err != nil {
 		s.logFor(ctx).Warn("provider could not decide on a notification", "notification_id", ntf.ID, "code", core.ErrorCode(err), "error", err)
@@ -90,6 +89,30 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	ack := res.Ack
 	if ack.Status == 0 {
 		ack.Status = http.StatusOK
+	}
+	if !res.Verified && res.Pending {
+		// Authentic, but not yet bound to the account's merchant. A copy of a notification
+		// already processed is a verified duplicate: the store decides that, so any replica,
+		// and a host after a restart, acknowledges a redelivery (the gateway may confirm a
+		// notify_id only once). Anything else is bound now, or stays unacknowledged.
+		if out, done := s.pendingDuplicate(ctx, ntf, res, ack, fail); done {
+			return out
+		}
+		req.Confirm = true
+		cctx, cancel := s.callCtx(ctx)
+		res, err = prov.ParseNotification(cctx, req)
+		cancel()
+		if err != nil {
+			s.logFor(ctx).Warn("notification not yet bound to its merchant; the wallet will deliver it again", "notification_id", ntf.ID, "code", core.ErrorCode(err), "error", err)
+			return fail(store.NotificationError, "not yet bound to the merchant: "+core.ErrorCode(err), RetryAck)
+		}
+		if res.Pending && !res.Verified {
+			return fail(store.NotificationError, "not yet bound to the merchant: the provider did not bind it", RetryAck)
+		}
+		ack = res.Ack
+		if ack.Status == 0 {
+			ack.Status = http.StatusOK
+		}
 	}
 	if !res.Verified {
 		s.logFor(ctx).Warn("notification failed verification", "notification_id", ntf.ID, "account", raw.Account, "reason", res.RejectReason)
@@ -132,6 +155,27 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	}
 	out.Status, out.Ack = status, ack
 	return out
+}
+
+// pendingDuplicate acknowledges a Pending notification whose dedupe key a processed notification
+// of the account already has (done true). A store error answers retry (done true); no processed
+// copy means done false: the caller binds it.
+func (s *Service) pendingDuplicate(ctx context.Context, ntf *store.Notification, res *core.NotificationResult, ack core.Ack,
+	fail func(store.NotificationStatus, string, core.Ack) NotificationOutcome) (NotificationOutcome, bool) {
+	if res.DedupeKey == "" {
+		return NotificationOutcome{}, false
+	}
+	prev, err := s.store.FindNotificationByDedupeKey(ctx, ntf.Account, res.DedupeKey)
+	switch {
+	case err == nil:
+		s.logFor(ctx).Info("duplicate notification acknowledged", "notification_id", ntf.ID, "dedupe_key", res.DedupeKey, "first", prev.ID)
+		ntf.DedupeKey = res.DedupeKey
+		return fail(store.NotificationDuplicate, "already processed", ack), true
+	case core.ErrorCode(err) == core.ENOTFOUND:
+		return NotificationOutcome{}, false
+	}
+	s.logFor(ctx).Error("could not look up a notification's dedupe key; asking the wallet to retry", "notification_id", ntf.ID, "error", err)
+	return fail(store.NotificationError, "store error", RetryAck), true
 }
 
 // applyNotification applies the events of one verified notification inside tx and sets n's

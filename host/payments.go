@@ -357,6 +357,7 @@ func (s *Service) GetPayment(ctx context.Context, id string, refresh bool) (*Pay
 	state, err := prov.QueryPayment(cctx, &core.QueryPaymentRequest{Account: p.Account, OutTradeNo: p.OutTradeNo, ProviderRef: p.ProviderRef})
 	cancel()
 	if err != nil {
+		s.warnUntrusted(ctx, err, "payment_id", p.ID)
 		return nil, err
 	}
 	var out *store.Payment

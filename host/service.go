@@ -338,3 +338,14 @@ func (s *Service) final(kind, status, method string) {
 		s.onFinal(kind, status, method)
 	}
 }
+
+// warnUntrusted logs a warning when a query answer was refused as being about another object or
+// another merchant (the provider returned EUNKNOWN with core.CodeObjectMismatch or
+// core.CodeForeignMerchant): nothing was applied and the janitor asks again later. The metrics
+// wrapper counts these answers.
+func (s *Service) warnUntrusted(ctx context.Context, err error, key, id string) {
+	switch core.ProviderCode(err) {
+	case core.CodeObjectMismatch, core.CodeForeignMerchant:
+		s.logFor(ctx).Warn("gateway answer refused: not about the object or merchant asked; nothing applied", key, id, "code", core.ProviderCode(err), "error", err)
+	}
+}

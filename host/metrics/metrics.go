@@ -32,6 +32,7 @@ type Metrics struct {
 	httpDuration  *prometheus.HistogramVec
 	pluginCalls   *prometheus.HistogramVec
 	pluginErrors  *prometheus.CounterVec
+	untrusted     *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	janitorItems  *prometheus.CounterVec
 	janitorPasses prometheus.Counter
@@ -61,6 +62,10 @@ func New() *Metrics {
 	m.pluginErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paymux_plugin_call_errors_total", Help: "Provider (plugin) calls that returned an error, by plugin, method and core error code.",
 	}, []string{"plugin", "method", "code"})
+	m.untrusted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paymux_gateway_answers_refused_total",
+		Help: "Gateway answers a provider refused to apply because they were about another object (reason object_mismatch) or another merchant (foreign_merchant) than asked, by plugin and method.",
+	}, []string{"plugin", "method", "reason"})
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paymux_notifications_total", Help: "Wallet notifications received, by outcome (processed, duplicate, unmatched, rejected, flagged, error).",
 	}, []string{"outcome"})
@@ -85,7 +90,7 @@ func New() *Metrics {
 	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "paymux_build_info", Help: "Always 1; the labels say which paymux build runs.",
 	}, []string{"version", "commit", "go_version"})
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.notifications,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginErrors, m.untrusted, m.notifications,
 		m.janitorItems, m.janitorPasses, m.deliveries, m.pruned, m.finals, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

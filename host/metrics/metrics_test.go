@@ -145,6 +145,9 @@ func TestScrape(t *testing.T) {
 	}
 	_, _ = p.QueryPayment(ctx, &core.QueryPaymentRequest{})
 	_, _ = p.CreatePayment(ctx, &core.CreatePaymentRequest{})
+	// A query answer about another trade, refused by the provider, is counted as such.
+	mismatch, _, _ := m.Providers(oneProvider{fakeProvider{queryErr: &core.Error{Code: core.EUNKNOWN, Message: "other trade", ProviderCode: core.CodeObjectMismatch}}}).Provider(ctx, "acct")
+	_, _ = mismatch.QueryPayment(ctx, &core.QueryPaymentRequest{})
 
 	// Backlog: one due payment, one pending event created a minute ago.
 	pay := &store.Payment{ID: store.NewID("pay_"), Account: "acct", OutTradeNo: "o1", Status: core.PaymentPending,
@@ -198,9 +201,10 @@ func TestScrape(t *testing.T) {
 		`paymux_http_requests_total{code="404",method="GET",route="/"} 1`,
 		`paymux_http_requests_total{code="405",method="OTHER",route="/"} 50`,
 		`paymux_http_request_duration_seconds_count{method="GET",route="GET /v1/payments/{id}"} 2`,
-		`paymux_plugin_call_duration_seconds_count{method="QueryPayment",plugin="fake"} 1`,
+		`paymux_plugin_call_duration_seconds_count{method="QueryPayment",plugin="fake"} 2`,
 		`paymux_plugin_call_duration_seconds_count{method="CreatePayment",plugin="fake"} 1`,
 		`paymux_plugin_call_errors_total{code="provider_unavailable",method="QueryPayment",plugin="fake"} 1`,
+		`paymux_gateway_answers_refused_total{method="QueryPayment",plugin="fake",reason="object_mismatch"} 1`,
 		`paymux_notifications_total{outcome="processed"} 1`,
 		`paymux_notifications_total{outcome="rejected"} 1`,
 		`paymux_janitor_passes_total 1`,

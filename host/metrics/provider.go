@@ -96,6 +96,12 @@ func (i *instrumented) observe(method int, start time.Time, err error) {
 	i.obs[method].Observe(time.Since(start).Seconds())
 	if err != nil {
 		i.m.pluginErrors.WithLabelValues(i.plugin, methodNames[method], codeOf(err)).Inc()
+		switch core.ProviderCode(err) {
+		case core.CodeObjectMismatch:
+			i.m.untrusted.WithLabelValues(i.plugin, methodNames[method], "object_mismatch").Inc()
+		case core.CodeForeignMerchant:
+			i.m.untrusted.WithLabelValues(i.plugin, methodNames[method], "foreign_merchant").Inc()
+		}
 	}
 }
 

@@ -20,10 +20,20 @@ import (
 
 const partner = "2088101122136241"
 
+// The other merchants of the attack on merchant binding: same gateway, same platform key; the
+// second one's notifications name no merchant.
+const (
+	otherNamed   = "2088101122139991"
+	otherUnnamed = "2088101122139992"
+)
+
 // simFixture is a running simulator with one global partner and the matching account settings.
 type simFixture struct {
 	sim      *mapisim.Sim
 	settings map[string]string
+	gw       string       // gateway URL
+	priv     string       // merchant private key file
+	pub      string       // Alipay public key file
 	offset   atomic.Int64 // the simulator's clock is real time plus offset (ns)
 }
 
@@ -42,6 +52,12 @@ func newSim(t *testing.T, signType string) *simFixture {
 		MD5Key: mapisim.TestMD5Key, Currencies: []string{"USD"}}); err != nil {
 		t.Fatal(err)
 	}
+	for _, id := range []string{otherNamed, otherUnnamed} {
+		if err := sim.AddPartner(mapisim.Partner{ID: id, SignType: "RSA", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM,
+			Currencies: []string{"USD"}, Unnamed: id == otherUnnamed}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	dir := t.TempDir()
 	priv := filepath.Join(dir, "test-merchant-DO-NOT-USE.pem")
 	pub := filepath.Join(dir, "test-alipay-public.pem")
@@ -57,7 +73,50 @@ func newSim(t *testing.T, signType string) *simFixture {
 		"private_key_file": priv, "alipay_public_key_file": pub, "md5_key": mapisim.TestMD5Key,
 		"notify_verify": "true", "currency": "USD", "timeout": "2s",
 	}
+	f.gw = srv.URL + "/gateway.do"
+	f.priv, f.pub = priv, pub
 	return f
+}
+
+// payForeign is the attack: another partner (in-process, its own account) orders req's
+// out_trade_no, amount and notify_url, and the buyer pays it at the simulator.
+func (f *simFixture) payForeign(ctx context.Context, req *core.CreatePaymentRequest, named bool) error {
+	other := otherUnnamed
+	if named {
+		other = otherNamed
+	}
+	p := alipay.New()
+	if err := p.Configure(ctx, &core.ConfigureRequest{Account: "attacker", Settings: map[string]string{
+		"partner": other, "gateway_url": f.gw, "sign_type": "RSA", "private_key_file": f.priv,
+		"alipay_public_key_file": f.pub, "currency": "USD"}}); err != nil {
+		return err
+	}
+	r := *req
+	r.Account = "attacker"
+	res, err := p.CreatePayment(ctx, &r)
+	if err != nil {
+		return err
+	}
+	if res.Action.Type == core.ActionRedirectURL {
+		_, err = f.sim.PayH5(ctx, res.Action.Value)
+		return err
+	}
+	_, err = f.sim.PayOrderString(ctx, res.Action.Value)
+	return err
+}
+
+// downgrade re-signs a notification declaring the other family: MD5 (with the account's own MD5
+// key) on an RSA account, RSA (with the platform key) on an MD5 one.
+func (f *simFixture) downgrade(body []byte) []byte {
+	st := "MD5"
+	if f.settings["sign_type"] == "MD5" {
+		st = "RSA"
+	}
+	out, err := mapisim.ResignNotification(body, st, mapisim.TestMD5Key)
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.Harness {
@@ -88,6 +147,8 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 			}
 			return nil, fmt.Errorf("unexpected action %q", a.Type)
 		},
+		PayForeign: f.payForeign,
+		Downgrade:  f.downgrade,
 		SettlementWindow: func(context.Context) (time.Time, time.Time) {
 			day := time.Now().Add(time.Duration(f.offset.Load()))
 			f.offset.Store(int64(-2 * 24 * time.Hour))
@@ -95,7 +156,8 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 		},
 		Fault: func(kind conformance.FaultKind) func() {
 			fk, ok := map[conformance.FaultKind]mapisim.FaultKind{conformance.FaultServerError: mapisim.FaultStatus,
-				conformance.FaultHang: mapisim.FaultHang, conformance.FaultSystemError: mapisim.FaultError}[kind]
+				conformance.FaultHang: mapisim.FaultHang, conformance.FaultSystemError: mapisim.FaultError,
+				conformance.FaultUnsignedAnswer: mapisim.FaultUnsigned, conformance.FaultOtherObject: mapisim.FaultOtherObject}[kind]
 			if !ok {
 				return nil
 			}
@@ -109,6 +171,13 @@ func (f *simFixture) harness(p core.Provider, channel core.Channel) conformance.
 }
 
 func TestConformanceInProcess(t *testing.T) {
+	// notify_verify off: a notification is bound by the merchant it names, or else by a
+	// single_trade_query of its trade (the attack's notification names none or another).
+	t.Run("RSA2/app/notify_verify=false", func(t *testing.T) {
+		f := newSim(t, "RSA2")
+		f.settings["notify_verify"] = "false"
+		conformance.Run(t, f.harness(alipay.New(), core.ChannelApp))
+	})
 	for _, st := range []string{"RSA2", "MD5"} {
 		for _, ch := range []core.Channel{core.ChannelApp, core.ChannelH5, core.ChannelWeb} {
 			t.Run(st+"/"+string(ch), func(t *testing.T) {

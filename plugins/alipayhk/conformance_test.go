@@ -11,26 +11,71 @@ import (
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
+// The other HK merchants of the attack on merchant binding; the second one's notifications name
+// no merchant.
+const (
+	otherNamed   = "2088101122139991"
+	otherUnnamed = "2088101122139992"
+)
+
 // harness builds a conformance harness for p against a fresh simulator with an AlipayHK partner,
-// for one of the two methods.
-func harness(t *testing.T, p core.Provider, method string) conformance.Harness {
+// for one of the two methods. notifyVerify is the account's notify_verify setting.
+func harness(t *testing.T, p core.Provider, method, notifyVerify string) conformance.Harness {
 	t.Helper()
 	sim := mapisim.New(mapisim.Config{TimeScale: 100000})
 	t.Cleanup(sim.Close)
 	if err := sim.AddPartner(mapisim.Partner{ID: partner, Flavour: mapisim.FlavourHK, SignType: "RSA2",
-		MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, FeeBasisPoints: 180}); err != nil {
+		MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, MD5Key: mapisim.TestMD5Key, FeeBasisPoints: 180}); err != nil {
 		t.Fatal(err)
+	}
+	for _, id := range []string{otherNamed, otherUnnamed} {
+		if err := sim.AddPartner(mapisim.Partner{ID: id, Flavour: mapisim.FlavourHK, SignType: "RSA",
+			MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, Unnamed: id == otherUnnamed}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	gw := httptest.NewServer(sim.Handler())
 	t.Cleanup(gw.Close)
-	return conformance.Harness{
-		Provider: p,
-		Account:  "hk-" + method,
-		Settings: map[string]string{
-			"partner": partner, "gateway_url": gw.URL + "/gateway.do", "sign_type": "RSA2",
+	settings := func(partner, signType string) map[string]string {
+		return map[string]string{
+			"partner": partner, "gateway_url": gw.URL + "/gateway.do", "sign_type": signType,
 			"private_key_file":       string(mapisim.TestMerchantPrivateKeyPEM),
 			"alipay_public_key_file": string(sim.AlipayPublicKeyPEM()),
 			"timeout":                "2s",
+		}
+	}
+	own := settings(partner, "RSA2")
+	own["md5_key"] = mapisim.TestMD5Key
+	own["notify_verify"] = notifyVerify
+	return conformance.Harness{
+		Provider: p,
+		Account:  "hk-" + method,
+		Settings: own,
+		PayForeign: func(ctx context.Context, req *core.CreatePaymentRequest, named bool) error {
+			other := otherUnnamed
+			if named {
+				other = otherNamed
+			}
+			ap := alipayhk.New()
+			if err := ap.Configure(ctx, &core.ConfigureRequest{Account: "attacker", Settings: settings(other, "RSA")}); err != nil {
+				return err
+			}
+			r := *req
+			r.Account = "attacker"
+			res, err := ap.CreatePayment(ctx, &r)
+			if err != nil {
+				return err
+			}
+			_, err = sim.PayOrderString(ctx, res.Action.Value)
+			return err
+		},
+		// MD5 with the account's own MD5 key: genuine, but of the other family.
+		Downgrade: func(body []byte) []byte {
+			out, err := mapisim.ResignNotification(body, "MD5", mapisim.TestMD5Key)
+			if err != nil {
+				return nil
+			}
+			return out
 		},
 		Method:  method,
 		Channel: core.ChannelApp,
@@ -44,8 +89,13 @@ func harness(t *testing.T, p core.Provider, method string) conformance.Harness {
 		},
 		Fault: func(kind conformance.FaultKind) func() {
 			f := mapisim.Fault{Partner: partner, Kind: mapisim.FaultStatus, Status: 502}
-			if kind == conformance.FaultHang {
+			switch kind {
+			case conformance.FaultHang:
 				f = mapisim.Fault{Partner: partner, Kind: mapisim.FaultHang}
+			case conformance.FaultUnsignedAnswer:
+				f = mapisim.Fault{Partner: partner, Kind: mapisim.FaultUnsigned}
+			case conformance.FaultOtherObject:
+				f = mapisim.Fault{Partner: partner, Kind: mapisim.FaultOtherObject}
 			}
 			id, err := sim.SetFault(f)
 			if err != nil {
@@ -59,9 +109,12 @@ func harness(t *testing.T, p core.Provider, method string) conformance.Harness {
 func TestConformanceInProcess(t *testing.T) {
 	for _, method := range []string{alipayhk.MethodAlipayHK, alipayhk.MethodAlipay} {
 		t.Run(method, func(t *testing.T) {
-			conformance.Run(t, harness(t, alipayhk.New(), method))
+			conformance.Run(t, harness(t, alipayhk.New(), method, "true"))
 		})
 	}
+	t.Run(alipayhk.MethodAlipayHK+"/notify_verify=false", func(t *testing.T) {
+		conformance.Run(t, harness(t, alipayhk.New(), alipayhk.MethodAlipayHK, "false"))
+	})
 }
 
 func TestConformanceOverPluginBoundary(t *testing.T) {
@@ -71,7 +124,7 @@ func TestConformanceOverPluginBoundary(t *testing.T) {
 	p := launch(t)
 	for _, method := range []string{alipayhk.MethodAlipayHK, alipayhk.MethodAlipay} {
 		t.Run(method, func(t *testing.T) {
-			conformance.Run(t, harness(t, p, method))
+			conformance.Run(t, harness(t, p, method, "true"))
 		})
 	}
 }

@@ -78,7 +78,7 @@ func newSimEnv(t *testing.T, p core.Provider) *simEnv {
 	e := &simEnv{sim: sim, gwURL: gw.URL + "/gateway.do", results: make(chan *core.NotificationResult, 16)}
 	ns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		res, err := p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "hk", Header: r.Header, Body: body})
+		res, err := p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "hk", Header: r.Header, Body: body, Confirm: true})
 		if err != nil {
 			http.Error(w, "retry", http.StatusServiceUnavailable)
 			return

@@ -10,8 +10,15 @@
 // simulator's notifications reach the kit, which hands them to ParseNotification and answers
 // with the provider's ack. Scenarios: describe, create, pay + notify, duplicate notify,
 // tampered notify, client result, query, partial refunds up to the amount and one beyond,
-// unknown outcomes under gateway faults, money rules, settlement streaming, and secret settings
-// that never come back in errors or results.
+// unknown outcomes under gateway faults, money rules, settlement streaming, secret settings
+// that never come back in errors or results, and the trust rules (ARCHITECTURE "Trust"): a
+// genuinely signed notification for another merchant is refused, a signed answer about another
+// object and an unsigned answer are not applied, a declared sign type of another family is
+// refused.
+//
+// The kit's endpoint plays the host: a Pending result (authentic, not yet bound to the
+// merchant) is acknowledged only as a duplicate of a notification it processed, else asked
+// again with Confirm.
 package conformance
 
 import (
@@ -41,6 +48,13 @@ const (
 	// FaultSystemError makes the gateway answer with its own "internal error, outcome unknown"
 	// code (SYSTEM_EXCEPTION on mapi).
 	FaultSystemError FaultKind = "system_error"
+	// FaultUnsignedAnswer makes the gateway answer queries without a signature (the content
+	// otherwise genuine): the provider must not apply such an answer.
+	FaultUnsignedAnswer FaultKind = "unsigned_answer"
+	// FaultOtherObject makes the gateway answer a query, correctly signed, about another object
+	// than the one asked (a paid trade or a finished refund with other references): the
+	// provider must not apply it.
+	FaultOtherObject FaultKind = "other_object"
 )
 
 // Harness is what a provider's test gives Run.
@@ -69,6 +83,16 @@ type Harness struct {
 	// Tamper changes a notification body so that its signature no longer verifies; nil means
 	// the kit's default for form bodies (it changes an amount field, else the last value).
 	Tamper func(body []byte) []byte
+	// PayForeign plays the attack on merchant binding: another merchant of the same gateway
+	// creates an order with req's out_trade_no, amount and notify_url and the buyer pays it;
+	// the gateway then posts its genuinely signed notification to notify_url, that is, to this
+	// account. named says whether that notification names its merchant (real ones may not).
+	// Nil skips the ForeignMerchant scenario; an error skips that variant.
+	PayForeign func(ctx context.Context, req *core.CreatePaymentRequest, named bool) error
+	// Downgrade re-signs a genuine notification body declaring a sign type of another family
+	// than the account's (MD5 on an RSA account, RSA on an MD5 one) with a key the harness
+	// holds, or returns nil when it cannot. Nil skips the SignTypeDowngrade scenario.
+	Downgrade func(body []byte) []byte
 	// SettlementWindow is called after the payment scenarios and returns the days (inclusive)
 	// whose settlement records must contain every payment and refund the kit completed; a
 	// harness moves its simulator's clock past those days first. Nil: the kit reads the last
@@ -111,6 +135,9 @@ func Run(t *testing.T, h Harness) {
 		{"PayNotifyQuery", k.payNotifyQuery},
 		{"PartialRefunds", k.partialRefunds},
 		{"UnknownOutcomes", k.unknownOutcomes},
+		{"ForeignMerchant", k.foreignMerchant},
+		{"UntrustedAnswers", k.untrustedAnswers},
+		{"SignTypeDowngrade", k.signTypeDowngrade},
 		{"Settlement", k.settlement},
 		{"SecretsStayHidden", k.secrets},
 	}

@@ -17,9 +17,11 @@ import (
 
 // received is one notification the kit's endpoint handled.
 type received struct {
-	req *core.NotificationRequest
-	res *core.NotificationResult
-	err error
+	path string // the URL path it was posted to
+	req  *core.NotificationRequest
+	res  *core.NotificationResult // the final result (after Confirm, when the first was Pending)
+	err  error
+	dup  bool // acknowledged as a verified duplicate of a processed notification
 }
 
 // sink is the kit's notify endpoint: it plays the host's /notify/{account}, handing each POST
@@ -29,13 +31,14 @@ type sink struct {
 	h   Harness
 	url string
 
-	mu      sync.Mutex
-	got     []received
-	changed chan struct{}
+	mu        sync.Mutex
+	got       []received
+	processed map[string]bool // dedupe keys of verified notifications, as the host's store keeps them
+	changed   chan struct{}
 }
 
 func newSink(t *testing.T, h Harness) *sink {
-	s := &sink{h: h, changed: make(chan struct{})}
+	s := &sink{h: h, changed: make(chan struct{}), processed: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -55,8 +58,27 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	req := &core.NotificationRequest{Account: s.h.Account, Method: s.h.Method, Header: r.Header.Clone(), Query: r.URL.RawQuery,
 		Body: body, NotifyPath: r.URL.EscapedPath()}
 	res, perr := s.parse(r.Context(), req)
+	dup := false
+	// As the host does: a Pending result is a verified duplicate when its dedupe key was
+	// processed, else it is asked again with Confirm. Its ack is sent only in the first case.
+	if perr == nil && res != nil && res.Pending && !res.Verified {
+		s.mu.Lock()
+		dup = res.DedupeKey != "" && s.processed[res.DedupeKey]
+		s.mu.Unlock()
+		if !dup {
+			confirm := *req
+			confirm.Confirm = true
+			res, perr = s.parse(r.Context(), &confirm)
+			if perr == nil && res != nil && res.Pending && !res.Verified {
+				res, perr = nil, core.Errorf(core.EINTERNAL, "conformance: still Pending with Confirm set")
+			}
+		}
+	}
 	s.mu.Lock()
-	s.got = append(s.got, received{req: req, res: res, err: perr})
+	if perr == nil && res != nil && res.Verified && res.DedupeKey != "" {
+		s.processed[res.DedupeKey] = true
+	}
+	s.got = append(s.got, received{path: r.URL.Path, req: req, res: res, err: perr, dup: dup})
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
@@ -79,6 +101,32 @@ func (s *sink) parse(ctx context.Context, req *core.NotificationRequest) (*core.
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return s.h.Provider.ParseNotification(ctx, req)
+}
+
+// waitPath returns every notification posted to path once at least one arrived, waiting up to
+// d; false when none came.
+func (s *sink) waitPath(ctx context.Context, d time.Duration, path string) ([]received, bool) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		var out []received
+		for _, r := range s.got {
+			if r.path == path {
+				out = append(out, r)
+			}
+		}
+		s.mu.Unlock()
+		if len(out) > 0 {
+			return out, true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
 }
 
 // waitFor returns the first notification (after skip earlier matches) whose result has an event

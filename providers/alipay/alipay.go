@@ -94,7 +94,7 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	// total_fee and return_amount are in the settlement currency even on CNY-priced payments.
 	a.client.DefaultCurrency = a.currency
 	for _, w := range a.mapi.Warnings {
-		p.logger().Warn("weak key", "account", req.Account, "warning", w)
+		p.logger().Warn("account setting", "account", req.Account, "warning", w)
 	}
 	p.accounts.Set(req.Account, a)
 	return nil

@@ -309,6 +309,8 @@ func (a *account) verifyReturn(req *core.ClientResultRequest) *core.ClientResult
 		return res
 	}
 	switch {
+	case mapi.BindMerchant(a.mapi, f) == mapi.MerchantForeign:
+		res.Message = "return: " + core.RejectForeignMerchant
 	case f["out_trade_no"] != req.OutTradeNo:
 		res.Message = "return is for another order"
 	case f["currency"] != "" && f["currency"] != a.currency:

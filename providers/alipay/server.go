@@ -16,8 +16,9 @@ const (
 )
 
 // ParseNotification verifies a trade_status_sync or refund_status_sync notification (by its
-// sign_type, which must be one the account accepts: its own unless accept_sign_types widens it;
-// plus notify_verify when the account says so) and maps it.
+// sign_type, which must be of the account's family: RSA or RSA2 for an RSA-family account, MD5
+// for an MD5 one; narrowed by accept_sign_types), binds it to the account's merchant
+// (mapi.Client.ParseNotification: notify_verify by default) and maps it.
 func (p *Provider) ParseNotification(ctx context.Context, req *core.NotificationRequest) (*core.NotificationResult, error) {
 	a, err := p.account(req.Account)
 	if err != nil {
@@ -27,7 +28,7 @@ func (p *Provider) ParseNotification(ctx context.Context, req *core.Notification
 	if err != nil {
 		return nil, err
 	}
-	if !res.Verified {
+	if !res.Verified && !res.Pending {
 		p.logger().Warn("notification rejected", "account", req.Account, "reason", res.RejectReason)
 	}
 	return res, nil

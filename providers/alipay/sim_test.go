@@ -49,7 +49,7 @@ func newSimEnv(t *testing.T, extra map[string]string) *simEnv {
 	}
 	ns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		res, err := e.p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "acct", Header: r.Header, Body: body})
+		res, err := e.p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "acct", Header: r.Header, Body: body, Confirm: true})
 		if err != nil {
 			http.Error(w, "retry", http.StatusServiceUnavailable)
 			return

@@ -50,7 +50,7 @@ func newEnvCfg(t *testing.T, cfg mapisim.Config, extra ...string) *env {
 	e.p = alipayhk.New(alipayhk.WithHTTPClient(gw.Client()))
 	ns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		res, err := e.p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "hk1", Header: r.Header, Body: body})
+		res, err := e.p.ParseNotification(r.Context(), &core.NotificationRequest{Account: "hk1", Header: r.Header, Body: body, Confirm: true})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -376,7 +376,8 @@ func TestNotificationRejected(t *testing.T) {
 // TestNotificationWithoutCurrency: an HK notification may carry total_fee without currency; its
 // amount is HKD.
 func TestNotificationWithoutCurrency(t *testing.T) {
-	e := newEnv(t, "sign_type", "MD5", "md5_key", mapisim.TestMD5Key)
+	// notify_verify off: an MD5-signed notification naming no merchant is bound by the key.
+	e := newEnv(t, "sign_type", "MD5", "md5_key", mapisim.TestMD5Key, "notify_verify", "false")
 	fields := map[string]string{"notify_type": "trade_status_sync", "notify_id": "n1", "notify_time": "2026-11-20 10:00:00",
 		"out_trade_no": "A", "trade_no": "2026", "trade_status": "TRADE_SUCCESS", "total_fee": "12.30"}
 	md5, err := signing.NewMD5(mapisim.TestMD5Key)

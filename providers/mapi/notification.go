@@ -301,4 +301,3 @@ func ParseAmount(s, currency string) (core.Money, error) {
 // FormatAmount formats m as the gateway wants it: the currency's decimals (2, or 0 for JPY and
 // KRW).
 func FormatAmount(m core.Money) string { return m.Decimal() }
-

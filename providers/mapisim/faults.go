@@ -23,6 +23,11 @@ const (
 	FaultRefundFail FaultKind = "refund_fail"  // forex_refund: the refund fails with Code (default MERCHANT_BALANCE_NOT_ENOUGH): sync at once, async with REFUND_FAIL
 	FaultLoseAnswer FaultKind = "lose_answer"  // G: the request is carried out (the refund is made), then the connection is closed unanswered
 	FaultStaleQuery FaultKind = "stale_query"  // G: single_trade_query answers TRADE_NOT_EXIST, alipay.acquire.refund.query NOT_FOUND, and forex_refund does not know a made refund's out_return_no, whatever happened (a lagging view)
+	FaultUnsigned   FaultKind = "unsigned"     // G: the answer carries no <sign> and <sign_type> (its content genuine)
+	// FaultOtherObject: G: single_trade_query and alipay.acquire.refund.query answer, correctly
+	// signed, about another object than the one asked: a paid trade (a finished refund) with other
+	// references, whether or not the one asked exists.
+	FaultOtherObject FaultKind = "other_object"
 )
 
 // Fault is one injected misbehaviour, scoped to a partner and a service.
@@ -64,7 +69,7 @@ type FaultInfo struct {
 func (s *Sim) SetFault(f Fault) (int64, error) {
 	switch f.Kind {
 	case FaultLatency, FaultStatus, FaultHang, FaultDrop, FaultWrongSign, FaultDuplicate, FaultOutOfOrder, FaultError, FaultRefundFail,
-		FaultLoseAnswer, FaultStaleQuery:
+		FaultLoseAnswer, FaultStaleQuery, FaultUnsigned, FaultOtherObject:
 	default:
 		return 0, gwErr("ILLEGAL_ARGUMENT", "unknown fault kind %q", f.Kind)
 	}

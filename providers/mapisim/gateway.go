@@ -151,6 +151,13 @@ func (s *Sim) serveGateway(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
+	s.mu.Lock()
+	other := (service == "single_trade_query" || service == "alipay.acquire.refund.query") &&
+		len(s.takeLocked(req.partner.ID, service, FaultOtherObject)) > 0
+	s.mu.Unlock()
+	if other {
+		resp = otherObject(req, resp)
+	}
 	switch {
 	case resp.errCode != "":
 		writeXMLError(w, resp.errCode)
@@ -272,6 +279,7 @@ func (s *Sim) renderXML(req *gwRequest, resp gwResponse) (string, error) {
 	}
 	s.mu.Lock()
 	wrong := len(s.takeLocked(req.partner.ID, req.params["service"], FaultWrongSign)) > 0
+	unsigned := len(s.takeLocked(req.partner.ID, req.params["service"], FaultUnsigned)) > 0
 	s.mu.Unlock()
 	if wrong {
 		sig = corrupt(sig)
@@ -302,10 +310,38 @@ func (s *Sim) renderXML(req *gwRequest, resp gwResponse) (string, error) {
 		xml.EscapeText(&b, []byte(resp.fields[k]))
 		b.WriteString("</" + k + ">")
 	}
-	b.WriteString("</" + resp.respElem + "></response><sign>")
-	xml.EscapeText(&b, []byte(sig))
-	b.WriteString("</sign><sign_type>" + string(signer.Type()) + "</sign_type></alipay>")
+	b.WriteString("</" + resp.respElem + "></response>")
+	if !unsigned {
+		b.WriteString("<sign>")
+		xml.EscapeText(&b, []byte(sig))
+		b.WriteString("</sign><sign_type>" + string(signer.Type()) + "</sign_type>")
+	}
+	b.WriteString("</alipay>")
 	return b.String(), nil
+}
+
+// otherObject turns a query answer into the other_object fault's: a success answer about a paid
+// trade (or a finished refund) with references other than those asked.
+func otherObject(req *gwRequest, resp gwResponse) gwResponse {
+	p := req.params
+	if req.params["service"] == "alipay.acquire.refund.query" {
+		return gwResponse{respElem: "refund", noEcho: true, fields: map[string]string{
+			"out_trade_no": p["out_trade_no"] + "X", "out_return_no": p["out_return_no"] + "X", "trade_no": "2088000000000000000000000001",
+			"response_code": "SUCCESS", "refund_result_code": RefundSuccess, "return_amount": "0.01",
+		}}
+	}
+	f := map[string]string{}
+	for k, v := range resp.fields {
+		f[k] = v
+	}
+	f["out_trade_no"] = p["out_trade_no"] + "X"
+	f["trade_no"] = "2088000000000000000000000001"
+	f["trade_status"] = StatusTradeFinished
+	if f["total_fee"] == "" {
+		f["total_fee"] = "0.01"
+	}
+	f["seller_id"] = req.partner.ID
+	return gwResponse{respElem: "trade", fields: f}
 }
 
 func sortedKeys(m map[string]string) []string {

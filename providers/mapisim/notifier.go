@@ -421,3 +421,40 @@ func (s *Sim) post(target string, fields map[string]string) (int, string, string
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return resp.StatusCode, string(body), ""
 }
+
+// ResignNotification re-signs a notification body declaring signType, as a test of sign-type
+// downgrades needs: MD5 with md5Key, RSA or RSA2 with the committed test Alipay key (the key a
+// Sim signs with unless Config.AlipayKey replaces it). Every field but sign and sign_type is
+// kept as it was.
+func ResignNotification(body []byte, signType, md5Key string) ([]byte, error) {
+	fields, err := notify.DecodeForm(body, "")
+	if err != nil {
+		return nil, err
+	}
+	delete(fields, "sign")
+	delete(fields, "sign_type")
+	var signer signing.Signer
+	switch st := signing.SignType(signType); st {
+	case signing.MD5:
+		if signer, err = signing.NewMD5(md5Key); err != nil {
+			return nil, err
+		}
+	case signing.RSA, signing.RSA2:
+		if signer, err = signing.NewRSASigner(st, mustKey(TestAlipayPrivateKeyPEM)); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("mapisim: unsupported sign type %q", signType)
+	}
+	sig, err := signer.Sign(signing.CanonicalB(fields))
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{}
+	for k, v := range fields {
+		form.Set(k, v)
+	}
+	form.Set("sign", sig)
+	form.Set("sign_type", signType)
+	return []byte(form.Encode()), nil
+}

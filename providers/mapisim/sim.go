@@ -127,6 +127,10 @@ type Partner struct {
 	Name string `json:"name,omitempty" yaml:"name"`
 	// FeeBasisPoints is the fee in reconciliation files (e.g. 180 = 1.8 %).
 	FeeBasisPoints int64 `json:"fee_basis_points,omitempty" yaml:"fee_basis_points"`
+	// Unnamed leaves seller_id out of the partner's trade notifications, as real cross-border
+	// notifications may (alipay-crossborder.md marks it unconfirmed): they then name no
+	// merchant at all, and only notify_verify or a query can tell whose trade it is.
+	Unnamed bool `json:"unnamed,omitempty" yaml:"unnamed"`
 }
 
 type partnerState struct {

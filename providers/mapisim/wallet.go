@@ -292,7 +292,13 @@ func (s *Sim) notifyTrade(o Order) {
 	if o.NotifyURL == "" {
 		return
 	}
-	s.enqueue(o.Partner, o.NotifyURL, tradeFields(o), o.OutTradeNo, "")
+	f := tradeFields(o)
+	s.mu.Lock()
+	if ps := s.partners[o.Partner]; ps != nil && ps.Unnamed {
+		delete(f, "seller_id")
+	}
+	s.mu.Unlock()
+	s.enqueue(o.Partner, o.NotifyURL, f, o.OutTradeNo, "")
 }
 
 func corrupt(sig string) string {

@@ -141,6 +141,7 @@ func startServer(ctx context.Context, cfg *config.Config, path string, log hclog
 	if err := config.ValidateMethods(cfg, s.describer(openCtx)); err != nil {
 		return nil, err
 	}
+	s.warnLoosened(openCtx, cfg)
 	settings, err := host.SettingsFromConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -285,6 +286,16 @@ func (s *server) reload(ctx context.Context) {
 	}
 	s.log.Info("config reloaded", "plugins_started", changes.PluginsToStart(), "accounts_changed",
 		append(append([]string{}, changes.AccountsAdded...), changes.AccountsChanged...), "regions_changed", changes.RegionsChanged)
+	s.warnLoosened(ctx, s.holder.Current())
+}
+
+// warnLoosened logs a warning for every account setting that switches off a strict default
+// (notify_verify: false, require_response_sign: false, allow_insecure_gateway: true, ...), at
+// start and after every reload that keeps it: loosening is an explicit choice, never a silent one.
+func (s *server) warnLoosened(ctx context.Context, cfg *config.Config) {
+	for _, l := range config.LoosenedSettings(cfg, s.describer(ctx)) {
+		s.log.Warn("account loosens a strict default", "account", l.Account, "setting", l.Setting, "value", l.Value)
+	}
 }
 
 // loadCertificate reads and checks the certificate and key files of server.tls.

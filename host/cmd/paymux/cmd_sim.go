@@ -41,6 +41,7 @@ type simPartnersFile struct {
 		Currencies            []string `yaml:"currencies"`
 		Name                  string   `yaml:"name"`
 		FeeBasisPoints        int64    `yaml:"fee_basis_points"`
+		Unnamed               bool     `yaml:"unnamed"` // trade notifications carry no seller_id
 	} `yaml:"partners"`
 	// AntomPrivateKeyFile overrides the key the Antom simulator signs with (default: the
 	// committed test key).
@@ -248,7 +249,7 @@ func loadSimPartners(path string) ([]mapisim.Partner, string, simAntom, error) {
 	var out []mapisim.Partner
 	for i, p := range f.Partners {
 		mp := mapisim.Partner{ID: p.ID, Flavour: p.Flavour, SignType: p.SignType, MD5Key: p.MD5Key,
-			Currencies: p.Currencies, Name: p.Name, FeeBasisPoints: p.FeeBasisPoints}
+			Currencies: p.Currencies, Name: p.Name, FeeBasisPoints: p.FeeBasisPoints, Unnamed: p.Unnamed}
 		if p.MerchantPublicKeyFile != "" {
 			if mp.MerchantPublicKeyPEM, err = os.ReadFile(rel(p.MerchantPublicKeyFile)); err != nil {
 				return nil, "", simAntom{}, fmt.Errorf("partners file %s: partner #%d: %w", path, i+1, err)
