@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,7 +256,9 @@ func TestH5RedirectURL(t *testing.T) {
 		t.Fatalf("action = %+v", res.Action)
 	}
 	q := u.Query()
+	// The payment expires in 90 minutes: 30m is the account's cap; anchored at creation.
 	for k, want := range map[string]string{"service": ServiceH5, "return_url": req.ReturnURL, "timeout_rule": "30m", "app_pay": "Y",
+		"order_create": strconv.FormatInt(fixedNow.Unix(), 10),
 		"sign_type": "RSA2", "total_fee": "19.99", "product_code": "NEW_WAP_OVERSEAS_SELLER"} {
 		if q.Get(k) != want {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), want)
@@ -328,5 +331,45 @@ func TestRefundParameters(t *testing.T) {
 				t.Errorf("sync=%s: %s = %q, want %q", tc.sync, k, got.Get(k), v)
 			}
 		}
+	}
+}
+
+// TestH5TimeoutFromExpiry: the wallet must close an unpaid H5 trade no later than paymux expires
+// the payment: timeout_rule is the time left rounded down to whole minutes, with the anchor the
+// account names.
+func TestH5TimeoutFromExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		left   time.Duration
+		anchor string
+		want   map[string]string
+	}{
+		{90*time.Minute + 59*time.Second, "", map[string]string{"timeout_rule": "90m", "order_create": strconv.FormatInt(fixedNow.Unix(), 10)}},
+		{2 * time.Hour, "order_gmt_create", map[string]string{"timeout_rule": "2h", "order_gmt_create": fixedNow.In(mapi.Beijing).Format(mapi.LayoutDateTime), "order_valid_time": "7200"}},
+		{24 * time.Hour, "none", map[string]string{"timeout_rule": "1d", "order_create": "", "order_gmt_create": ""}},
+	} {
+		s := baseSettings(t, "https://gw.example/gateway.do")
+		if tc.anchor != "" {
+			s["h5_timeout_anchor"] = tc.anchor
+		}
+		p := configured(t, s)
+		req := appRequest()
+		req.Channel = core.ChannelH5
+		req.ExpiresAt = fixedNow.Add(tc.left)
+		res, err := p.CreatePayment(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(res.Action.Value)
+		for k, want := range tc.want {
+			if got := u.Query().Get(k); got != want {
+				t.Errorf("expiry in %s, anchor %q: %s = %q, want %q", tc.left, tc.anchor, k, got, want)
+			}
+		}
+	}
+	req := appRequest()
+	req.Channel = core.ChannelH5
+	req.ExpiresAt = fixedNow.Add(30 * time.Second)
+	if _, err := configured(t, baseSettings(t, "https://gw.example/gateway.do")).CreatePayment(context.Background(), req); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("expiry in 30s: %v", err)
 	}
 }

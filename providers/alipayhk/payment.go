@@ -3,7 +3,6 @@ package alipayhk
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/providers/mapi"
@@ -65,20 +64,14 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 	if subject == "" {
 		subject = req.OutTradeNo
 	}
-	if utf8.RuneCountInString(subject) > 256 {
-		return nil, core.Errorf(core.EINVALID, "subject is longer than 256 characters")
-	}
-	if utf8.RuneCountInString(req.Description) > 400 {
-		return nil, core.Errorf(core.EINVALID, "description is longer than 400 characters")
-	}
-	// The content rules of the cross-border product (no quotes or control characters, none of
-	// the parameter names Alipay intercepts orders for, such as "total_fee="): the notification
-	// echoes these texts into its signed Format B string, where they could pass for fields. The
-	// byte bounds are lax: the character counts above are the HK limits.
-	if err := mapi.CheckText("subject", subject, 4*256, true); err != nil {
+	// The limits are bytes (String(256), String(400)), as the cross-border provider counts them,
+	// and the content rules are its: no quotes or control characters, no `&name=` of a mapi
+	// parameter and none of the names Alipay intercepts orders for (the notification echoes
+	// these texts into its signed Format B string, where they could pass for fields).
+	if err := mapi.CheckText("subject", subject, 256, true); err != nil {
 		return nil, err
 	}
-	if err := mapi.CheckText("body", req.Description, 4*400, false); err != nil {
+	if err := mapi.CheckText("body", req.Description, 400, false); err != nil {
 		return nil, err
 	}
 	params := make(map[string]string, 16+len(req.Extras)) // sized once: this is the hot path

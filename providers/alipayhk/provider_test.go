@@ -211,6 +211,10 @@ func TestCreatePaymentRefusals(t *testing.T) {
 		{"field name in subject", func(r *core.CreatePaymentRequest) { r.Subject = "tea&total_fee=0.01" }, core.EINVALID, "total_fee="},
 		{"field name in body", func(r *core.CreatePaymentRequest) { r.Description = "x&out_trade_no=HK2" }, core.EINVALID, "out_trade_no="},
 		{"newline in body", func(r *core.CreatePaymentRequest) { r.Description = "a\nb" }, core.EINVALID, "control characters"},
+		{"other parameter in body", func(r *core.CreatePaymentRequest) { r.Description = "x&it_b_pay=15d" }, core.EINVALID, "&it_b_pay="},
+		// Limits are bytes: 86 CJK characters are 258 bytes, over String(256); 85 (255 bytes) pass.
+		{"subject over 256 bytes", func(r *core.CreatePaymentRequest) { r.Subject = strings.Repeat("茶", 86) }, core.EINVALID, "256 bytes"},
+		{"body over 400 bytes", func(r *core.CreatePaymentRequest) { r.Description = strings.Repeat("茶", 134) }, core.EINVALID, "400 bytes"},
 		{"no notify url", func(r *core.CreatePaymentRequest) { r.NotifyURL = "" }, core.EINVALID, "notify_url"},
 		{"expired", func(r *core.CreatePaymentRequest) { r.ExpiresAt = time.Now().Add(-time.Minute) }, core.EINVALID, "past"},
 		{"unknown extra", func(r *core.CreatePaymentRequest) { r.Extras = map[string]string{"total_fee": "1"} }, core.EINVALID, "not an AlipayHK order parameter"},

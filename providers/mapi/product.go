@@ -124,3 +124,42 @@ func ItBPayFor(expires, now time.Time, def string) (string, error) {
 	}
 	return strconv.FormatInt(mins, 10) + "m", nil
 }
+
+// MaxTimeoutRule is the longest timeout_rule create_forex_trade_wap documents (15d).
+const MaxTimeoutRule = 15 * 24 * time.Hour
+
+// ParseTimeoutRule reads a timeout_rule value (1m..15d in whole m, h or d) as a duration.
+func ParseTimeoutRule(v string) (time.Duration, error) {
+	if v == "1c" || CheckItBPay(v) != nil {
+		return 0, core.Errorf(core.EINVALID, "timeout_rule must be a whole number of m, h or d between 1m and 15d, got %q", v)
+	}
+	n, _ := strconv.Atoi(v[:len(v)-1])
+	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[v[len(v)-1]]
+	return time.Duration(n) * unit, nil
+}
+
+// TimeoutRuleFor is the timeout_rule of an H5 payment that expires at expires: the time left,
+// rounded down to whole minutes so that the wallet closes an unpaid trade no later than paymux
+// expires the payment, written in the largest whole unit (1d, 2h, 29m), and at most max when
+// max is positive (an account enabled for shorter values only). Less than a minute left, or
+// more than 15 days, is EINVALID.
+func TimeoutRuleFor(expires, now time.Time, max time.Duration) (string, error) {
+	left := expires.Sub(now)
+	if max > 0 && left > max {
+		left = max
+	}
+	if left < time.Minute {
+		return "", core.Errorf(core.EINVALID, "the payment expires in less than a minute (the shortest timeout_rule)")
+	}
+	if left > MaxTimeoutRule {
+		return "", core.Errorf(core.EINVALID, "the payment's expiry is more than 15 days away (the timeout_rule limit)")
+	}
+	mins := int64(left / time.Minute)
+	switch {
+	case mins%(24*60) == 0:
+		return strconv.FormatInt(mins/(24*60), 10) + "d", nil
+	case mins%60 == 0:
+		return strconv.FormatInt(mins/60, 10) + "h", nil
+	}
+	return strconv.FormatInt(mins, 10) + "m", nil
+}
