@@ -259,7 +259,7 @@ func TestH5RedirectURL(t *testing.T) {
 	// The payment expires in 90 minutes: 30m is the account's cap; anchored at creation.
 	for k, want := range map[string]string{"service": ServiceH5, "return_url": req.ReturnURL, "timeout_rule": "30m", "app_pay": "Y",
 		"order_create": strconv.FormatInt(fixedNow.Unix(), 10),
-		"sign_type": "RSA2", "total_fee": "19.99", "product_code": "NEW_WAP_OVERSEAS_SELLER"} {
+		"sign_type":    "RSA2", "total_fee": "19.99", "product_code": "NEW_WAP_OVERSEAS_SELLER"} {
 		if q.Get(k) != want {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), want)
 		}

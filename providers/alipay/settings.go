@@ -25,18 +25,18 @@ const (
 
 // account is one configured merchant account.
 type account struct {
-	mapi        *mapi.Settings
-	client      *mapi.Client
-	appSigner   signing.Signer // nil when the account has no private key (MD5-only: no app channel)
-	currency    string
-	productCode string
-	itBPay      string
-	refundSync  bool
+	mapi          *mapi.Settings
+	client        *mapi.Client
+	appSigner     signing.Signer // nil when the account has no private key (MD5-only: no app channel)
+	currency      string
+	productCode   string
+	itBPay        string
+	refundSync    bool
 	timeoutMax    time.Duration // cap of the derived timeout_rule; 0: none beyond 15d
 	timeoutAnchor string
-	h5AppPay    bool
-	settlement  string
-	singleQuote bool
+	h5AppPay      bool
+	settlement    string
+	singleQuote   bool
 }
 
 func settingsSchema() []core.Setting { return append(mapi.CommonSettings(), ownSettings()...) }
