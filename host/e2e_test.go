@@ -32,6 +32,7 @@ const (
 type simEnv struct {
 	*env
 	sim *mapisim.Sim
+	gw  string // the simulator's gateway.do URL
 }
 
 // flakyNotify makes ParseNotification unavailable for the first n calls, so that /notify
@@ -54,10 +55,10 @@ func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core
 	sim := mapisim.New(mapisim.Config{Seed: 7, TimeScale: timeScale})
 	t.Cleanup(sim.Close)
 	gw := httptestServer(t, sim) + "/gateway.do"
-	for _, p := range []mapisim.Partner{
-		{ID: e2eGlobalPartner, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, Currencies: []string{"USD"}},
-		{ID: e2eHKPartner, Flavour: mapisim.FlavourHK, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM},
-	} {
+	for _, p := range append([]mapisim.Partner{
+		{ID: e2eGlobalPartner, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, Currencies: []string{"USD"}, Unnamed: simEnvUnnamed},
+		{ID: e2eHKPartner, Flavour: mapisim.FlavourHK, SignType: "RSA2", MerchantPublicKeyPEM: mapisim.TestMerchantPublicKeyPEM, Unnamed: simEnvUnnamed},
+	}, simEnvPartners...) {
 		if err := sim.AddPartner(p); err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +83,9 @@ func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core
 	}
 	hs := common(e2eHKPartner)
 	hs["refund_is_sync"] = "true"
+	for k, v := range simEnvHKSettings {
+		hs[k] = v
+	}
 	var accounts map[string]core.Provider
 	if simEnvPlugins {
 		accounts = pluginAccounts(t, map[string]map[string]string{"global": gs, "hk": hs})
@@ -108,7 +112,7 @@ func newSimEnv(t testing.TB, timeScale float64, wrap func(account string, p core
 			"CN": {{Method: alipay.MethodID, Account: "global"}},
 		},
 	})
-	return &simEnv{env: e, sim: sim}
+	return &simEnv{env: e, sim: sim, gw: gw}
 }
 
 // waitStatus polls the payment until it has status want.
