@@ -114,7 +114,9 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 			}
 			params["return_url"] = req.ReturnURL
 		}
-		params["timeout_rule"] = a.timeoutRule
+		if err := a.h5Timeout(params, req.ExpiresAt, p.clock()); err != nil {
+			return nil, err
+		}
 		switch {
 		case qrMode != "" && !slices.Contains(qrPayModes, qrMode):
 			return nil, core.Errorf(core.EINVALID, "provider_extras.%s must be one of %s", ExtraQRPayMode, strings.Join(qrPayModes, ", "))
@@ -333,7 +335,7 @@ func sameAmount(s string, m core.Money) bool {
 	return err == nil && got == m
 }
 
-// h5Timeout sets timeout_rule from the payment's expiry (mapi.TimeoutRuleFor: the wallet closes an
+// h5Timeout sets timeout_rule of the page channels (h5 and web) from the payment's expiry (mapi.TimeoutRuleFor: the wallet closes an
 // unpaid trade no later than paymux expires it) and the anchor field that makes it count from the
 // order's creation rather than from the buyer's login (alipay-h5.md 3.2; which of the two
 // documented fields the WAP gateway honours is UNCONFIRMED, hence h5_timeout_anchor). A payment
