@@ -116,6 +116,7 @@ func clientResultAnswer(r *core.ClientResult) answer {
 func notificationAnswer(r *core.NotificationResult) answer {
 	var a answer
 	a.addBool("verified", r.Verified)
+	a.addBool("pending", r.Pending)
 	a.add("reject_reason", r.RejectReason)
 	a.add("dedupe_key", r.DedupeKey)
 	a.add("events", strconv.Itoa(len(r.Events)))
@@ -152,7 +153,7 @@ var shadowFields = func() map[string][]string {
 			"action.fallbacks.type", "action.fallbacks.value", "action.fallbacks.app_identifier", "action.fallbacks.fallbacks",
 			"provider_ref"},
 		MethodVerifyClientResult: {"verified", "status", "message"},
-		MethodParseNotification: {"verified", "reject_reason", "dedupe_key", "events", "events.kind", "events.out_trade_no",
+		MethodParseNotification: {"verified", "pending", "reject_reason", "dedupe_key", "events", "events.kind", "events.out_trade_no",
 			"events.provider_ref", "events.out_refund_no", "events.payment_status", "events.refund_status", "events.amount",
 			"events.occurred_at", "events.wallet", "events.failure_code", "events.raw_status", "ack.status",
 			"ack.content_type", "ack.body"},

@@ -93,7 +93,7 @@ func TestAnswersCoverEveryField(t *testing.T) {
 		reflect.TypeFor[core.CreatePaymentResult](): 2,
 		reflect.TypeFor[core.NextAction]():          4,
 		reflect.TypeFor[core.ClientResult]():        3,
-		reflect.TypeFor[core.NotificationResult]():  5,
+		reflect.TypeFor[core.NotificationResult]():  6,
 		reflect.TypeFor[core.NotificationEvent]():   11,
 		reflect.TypeFor[core.Ack]():                 3,
 	} {
