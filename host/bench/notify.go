@@ -41,6 +41,9 @@ type TradeNotice struct {
 	Amount     core.Money
 	NotifyID   string
 	At         time.Time
+	// SellerID is the merchant the notification names (seller_id); "" means Partner. A host
+	// account refuses a notification naming another merchant than its own.
+	SellerID string
 }
 
 // Form returns the signed, form-encoded body.
@@ -51,6 +54,9 @@ func (n *Notifier) Form(t TradeNotice) ([]byte, error) {
 		"out_trade_no": t.OutTradeNo, "trade_no": t.TradeNo, "trade_status": t.Status,
 		"total_fee": t.Amount.Decimal(), "currency": t.Amount.Currency, "subject": "bench",
 		"seller_id": Partner, "gmt_create": at,
+	}
+	if t.SellerID != "" {
+		f["seller_id"] = t.SellerID
 	}
 	if t.Status == mapisim.StatusTradeFinished {
 		f["gmt_payment"] = at

@@ -110,6 +110,9 @@ accounts:
       alipay_public_key_file: %s
       currency: USD
       timeout: 3s
+      # Tests post notifications of their own (bench.Notifier), which the gateway never sent:
+      # they name this merchant and are taken on their signature.
+      notify_verify: "false"
 regions:
   CN:
     methods:

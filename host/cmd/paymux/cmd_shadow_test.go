@@ -125,7 +125,8 @@ func TestServeShadowPromoteUnderLoad(t *testing.T) {
 					continue
 				}
 				form, err := notifier.Form(bench.TradeNotice{OutTradeNo: p.OutTradeNo, TradeNo: bench.TradeNo(c*100000 + i),
-					Status: mapisim.StatusTradeFinished, Amount: core.Money{Value: 990, Currency: "USD"}, NotifyID: fmt.Sprintf("n%d-%d", c, i), At: time.Now()})
+					Status: mapisim.StatusTradeFinished, Amount: core.Money{Value: 990, Currency: "USD"}, NotifyID: fmt.Sprintf("n%d-%d", c, i), At: time.Now(),
+					SellerID: serveTestPartner})
 				if err != nil {
 					fail(err)
 					continue
