@@ -77,8 +77,10 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	nextPriv := writePEM(t, dir, "merchant-next-DO-NOT-USE.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(nextMerchant))
 	configure := func(extra map[string]string) {
 		t.Helper()
+		// No gateway here: the notifications name this merchant and are taken on their signature
+		// (notify_verify off; with it on, each would wait for a gateway confirmation).
 		s := map[string]string{"partner": simPartner, "gateway_url": "http://127.0.0.1:9/gateway.do", "sign_type": "RSA2",
-			"currency": "USD", "timeout": "2s"}
+			"currency": "USD", "timeout": "2s", "notify_verify": "false"}
 		for k, v := range extra {
 			s[k] = v
 		}
