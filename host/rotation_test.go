@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/core/signing"
 	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/pluginhost"
 	"github.com/paymux/paymux/host/store"
 	"github.com/paymux/paymux/providers/alipay"
 	"github.com/paymux/paymux/providers/mapisim"
@@ -43,6 +46,13 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 // dropped. The control configures the old Alipay key alone while the gateway signs with the new
 // one: notifications are then refused, so the count can fail.
 func TestKeyRotationUnderLoad(t *testing.T) {
+	t.Run("in process", func(t *testing.T) { testKeyRotationUnderLoad(t, false) })
+	// Through the plugin boundary, the keys changed by pluginhost.Manager.Reload: what a SIGHUP
+	// that changes an account's settings runs.
+	t.Run("plugin reload", func(t *testing.T) { testKeyRotationUnderLoad(t, true) })
+}
+
+func testKeyRotationUnderLoad(t *testing.T, viaPlugin bool) {
 	w := newSimWorld(t, newTestStore(t), time.Now())
 	dir := t.TempDir()
 	oldAlipay, err := signing.ParsePrivateKey(mapisim.TestAlipayPrivateKeyPEM)
@@ -75,6 +85,23 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextPriv := writePEM(t, dir, "merchant-next-DO-NOT-USE.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(nextMerchant))
+	var m *pluginhost.Manager
+	var specs []pluginhost.Spec
+	if viaPlugin {
+		runtime, err := os.MkdirTemp("", "pmxrot") // short: plugin socket paths are length-limited
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(runtime) })
+		m = pluginhost.New(pluginhost.Options{RuntimeDir: runtime})
+		t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+		bin := pluginBinary(t, "alipay")
+		sum := sha256.Sum256(readFileT(t, bin))
+		specs = []pluginhost.Spec{{Name: "alipay", Command: bin, SHA256: hex.EncodeToString(sum[:])}}
+		if err := m.Start(context.Background(), specs); err != nil {
+			t.Fatal(err)
+		}
+	}
 	configure := func(extra map[string]string) {
 		t.Helper()
 		// No gateway here: the notifications name this merchant and are taken on their signature
@@ -84,11 +111,26 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		for k, v := range extra {
 			s[k] = v
 		}
-		if err := w.prov.Provider.Configure(context.Background(), &core.ConfigureRequest{Account: "acct", Settings: s}); err != nil {
+		var err error
+		if viaPlugin {
+			err = m.Reload(context.Background(), specs, map[string]pluginhost.Accounts{"alipay": {"acct": s}})
+		} else {
+			err = w.prov.Provider.Configure(context.Background(), &core.ConfigureRequest{Account: "acct", Settings: s})
+		}
+		if err != nil {
 			t.Fatalf("configure %v: %v", extra, err)
 		}
 	}
 	configure(map[string]string{"private_key_file": oldPriv, "alipay_public_key_file": oldPub})
+	if viaPlugin {
+		p, err := m.Provider("alipay")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.provs.mu.Lock()
+		w.provs.accs["acct"] = p
+		w.provs.mu.Unlock()
+	}
 
 	var gatewayKey atomic.Pointer[rsa.PrivateKey]
 	gatewayKey.Store(oldAlipay)
