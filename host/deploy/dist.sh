@@ -44,9 +44,13 @@ for platform in $platforms; do
   # The example with the test keys beside it (testkeys/) and the plugins pinned.
   { printf '# Shipped in the paymux %s release archive (%s/%s): the plugins below are pinned to this\n' "$version" "$os" "$arch"
     printf "# archive's bin/; relative paths are relative to this file. Install: docs/operations.md.\n#\n"
-    sed 's#providers/mapisim/testkeys/#testkeys/#g' config.example.yaml; } > "$root/config.example.yaml"
+    sed -E 's#providers/(mapisim|antomsim)/testkeys/#testkeys/#g' config.example.yaml; } > "$root/config.example.yaml"
+  # Each simulator keeps its own test keys; the archive flattens them into one testkeys/.
   for k in $(grep -o 'testkeys/[A-Za-z0-9_.-]*[A-Za-z0-9]' "$root/config.example.yaml" | sort -u); do
-    cp "providers/mapisim/$k" "$root/$k"
+    src=""
+    for d in providers/mapisim providers/antomsim; do [ -e "$d/$k" ] && src="$d/$k"; done
+    [ -n "$src" ] || { echo "dist: the example names $k, found in no simulator's testkeys/" >&2; exit 1; }
+    cp "$src" "$root/$k"
   done
   "$native" plugins pin -config "$root/config.example.yaml" >/dev/null
   if grep -v '^ *#' "$root/config.example.yaml" | grep -q '"0\{64\}"'; then
