@@ -171,10 +171,10 @@ func TestReadSettleBatchFile(t *testing.T) {
 	}
 }
 
-func readZip(t *testing.T, data []byte, limits ZipLimits) ([]*core.SettlementRecord, error) {
+func readZip(t *testing.T, data []byte, partner string, limits ZipLimits) ([]*core.SettlementRecord, error) {
 	t.Helper()
 	var out []*core.SettlementRecord
-	err := ReadSettlementZip(bytes.NewReader(data), int64(len(data)), limits, func(r *core.SettlementRecord) error {
+	err := ReadSettlementZip(bytes.NewReader(data), int64(len(data)), partner, limits, func(r *core.SettlementRecord) error {
 		out = append(out, r)
 		return nil
 	})
@@ -186,7 +186,7 @@ func TestReadSettlementZipGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := readZip(t, data, DefaultZipLimits)
+	recs, err := readZip(t, data, "2088101122136241", DefaultZipLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +239,13 @@ func TestReadSettlementZipLimits(t *testing.T) {
 		{"unknown batch", makeZip(t, zip.Deflate, "1_settlebatch_20261123.csv", "Settle_batch_no,Settlement,Currency\nB1,1.00,HKD\n", "1_settle_20261123_B2.csv", hdr+"A,1.00,HKD,P\n"), small, "batch B2 is not in the batch file", false},
 		{"two batch files", makeZip(t, zip.Deflate, "1_settlebatch_20261123.csv", "", "x/1_settlebatch_20261123.csv", ""), small, "two batch files", false},
 		{"not a zip", []byte("PK but not really"), small, "zip", false},
+		// Another merchant's settlement must never be read as this one's; the "unknown batch"
+		// case above is the control (partner 1 entries are read up to their own error).
+		{"foreign batch file", makeZip(t, zip.Deflate, "2_settlebatch_20261123.csv", "Settle_batch_no,Settlement,Currency\nB1,1.00,HKD\n", "1_settle_20261123_B1.csv", hdr+"A,1.00,HKD,P\n"), small, "foreign merchant", false},
+		{"foreign detail file", makeZip(t, zip.Deflate, "1_settle_20261123_B1.csv", hdr+"A,1.00,HKD,P\n", "2_settle_20261123_B2.csv", hdr+"B,2.00,HKD,P\n"), small, "foreign merchant", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readZip(t, tc.zip, tc.limits)
+			_, err := readZip(t, tc.zip, "1", tc.limits)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
@@ -307,7 +311,7 @@ func FuzzReadSettlementZip(f *testing.F) {
 	f.Add(makeZip(f, zip.Store, "1_settle_20261123_B1.csv", "Partner_transaction_id,Amount,Currency,Type\nA,1.00,HKD,P\n"))
 	limits := ZipLimits{MaxEntries: 16, MaxEntryBytes: 1 << 20, MaxTotalBytes: 2 << 20, MaxRatio: 100}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = ReadSettlementZip(bytes.NewReader(data), int64(len(data)), limits, func(r *core.SettlementRecord) error {
+		_ = ReadSettlementZip(bytes.NewReader(data), int64(len(data)), "1", limits, func(r *core.SettlementRecord) error {
 			if r.Reference == "" || !core.ValidCurrency(r.Amount.Currency) {
 				t.Fatalf("invalid record %+v", r)
 			}

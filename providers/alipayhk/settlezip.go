@@ -114,12 +114,16 @@ type ZipLimits struct {
 // DefaultZipLimits are generous for a day of one merchant's settlements.
 var DefaultZipLimits = ZipLimits{MaxEntries: 256, MaxEntryBytes: 256 << 20, MaxTotalBytes: 1 << 30, MaxRatio: 200}
 
-// Entry names inside a settlement zip. The partner id and date are not checked against the
-// archive's name: the archive may have been renamed on download.
+// Entry names inside a settlement zip. The date is not checked against the archive's name (the
+// archive may have been renamed on download), but the partner id is checked against the account's:
+// an entry of another merchant's settlement is never read as this merchant's (see ErrForeignMerchant).
 var (
-	batchEntryRE  = regexp.MustCompile(`^\d+_settlebatch_\d{8}\.csv$`)
-	detailEntryRE = regexp.MustCompile(`^\d+_settle_\d{8}_([A-Za-z0-9_-]+)\.csv$`)
+	batchEntryRE  = regexp.MustCompile(`^(\d+)_settlebatch_\d{8}\.csv$`)
+	detailEntryRE = regexp.MustCompile(`^(\d+)_settle_\d{8}_([A-Za-z0-9_-]+)\.csv$`)
 )
+
+// ErrForeignMerchant is wrapped by ReadSettlementZip errors for an entry named for another partner.
+var ErrForeignMerchant = errors.New("foreign merchant")
 
 // ErrZipLimit is wrapped by ReadSettlementZip errors caused by a ZipLimits bound.
 var ErrZipLimit = errors.New("settlement zip exceeds a size limit")
@@ -130,7 +134,12 @@ var ErrZipLimit = errors.New("settlement zip exceeds a size limit")
 // whose batch it does not list is an error, and rows without a Settlement_time take their
 // batch's Settle_date. Other entries are ignored. A zip is read through io.ReaderAt because its
 // directory is at the end; an sftp.File or os.File serves without loading the whole archive.
-func ReadSettlementZip(r io.ReaderAt, size int64, limits ZipLimits, yield func(*core.SettlementRecord) error) error {
+// partner is the account's partner id: a batch or detail entry named for another partner fails
+// the whole archive with ErrForeignMerchant.
+func ReadSettlementZip(r io.ReaderAt, size int64, partner string, limits ZipLimits, yield func(*core.SettlementRecord) error) error {
+	if partner == "" {
+		return errors.New("alipayhk: settlement zip: no partner id to bind its entries to")
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return fmt.Errorf("alipayhk: settlement zip: %w", err)
@@ -142,8 +151,17 @@ func ReadSettlementZip(r io.ReaderAt, size int64, limits ZipLimits, yield func(*
 	var details []*zip.File
 	for _, f := range zr.File {
 		name := path.Base(f.Name)
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		m := batchEntryRE.FindStringSubmatch(name)
+		if m == nil {
+			m = detailEntryRE.FindStringSubmatch(name)
+		}
+		if m != nil && m[1] != partner {
+			return fmt.Errorf("alipayhk: settlement zip entry %s names partner %s, not the account's: %w", printable(f.Name), m[1], ErrForeignMerchant)
+		}
 		switch {
-		case f.FileInfo().IsDir():
 		case batchEntryRE.MatchString(name):
 			if batchFile != nil {
 				return fmt.Errorf("alipayhk: settlement zip has two batch files (%s, %s)", batchFile.Name, printable(f.Name))
@@ -172,7 +190,7 @@ func ReadSettlementZip(r io.ReaderAt, size int64, limits ZipLimits, yield func(*
 		}
 	}
 	for _, f := range details {
-		batchID := detailEntryRE.FindStringSubmatch(path.Base(f.Name))[1]
+		batchID := detailEntryRE.FindStringSubmatch(path.Base(f.Name))[2]
 		var batch *SettleBatch
 		if batches != nil {
 			if batch = batches[batchID]; batch == nil {

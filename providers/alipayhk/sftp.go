@@ -340,7 +340,7 @@ func (c *sftpConfig) fetch(ctx context.Context, partner string, from, to time.Ti
 		return ctxErr(ctx, err)
 	}
 	for _, rf := range files {
-		if err := c.readFile(s, rf, limits, yield); err != nil {
+		if err := c.readFile(s, rf, partner, limits, yield); err != nil {
 			return ctxErr(ctx, err)
 		}
 	}
@@ -353,7 +353,7 @@ type yieldError struct{ err error }
 func (e *yieldError) Error() string { return e.err.Error() }
 func (e *yieldError) Unwrap() error { return e.err }
 
-func (c *sftpConfig) readFile(s *sftpSession, rf remoteFile, limits ZipLimits, yield func(*core.SettlementRecord) error) error {
+func (c *sftpConfig) readFile(s *sftpSession, rf remoteFile, partner string, limits ZipLimits, yield func(*core.SettlementRecord) error) error {
 	f, err := s.client.Open(rf.Path)
 	if err != nil {
 		return core.WrapError(core.EUNAVAILABLE, err, "cannot open %s on the SFTP server", path.Base(rf.Path))
@@ -368,7 +368,7 @@ func (c *sftpConfig) readFile(s *sftpSession, rf remoteFile, limits ZipLimits, y
 	if c.files == FilesSettlement {
 		// archive/zip reads the directory at the end through ReadAt: the file is read in place
 		// on the server, never copied whole.
-		err = ReadSettlementZip(f, rf.Size, limits, wrapped)
+		err = ReadSettlementZip(f, rf.Size, partner, limits, wrapped)
 	} else {
 		// A transaction file is streamed, but one without end must not run for the whole
 		// deadline: it gets the archive's total budget, and passing it is an error rather than
