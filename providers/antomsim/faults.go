@@ -29,12 +29,15 @@ const (
 	FaultPendingFirst FaultKind = "pending_first"
 	// FaultStalePending sends PAYMENT_PENDING after each PAYMENT_RESULT (out of order).
 	FaultStalePending FaultKind = "stale_pending"
+	// FaultLoseNotify loses the first delivery attempt of each notification (the merchant never
+	// sees it; Delivery.Lost counts it); the retries follow the schedule.
+	FaultLoseNotify FaultKind = "lose_notify"
 )
 
 var callFaults = map[FaultKind]bool{FaultStatus: true, FaultHang: true, FaultUnknown: true, FaultUnknownCommitted: true,
 	FaultLostResponse: true, FaultUnsigned: true, FaultBadSignature: true}
 
-var notifyFaults = map[FaultKind]bool{FaultDuplicateNotify: true, FaultPendingFirst: true, FaultStalePending: true}
+var notifyFaults = map[FaultKind]bool{FaultDuplicateNotify: true, FaultPendingFirst: true, FaultStalePending: true, FaultLoseNotify: true}
 
 // Fault is one injected misbehaviour.
 type Fault struct {

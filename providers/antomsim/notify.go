@@ -3,6 +3,7 @@ package antomsim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ type Delivery struct {
 	NotifyType string `json:"notify_type"`
 	Body       string `json:"body"`
 	Attempts   int    `json:"attempts"`
+	Lost       int    `json:"lost,omitempty"` // attempts lost to a lose_notify fault (not sent)
 	Acked      bool   `json:"acked"`
 	LastAnswer string `json:"last_answer,omitempty"`
 }
@@ -46,21 +48,25 @@ func (s *Sim) notifyLocked(clientID, to string, body map[string]any, delay time.
 		cp["notifyType"] = "PAYMENT_PENDING"
 		return cp
 	}
+	lose := f != nil && f.Kind == FaultLoseNotify
 	switch {
+	case lose:
+		s.queueLocked(clientID, to, delay, true, body)
 	case f != nil && f.Kind == FaultPendingFirst && typ == "PAYMENT_RESULT":
-		s.queueLocked(clientID, to, delay, pending(), body)
+		s.queueLocked(clientID, to, delay, false, pending(), body)
 	case f != nil && f.Kind == FaultStalePending && typ == "PAYMENT_RESULT":
-		s.queueLocked(clientID, to, delay, body, pending())
+		s.queueLocked(clientID, to, delay, false, body, pending())
 	case f != nil && f.Kind == FaultDuplicateNotify:
-		s.queueLocked(clientID, to, delay, body, body)
+		s.queueLocked(clientID, to, delay, false, body, body)
 	default:
-		s.queueLocked(clientID, to, delay, body)
+		s.queueLocked(clientID, to, delay, false, body)
 	}
 }
 
 // queueLocked sends bodies in order, each on its own retry schedule, from one goroutine, so
 // that an injected order (pending first, stale pending after) is the order received.
-func (s *Sim) queueLocked(clientID, to string, delay time.Duration, bodies ...map[string]any) {
+// lose loses the first attempt of each (a lose_notify fault).
+func (s *Sim) queueLocked(clientID, to string, delay time.Duration, lose bool, bodies ...map[string]any) {
 	var idx []int
 	var raw [][]byte
 	for _, body := range bodies {
@@ -76,14 +82,14 @@ func (s *Sim) queueLocked(clientID, to string, delay time.Duration, bodies ...ma
 	go func() {
 		defer s.wg.Done()
 		for i := range raw {
-			s.deliver(idx[i], clientID, to, raw[i], delay)
+			s.deliver(idx[i], clientID, to, raw[i], delay, lose)
 			delay = 0
 		}
 	}()
 }
 
 // deliver posts one notification on the retry schedule (scaled) until it is acknowledged.
-func (s *Sim) deliver(idx int, clientID, to string, body []byte, delay time.Duration) {
+func (s *Sim) deliver(idx int, clientID, to string, body []byte, delay time.Duration, lose bool) {
 	schedule := retrySchedule
 	if s.cfg.Sandbox {
 		schedule = schedule[:1]
@@ -97,10 +103,19 @@ func (s *Sim) deliver(idx int, clientID, to string, body []byte, delay time.Dura
 			return
 		}
 		wait = 0
-		acked, answer := s.post(clientID, to, body)
+		var acked bool
+		var answer string
+		if lose {
+			answer, lose = lostAnswer, false
+		} else {
+			acked, answer = s.post(clientID, to, body)
+		}
 		s.mu.Lock()
 		d := &s.deliveries[idx]
 		d.Attempts++
+		if answer == lostAnswer {
+			d.Lost++
+		}
 		d.Acked, d.LastAnswer = acked, answer
 		n := d.Attempts
 		s.mu.Unlock()
@@ -123,8 +138,7 @@ func (s *Sim) post(clientID, to string, body []byte) (bool, string) {
 	if s.cfg.SignQuery && u.RawQuery != "" {
 		path += "?" + u.RawQuery
 	}
-	rt := s.now().Format("2006-01-02T15:04:05-07:00")
-	sig, err := signB64(s.key, content(path, clientID, rt, body))
+	hdr, err := s.notifyHeaders(path, clientID, body)
 	if err != nil {
 		return false, "sign: " + err.Error()
 	}
@@ -132,10 +146,7 @@ func (s *Sim) post(clientID, to string, body []byte) (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-	req.Header["client-id"] = []string{clientID}
-	req.Header["request-time"] = []string{rt}
-	req.Header["signature"] = []string{sigHeader(sig)}
+	req.Header = hdr
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return false, err.Error()
@@ -152,4 +163,59 @@ func (s *Sim) post(clientID, to string, body []byte) (bool, string) {
 		return false, string(b)
 	}
 	return true, string(b)
+}
+
+const lostAnswer = "lost (lose_notify fault)"
+
+// notifyHeaders signs body for a POST to path as the notifier does and returns the request's
+// headers (lowercase names, as Antom sends them).
+func (s *Sim) notifyHeaders(path, clientID string, body []byte) (http.Header, error) {
+	rt := s.now().Format("2006-01-02T15:04:05-07:00")
+	sig, err := signB64(s.key, content(path, clientID, rt, body))
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h["client-id"] = []string{clientID}
+	h["request-time"] = []string{rt}
+	h["signature"] = []string{sigHeader(sig)}
+	return h, nil
+}
+
+// NotificationHeaders returns the headers the notifier would send with body to notifyURL for
+// clientID, signed with the simulator's Antom key now (a test replays or forges deliveries with
+// them, e.g. a notification storm prepared ahead). The signed path follows Config.SignQuery.
+func (s *Sim) NotificationHeaders(clientID, notifyURL string, body []byte) (http.Header, error) {
+	u, err := url.Parse(notifyURL)
+	if err != nil {
+		return nil, fmt.Errorf("antomsim: notify URL: %w", err)
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if s.cfg.SignQuery && u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	return s.notifyHeaders(path, clientID, body)
+}
+
+// PaymentInfo is a payment as the simulated gateway holds it.
+type PaymentInfo struct {
+	PaymentID, PaymentRequestID, Status string
+	Amount                              Amount
+	Refunded                            int64
+	NotifyURL                           string
+}
+
+// Payment returns the payment clientID asked for with paymentRequestID.
+func (s *Sim) Payment(clientID, paymentRequestID string) (PaymentInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.byRequest[reqKey(clientID, paymentRequestID)]
+	if p == nil {
+		return PaymentInfo{}, false
+	}
+	return PaymentInfo{PaymentID: p.id, PaymentRequestID: p.requestID, Status: p.status, Amount: p.amount, Refunded: p.refunded, NotifyURL: p.notifyURL}, true
 }

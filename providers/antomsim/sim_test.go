@@ -333,3 +333,51 @@ func TestWalletPage(t *testing.T) {
 		t.Errorf("after pending then fail: %s", q)
 	}
 }
+
+// lose_notify loses each notification's first attempt (counted in Lost; nothing reaches the
+// merchant), and the retry delivers it. Control: without the fault the first attempt arrives.
+// NotificationHeaders signs as the notifier does: the simulator's key verifies it.
+func TestLoseNotifyAndNotificationHeaders(t *testing.T) {
+	f := newFixture(t, Config{TimeScale: 100})
+	ns := &notifyServer{ackAt: 1}
+	url := ns.start(t)
+	_, b := f.call(t, "/ams/api/v1/payments/pay", payBody("l0", 10000, "WAP", url), nil)
+	if err := f.sim.Decide(paymentID(t, b), DecisionPay); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "control delivery", func() bool { return ns.count() == 1 })
+	id, err := f.sim.SetFault(Fault{Kind: FaultLoseNotify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b = f.call(t, "/ams/api/v1/payments/pay", payBody("l1", 10000, "WAP", url), nil)
+	pid := paymentID(t, b)
+	if err := f.sim.Decide(pid, DecisionPay); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.RemoveFault(id)
+	waitFor(t, "the lost attempt", func() bool { d := f.sim.Deliveries(); return len(d) == 2 && d[1].Attempts >= 1 })
+	if d := f.sim.Deliveries()[1]; d.Lost != 1 || d.Attempts != 1 || d.Acked || ns.count() != 1 {
+		t.Fatalf("after the lost attempt: %+v, %d received", d, ns.count())
+	}
+	waitFor(t, "the retry", func() bool { return ns.count() == 2 }) // 2 simulated minutes
+	if d := f.sim.Deliveries()[1]; d.Lost != 1 || d.Attempts != 2 || !d.Acked {
+		t.Errorf("after the retry: %+v", d)
+	}
+	if g, ok := f.sim.Payment(cid, "l1"); !ok || g.PaymentID != pid || g.Status != StatusSuccess || g.Amount.Value != 10000 {
+		t.Errorf("Payment: %+v %v", g, ok)
+	}
+
+	body := []byte(`{"notifyType":"PAYMENT_RESULT"}`)
+	h, err := f.sim.NotificationHeaders(cid, "http://127.0.0.1:1/notify/acct?x=1", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := content("/notify/acct", cid, h["request-time"][0], body)
+	if err := verifySig(&f.sim.key.PublicKey, h["signature"][0], c); err != nil || h["client-id"][0] != cid {
+		t.Errorf("NotificationHeaders %v: %v", h, err)
+	}
+	if err := verifySig(&f.sim.key.PublicKey, h["signature"][0], append(c, ' ')); err == nil {
+		t.Error("the signature verifies another body")
+	}
+}
