@@ -19,12 +19,25 @@ type Client struct {
 	base atomic.Pointer[string]
 	key  string
 	http *http.Client
+	// the route of CreatePayment and the currency of CreatePayment and CreateRefund
+	region, method, currency string
+	returnURL                string // sent with CreatePayment when set (Antom requires one)
 }
+
+// SetRoute sets the region, method and currency of the payments CreatePayment makes (default
+// Region, Method, Currency: the Alipay account).
+func (c *Client) SetRoute(region, method, currency string) {
+	c.region, c.method, c.currency = region, method, currency
+}
+
+// SetReturnURL sets the return_url of the payments CreatePayment makes ("" sends none).
+func (c *Client) SetReturnURL(u string) { c.returnURL = u }
 
 // NewClient returns a client keeping up to conns idle keep-alive connections.
 func NewClient(base, apiKey string, conns int) *Client {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
-	c := &Client{key: apiKey, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	c := &Client{key: apiKey, http: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		region: Region, method: Method, currency: Currency}
 	c.SetBase(base)
 	return c
 }
@@ -117,13 +130,18 @@ type Refund struct {
 	FailureCode string            `json:"failure_code"`
 }
 
-// CreatePayment creates an app payment of value minor units of USD.
+// CreatePayment creates an app payment of value minor units of the route's currency (USD by
+// default).
 func (c *Client) CreatePayment(ctx context.Context, ref string, value int64) (*Payment, error) {
 	var p Payment
-	err := c.Do(ctx, http.MethodPost, "/v1/payments", map[string]any{
-		"region": Region, "method": Method, "channel": "app", "subject": "bench " + ref, "reference": ref,
-		"amount": core.Money{Value: value, Currency: Currency},
-	}, &p, nil)
+	body := map[string]any{
+		"region": c.region, "method": c.method, "channel": "app", "subject": "bench " + ref, "reference": ref,
+		"amount": core.Money{Value: value, Currency: c.currency},
+	}
+	if c.returnURL != "" {
+		body["return_url"] = c.returnURL
+	}
+	err := c.Do(ctx, http.MethodPost, "/v1/payments", body, &p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +165,7 @@ func (c *Client) CreateRefund(ctx context.Context, paymentID string, value int64
 		hdr = map[string]string{"Idempotency-Key": idemKey}
 	}
 	err := c.Do(ctx, http.MethodPost, "/v1/payments/"+paymentID+"/refunds", map[string]any{
-		"amount": core.Money{Value: value, Currency: Currency}, "reason": "bench",
+		"amount": core.Money{Value: value, Currency: c.currency}, "reason": "bench",
 	}, &r, hdr)
 	if err != nil {
 		return nil, err
@@ -166,11 +184,19 @@ func (c *Client) GetRefund(ctx context.Context, paymentID, refundID string) (*Re
 
 // Notify POSTs a form to /notify/{account} and returns the HTTP status and body.
 func (c *Client) Notify(ctx context.Context, account string, form []byte) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base()+"/notify/"+account, bytes.NewReader(form))
+	return c.NotifyWith(ctx, account, http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}, form)
+}
+
+// NotifyWith POSTs body with the headers hdr (a JSON notification and its signature headers,
+// names kept as given) to /notify/{account} and returns the HTTP status and body.
+func (c *Client) NotifyWith(ctx context.Context, account string, hdr http.Header, body []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base()+"/notify/"+account, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	for k, v := range hdr {
+		req.Header[k] = append([]string(nil), v...)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, "", err

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -76,3 +77,13 @@ func (n *Notifier) Form(t TradeNotice) ([]byte, error) {
 
 // TradeNo returns a 28-digit Alipay-style trade number for i.
 func TradeNo(i int) string { return "2026112200" + fmt.Sprintf("%018s", strconv.Itoa(i)) }
+
+// AntomHeaders signs an Antom JSON notification body for the stack's account as antomsim's
+// notifier does (its own signing code and Antom key, over POST <notify path>\n<client id>.
+// <request time>.<body>) and returns the headers to send with it. Provider "antom" only.
+func (s *Stack) AntomHeaders(body []byte) (http.Header, error) {
+	if s.Antom == nil {
+		return nil, fmt.Errorf("bench: the stack has no Antom simulator (Provider %q)", s.opts.Provider)
+	}
+	return s.Antom.NotificationHeaders(AntomClientID, s.URL+s.NotifyPath(), body)
+}

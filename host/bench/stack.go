@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/paymux/paymux/plugins/sdk"
+	"github.com/paymux/paymux/providers/antomsim"
 	"github.com/paymux/paymux/providers/mapisim"
 )
 
@@ -32,6 +33,21 @@ const (
 	APIKey = "pmx-bench-key-DO-NOT-USE"
 	// PluginBinary is the Alipay plugin's executable name (make build puts it in bin/).
 	PluginBinary = "paymux-provider-alipay"
+)
+
+// The Antom account of a stack started with Provider "antom": an antomsim merchant and the
+// host account (GCash in the Philippines) that uses it.
+const (
+	ProviderAlipay = "alipay"
+	ProviderAntom  = "antom"
+
+	AntomClientID = "5X0000000000BENCH"
+	AntomAccount  = "bench-antom"
+	AntomRegion   = "PH"
+	AntomMethod   = "gcash"
+	AntomCurrency = "PHP"
+	// AntomPluginBinary is the Antom plugin's executable name.
+	AntomPluginBinary = "paymux-provider-antom"
 )
 
 // requireLoopback refuses any address that is not a loopback IP: the bench and the fault
@@ -68,7 +84,10 @@ func RequireLoopbackURL(raw string) error {
 type StackOptions struct {
 	Store string // sqlite (default) or postgres
 	DSN   string // postgres URL; sqlite: a file (default: in WorkDir)
-	// PluginPath is the Alipay plugin binary.
+	// Provider is the host account's provider: ProviderAlipay (default: the mapi simulator,
+	// account Account) or ProviderAntom (the antomsim simulator, account AntomAccount).
+	Provider string
+	// PluginPath is the provider's plugin binary (PluginBinary or AntomPluginBinary).
 	PluginPath string
 	// HostArgv starts the host as a child process: argv, to which the path of a HostConfig
 	// JSON file is appended; the child calls RunHost and prints ReadyPrefix. Empty runs the host
@@ -88,6 +107,8 @@ type StackOptions struct {
 	CallTimeout time.Duration
 	// SimConfig tunes the simulator (faults are set later on Stack.Sim).
 	SimConfig mapisim.Config
+	// AntomConfig tunes the Antom simulator (Provider "antom"; faults are set on Stack.Antom).
+	AntomConfig antomsim.Config
 	// Sim and SimURL, when set, make this stack use another stack's running simulator (two
 	// hosts, one gateway); Close then leaves it running.
 	Sim    *mapisim.Sim
@@ -102,10 +123,14 @@ type StackOptions struct {
 
 // Stack is a running simulator and paymux host.
 type Stack struct {
-	Sim    *mapisim.Sim
+	Sim    *mapisim.Sim  // the mapi simulator (Provider "alipay")
+	Antom  *antomsim.Sim // the Antom simulator (Provider "antom")
 	SimURL string
-	URL    string // base URL of the host's API
-	Client *Client
+	// Account, Region, Method and Currency are the host account under test and the route its
+	// payments take.
+	Account, Region, Method, Currency string
+	URL                               string // base URL of the host's API
+	Client                            *Client
 
 	opts      StackOptions
 	sharedSim bool // the simulator belongs to another stack
@@ -152,7 +177,24 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: plugin binary (build it with make build): %w", err)
 	}
+	if o.Provider == "" {
+		o.Provider = ProviderAlipay
+	}
 	s := &Stack{opts: o}
+	if o.Provider == ProviderAntom {
+		if o.Sim != nil {
+			return nil, errors.New("bench: a shared simulator is for the alipay provider only")
+		}
+		if err := s.startAntom(ctx, sum); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	if o.Provider != ProviderAlipay {
+		return nil, fmt.Errorf("bench: unknown provider %q (want %s or %s)", o.Provider, ProviderAlipay, ProviderAntom)
+	}
+	s.Account, s.Region, s.Method, s.Currency = Account, Region, Method, Currency
 	if o.Sim != nil {
 		if err := RequireLoopbackURL(o.SimURL); err != nil {
 			return nil, err
@@ -210,6 +252,52 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	}
 	return s, nil
 }
+
+// startAntom starts antomsim with the bench merchant and the host with an Antom account.
+func (s *Stack) startAntom(ctx context.Context, sum string) error {
+	o := s.opts
+	s.Account, s.Region, s.Method, s.Currency = AntomAccount, AntomRegion, AntomMethod, AntomCurrency
+	s.Antom = antomsim.New(o.AntomConfig)
+	if err := s.Antom.AddMerchant(antomsim.Merchant{ClientID: AntomClientID, PublicKeyPEM: antomsim.TestMerchantPublicKeyPEM, Name: "paymux bench"}); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("bench: simulator listener: %w", err)
+	}
+	s.simSrv = &http.Server{Handler: s.Antom.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.simSrv.Serve(ln) }()
+	s.SimURL = "http://" + ln.Addr().String()
+	keyFile := filepath.Join(o.WorkDir, "test-antom-merchant-private-DO-NOT-USE.pem")
+	pubFile := filepath.Join(o.WorkDir, "test-antom-public-DO-NOT-USE.pem")
+	if err := os.WriteFile(keyFile, antomsim.TestMerchantPrivateKeyPEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(pubFile, s.Antom.AntomPublicKeyPEM(), 0o600); err != nil {
+		return err
+	}
+	rt, err := os.MkdirTemp("", "pmxb")
+	if err != nil {
+		return err
+	}
+	s.cfg = HostConfig{
+		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
+		Plugin: "antom", Command: o.PluginPath, SHA256: sum, Account: AntomAccount, Region: AntomRegion, Method: AntomMethod,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile,
+		Settings: map[string]string{
+			"client_id": AntomClientID, "gateway_url": s.SimURL,
+			"private_key_file": keyFile, "antom_public_key_file": pubFile, "timeout": "5s",
+		},
+	}
+	for k, v := range o.Settings {
+		s.cfg.Settings[k] = v
+	}
+	s.cfgPath = filepath.Join(o.WorkDir, "host.json")
+	return s.startHost(ctx)
+}
+
+// NotifyPath is the host's notification path of the account under test.
+func (s *Stack) NotifyPath() string { return "/notify/" + s.Account }
 
 // HostConfig returns the config the host runs with.
 func (s *Stack) HostConfig() HostConfig { return s.cfg }
@@ -320,6 +408,11 @@ func (s *Stack) hostReady(addr string) error {
 	s.URL = "http://" + addr
 	if s.Client == nil {
 		s.Client = NewClient(s.URL, APIKey, 64)
+		s.Client.SetRoute(s.Region, s.Method, s.Currency)
+		if s.Antom != nil {
+			// Antom sends the buyer back there; the bench's buyer never follows it.
+			s.Client.SetReturnURL("http://127.0.0.1/bench/return")
+		}
 	} else {
 		s.Client.SetBase(s.URL)
 	}
@@ -427,6 +520,9 @@ func (s *Stack) Close() {
 	}
 	if s.Sim != nil && !s.sharedSim {
 		s.Sim.Close()
+	}
+	if s.Antom != nil {
+		s.Antom.Close()
 	}
 	if s.cfg.RuntimeDir != "" {
 		_ = os.RemoveAll(s.cfg.RuntimeDir)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -163,7 +164,8 @@ func overlaps(a, b []int) bool {
 // delivery is one notification of a storm.
 type delivery struct {
 	id   string
-	form []byte
+	form []byte      // the body: a form, or an Antom JSON notification
+	hdr  http.Header // Antom: the signed headers sent with it
 }
 
 // storm builds n deliveries for payments that were paid in the simulator's wallet with the
@@ -172,6 +174,9 @@ type delivery struct {
 // new notify_ids, and every 5th delivery a repeat of an earlier one.
 func (f *fixture) storm(payments []*bench.Payment, n int) []delivery {
 	f.t.Helper()
+	if f.antom {
+		return f.antomStorm(payments, n)
+	}
 	genuine := f.walletPayHeld(payments)
 	out := make([]delivery, 0, n)
 	for i, u := 0, 0; len(out) < n; i++ {
@@ -180,11 +185,11 @@ func (f *fixture) storm(payments []*bench.Payment, n int) []delivery {
 			out = append(out, out[i-3]) // a duplicate delivery
 		case u < len(payments):
 			g := genuine[payments[u].ID]
-			out = append(out, delivery{g.notifyID, g.form})
+			out = append(out, delivery{id: g.notifyID, form: g.form})
 			u++
 		default:
 			id := fmt.Sprintf("storm-%d", i)
-			out = append(out, delivery{id, f.notice(payments[u%len(payments)], mapisim.StatusTradeFinished, id)})
+			out = append(out, delivery{id: id, form: f.notice(payments[u%len(payments)], mapisim.StatusTradeFinished, id)})
 			u++
 		}
 	}
@@ -230,7 +235,7 @@ func hostKilledDuringStorm(t *testing.T, o bench.StackOptions) {
 						return
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					acked, _ := f.post(ctx, storm[i].id, storm[i].form)
+					acked, _ := f.send(ctx, storm[i])
 					cancel()
 					if !acked {
 						failedMu.Lock()
@@ -286,7 +291,7 @@ func hostKilledDuringStorm(t *testing.T, o bench.StackOptions) {
 	retry := failed
 	failed = nil
 	for _, d := range retry {
-		ok, err := f.post(f.ctx(10*time.Second), d.id, d.form)
+		ok, err := f.send(f.ctx(10*time.Second), d)
 		if !ok {
 			t.Errorf("redelivery of %s after the restart not acknowledged: %v", d.id, err)
 		}
@@ -507,8 +512,8 @@ func TestDuplicateAndOutOfOrder(t *testing.T) {
 		waiting := f.notice(p, mapisim.StatusWaitBuyerPay, "wait-"+p.ID)
 		closed := f.notice(p, mapisim.StatusTradeClosed, "close-"+p.ID)
 		order := []delivery{
-			{g.notifyID, g.form}, {g.notifyID, g.form}, {"wait-" + p.ID, waiting},
-			{"close-" + p.ID, closed}, {g.notifyID, g.form}, {"wait-" + p.ID, waiting},
+			{id: g.notifyID, form: g.form}, {id: g.notifyID, form: g.form}, {id: "wait-" + p.ID, form: waiting},
+			{id: "close-" + p.ID, form: closed}, {id: g.notifyID, form: g.form}, {id: "wait-" + p.ID, form: waiting},
 		}
 		var wg sync.WaitGroup
 		for j, d := range order {

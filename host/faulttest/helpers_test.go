@@ -4,6 +4,7 @@ package faulttest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -29,12 +30,20 @@ type fixture struct {
 	plugins map[int]bool // every plugin pid observed, for the "none left behind" check
 	acked   map[string]bool
 	seq     int
+	antom   bool // the account is an Antom one (st.Antom), not an Alipay one (st.Sim)
 }
 
 // tradeNo is the Alipay trade number the simulated gateway gave p's trade (p was paid in the
 // simulator's wallet), the same in every notification about it.
 func (f *fixture) tradeNo(p *bench.Payment) string {
 	f.t.Helper()
+	if f.antom {
+		g, ok := f.st.Antom.Payment(bench.AntomClientID, p.OutTradeNo)
+		if !ok || g.PaymentID == "" {
+			f.t.Fatalf("payment %s has no payment at the simulated Antom gateway", p.ID)
+		}
+		return g.PaymentID
+	}
 	o, ok := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
 	if !ok || o.TradeNo == "" {
 		f.t.Fatalf("payment %s has no trade at the simulated gateway: pay it in the wallet first", p.ID)
@@ -88,6 +97,9 @@ func postgresDSN(t *testing.T) string {
 func newFixture(t *testing.T, o bench.StackOptions) *fixture {
 	t.Helper()
 	o.PluginPath = pluginPath
+	if o.Provider == bench.ProviderAntom {
+		o.PluginPath = antomPluginPath
+	}
 	o.WorkDir = t.TempDir()
 	if os.Getenv("PAYMUX_FAULTTEST_HOST_MODE") == "child" {
 		o.HostArgv = []string{os.Args[0], "-test.run=^$"}
@@ -114,7 +126,7 @@ func newFixture(t *testing.T, o bench.StackOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, st: st, nt: nt, plugins: map[int]bool{}, acked: map[string]bool{}}
+	f := &fixture{t: t, st: st, nt: nt, plugins: map[int]bool{}, acked: map[string]bool{}, antom: o.Provider == bench.ProviderAntom}
 	f.notePlugins()
 	t.Cleanup(func() {
 		f.notePlugins()
@@ -226,10 +238,34 @@ func (f *fixture) notice(p *bench.Payment, status, notifyID string) []byte {
 // post sends a notification; when the host acknowledges it ("success"), its notify_id is
 // recorded as acknowledged. It returns whether it was acknowledged.
 func (f *fixture) post(ctx context.Context, notifyID string, form []byte) (bool, error) {
-	status, body, err := f.st.Client.Notify(ctx, bench.Account, form)
+	return f.send(ctx, delivery{id: notifyID, form: form})
+}
+
+// send delivers d (a form, or for an Antom account a JSON body with its signed headers); when
+// the host acknowledges it ("success", or Antom's resultCode SUCCESS), d.id is recorded as
+// acknowledged. It returns whether it was acknowledged.
+func (f *fixture) send(ctx context.Context, d delivery) (bool, error) {
+	if f.antom {
+		status, body, err := f.st.Client.NotifyWith(ctx, f.st.Account, d.hdr, d.form)
+		if err != nil {
+			return false, err
+		}
+		var a struct {
+			Result struct{ ResultCode, ResultStatus string }
+		}
+		if status == 200 && json.Unmarshal([]byte(body), &a) == nil && a.Result.ResultCode == "SUCCESS" && a.Result.ResultStatus == "S" {
+			f.mu.Lock()
+			f.acked[d.id] = true
+			f.mu.Unlock()
+			return true, nil
+		}
+		return false, nil
+	}
+	status, body, err := f.st.Client.Notify(ctx, bench.Account, d.form)
 	if err != nil {
 		return false, err
 	}
+	notifyID := d.id
 	if status == 200 && strings.TrimSpace(body) == "success" {
 		f.mu.Lock()
 		f.acked[notifyID] = true

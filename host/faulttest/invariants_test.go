@@ -44,11 +44,20 @@ func (f *fixture) checkInvariants() {
 			f.t.Fatalf("listing notifications: %v", err)
 		}
 		for _, n := range page {
-			v, err := url.ParseQuery(string(n.Body))
-			if err != nil {
-				continue
+			var id string
+			if f.antom {
+				k, ok := antomStoredKey(n)
+				if !ok {
+					continue
+				}
+				id = k
+			} else {
+				v, err := url.ParseQuery(string(n.Body))
+				if err != nil {
+					continue
+				}
+				id = v.Get("notify_id")
 			}
-			id := v.Get("notify_id")
 			// One notify_id may have several inbox rows (a duplicate, a retry after a crash):
 			// any row that acknowledges it counts.
 			if st, ok := stored[id]; !ok || !acknowledges(st) {
@@ -61,10 +70,18 @@ func (f *fixture) checkInvariants() {
 		cursor = next
 	}
 	acked := f.ackedIDs()
-	for _, d := range f.st.Sim.Deliveries() {
-		for _, a := range d.Attempts {
-			if a.Acked {
-				acked[d.NotifyID] = true
+	if f.antom {
+		for _, d := range f.st.Antom.Deliveries() {
+			if k, ok := antomKey([]byte(d.Body)); ok && d.Acked {
+				acked[k] = true
+			}
+		}
+	} else {
+		for _, d := range f.st.Sim.Deliveries() {
+			for _, a := range d.Attempts {
+				if a.Acked {
+					acked[d.NotifyID] = true
+				}
 			}
 		}
 	}
@@ -191,6 +208,10 @@ func acknowledges(s store.NotificationStatus) bool {
 // the gateway for the same amount; and the host never counts more refunded than the gateway.
 func (f *fixture) checkGateway(p *store.Payment, refunds []*store.Refund) {
 	f.t.Helper()
+	if f.antom {
+		f.checkAntomGateway(p)
+		return
+	}
 	o, ok := f.st.Sim.Order(bench.Partner, p.OutTradeNo)
 	if p.Status == core.PaymentSucceeded {
 		if !ok || o.Paid.IsZero() || o.TradeNo != p.ProviderRef || o.Amount != p.Amount.Value {

@@ -24,6 +24,9 @@ const envHost = "PAYMUX_FAULTTEST_HOST"
 // host under test.
 var pluginPath, paymuxPath string
 
+// antomPluginPath is the Antom plugin binary, for the tests of an Antom account.
+var antomPluginPath string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envHost) == "1" {
 		os.Exit(serveHost(os.Args[len(os.Args)-1]))
@@ -49,6 +52,7 @@ func serveHost(cfgPath string) int {
 func runTests(m *testing.M) int {
 	if bin := os.Getenv("PAYMUX_BIN"); bin != "" {
 		pluginPath = filepath.Join(bin, bench.PluginBinary)
+		antomPluginPath = filepath.Join(bin, bench.AntomPluginBinary)
 		paymuxPath = filepath.Join(bin, "paymux")
 		return m.Run()
 	}
@@ -59,8 +63,10 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	pluginPath = filepath.Join(dir, bench.PluginBinary)
+	antomPluginPath = filepath.Join(dir, bench.AntomPluginBinary)
 	paymuxPath = filepath.Join(dir, "paymux")
-	for bin, pkg := range map[string]string{pluginPath: "github.com/paymux/paymux/plugins/alipay", paymuxPath: "github.com/paymux/paymux/host/cmd/paymux"} {
+	for bin, pkg := range map[string]string{pluginPath: "github.com/paymux/paymux/plugins/alipay",
+		antomPluginPath: "github.com/paymux/paymux/plugins/antom", paymuxPath: "github.com/paymux/paymux/host/cmd/paymux"} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
 			return 1
