@@ -359,15 +359,16 @@ func suggest(s string, names []string) string {
 		bestDist = 2
 	}
 	for _, n := range names {
-		if d := editDistance(strings.ToLower(s), n); d < bestDist {
+		if d := EditDistance(strings.ToLower(s), n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance, bounded to short keys.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of two short strings (a config key, a command
+// name); past 64 bytes either way it answers a huge distance instead of working quadratically.
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 1 << 30
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/paymux/paymux/host/config"
 )
 
 // command is one subcommand. name may contain a space ("config check").
@@ -146,32 +148,11 @@ func unknownCommand(args []string) string {
 func closestCommand(name string) string {
 	best, bestDist := "", max(2, len(name)/3)+1
 	for _, n := range commandNames() {
-		if d := editDistance(name, n); d < bestDist {
+		if d := config.EditDistance(name, n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of two short strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func main() {
