@@ -79,7 +79,7 @@ func CheckRefund(paid, committed, amount Money) error {
 		return err
 	}
 	if amount.Currency != paid.Currency || committed.Currency != paid.Currency {
-		return Errorf(EINVALID, "refund currency %s differs from the payment's %s", amount.Currency, paid.Currency)
+		return ParamErrorf(EINVALID, "amount.currency", "refund currency %s differs from the payment's %s", amount.Currency, paid.Currency)
 	}
 	// A negative committed total would let refunds exceed the payment; it can only be a bug.
 	if committed.Value < 0 {
@@ -90,7 +90,7 @@ func CheckRefund(paid, committed, amount Money) error {
 		return err
 	}
 	if total.Value > paid.Value {
-		return Errorf(EINVALID, "refund of %s exceeds the refundable %s", amount.Decimal(),
+		return ParamErrorf(EINVALID, "amount", "refund of %s exceeds the refundable %s", amount.Decimal(),
 			Money{paid.Value - committed.Value, paid.Currency}.Decimal())
 	}
 	return nil

@@ -67,6 +67,9 @@ func (f *fakeProvider) CreatePayment(_ context.Context, r *core.CreatePaymentReq
 	if r.Extras["fail"] == "unavailable" {
 		return nil, core.Errorf(core.EUNAVAILABLE, "fake gateway down")
 	}
+	if r.Extras["fail"] == "field" { // a provider refusing one request field
+		return nil, core.ParamErrorf(core.EINVALID, "provider_extras", "fake gateway does not understand fail=field")
+	}
 	if r.Extras["bad_action"] == "1" {
 		return &core.CreatePaymentResult{Action: core.NextAction{Type: core.ActionRedirectURL, Value: "javascript:alert(1)"}}, nil
 	}

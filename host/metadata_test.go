@@ -218,3 +218,47 @@ func TestOnFinal(t *testing.T) {
 		t.Fatalf("final reports %v, want %v", got, want)
 	}
 }
+
+// TestRefundErrorParam: every refused field of a refund request is named in param, and so is
+// a field a provider refuses; each has its control.
+func TestRefundErrorParam(t *testing.T) {
+	e, _ := newFakeEnv(t)
+	p := e.createPayment(paymentBody("rf-param", 1_000), nil)
+	e.payFake(p, "rf-param-n")
+	path := "/v1/payments/" + p.ID + "/refunds"
+	for name, c := range map[string]struct {
+		body  map[string]any
+		param string
+	}{
+		"zero amount":         {map[string]any{"amount": map[string]any{"value": 0, "currency": "HKD"}}, "amount.value"},
+		"unknown currency":    {map[string]any{"amount": map[string]any{"value": 100, "currency": "XYZ"}}, "amount.currency"},
+		"other currency":      {map[string]any{"amount": map[string]any{"value": 100, "currency": "USD"}}, "amount.currency"},
+		"above refundable":    {map[string]any{"amount": map[string]any{"value": 1_001, "currency": "HKD"}}, "amount"},
+		"reason too long":     {map[string]any{"amount": map[string]any{"value": 100, "currency": "HKD"}, "reason": strings.Repeat("r", 257)}, "reason"},
+		"reason with a NUL":   {map[string]any{"amount": map[string]any{"value": 100, "currency": "HKD"}, "reason": "a\x00b"}, "reason"},
+		"metadata bad key":    {map[string]any{"amount": map[string]any{"value": 100, "currency": "HKD"}, "metadata": map[string]string{"a b": "v"}}, "metadata"},
+		"metadata long value": {map[string]any{"amount": map[string]any{"value": 100, "currency": "HKD"}, "metadata": map[string]string{"t": strings.Repeat("v", 501)}}, "metadata.t"},
+	} {
+		r := e.call("POST", path, c.body, nil)
+		if r.Status != http.StatusBadRequest || r.errorCode(t) != "invalid" || r.errorParam(t) != c.param {
+			t.Errorf("%s: %d %s, want 400 with param %s", name, r.Status, r.Body, c.param)
+		}
+	}
+	// Control: the same payment takes a valid refund, which names no param.
+	r := e.call("POST", path, map[string]any{"amount": map[string]any{"value": 1_000, "currency": "HKD"}, "reason": "ok", "metadata": map[string]string{"t": "v"}}, nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("valid refund: %d %s", r.Status, r.Body)
+	}
+	// A provider's field error reaches the caller with its param; a provider error about no
+	// field (the control) has none.
+	body := paymentBody("prov-param", 1_000)
+	body["provider_extras"] = map[string]string{"fail": "field"}
+	if r := e.call("POST", "/v1/payments", body, nil); r.Status != http.StatusBadRequest || r.errorParam(t) != "provider_extras" {
+		t.Errorf("provider field error: %d %s, want 400 with param provider_extras", r.Status, r.Body)
+	}
+	body = paymentBody("prov-noparam", 1_000)
+	body["provider_extras"] = map[string]string{"fail": "unavailable"}
+	if r := e.call("POST", "/v1/payments", body, nil); r.Status != http.StatusServiceUnavailable || r.errorParam(t) != "" {
+		t.Errorf("provider error about no field: %d %s, want 503 without param", r.Status, r.Body)
+	}
+}

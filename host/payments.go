@@ -89,6 +89,14 @@ func checkMetadata(m map[string]string) error {
 	return nil
 }
 
+// checkAmount validates a request's amount, naming amount.currency or amount.value at fault.
+func checkAmount(m core.Money) error {
+	if !core.ValidCurrency(m.Currency) {
+		return withParam(m.Validate(), "amount.currency")
+	}
+	return withParam(m.Validate(), "amount.value")
+}
+
 // withParam names param as the field at fault of err, unless err names one already.
 func withParam(err error, param string) error {
 	var e *core.Error
@@ -113,8 +121,8 @@ func (r *CreatePaymentRequest) validate() error {
 			return err
 		}
 	}
-	if err := r.Amount.Validate(); err != nil {
-		return withParam(err, "amount")
+	if err := checkAmount(r.Amount); err != nil {
+		return err
 	}
 	switch r.Channel {
 	case core.ChannelApp:

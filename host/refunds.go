@@ -25,8 +25,8 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req *Creat
 	if err := checkText("reason", req.Reason, 256, false); err != nil {
 		return nil, err
 	}
-	if err := req.Amount.Validate(); err != nil {
-		return nil, withParam(err, "amount")
+	if err := checkAmount(req.Amount); err != nil {
+		return nil, err
 	}
 	if err := checkMetadata(req.Metadata); err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ type Error struct {
 	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	ProviderCode  string                 `protobuf:"bytes,3,opt,name=provider_code,json=providerCode,proto3" json:"provider_code,omitempty"`
+	Param         string                 `protobuf:"bytes,4,opt,name=param,proto3" json:"param,omitempty"` // the request field at fault, when one is (core.Error.Param)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +87,13 @@ func (x *Error) GetMessage() string {
 func (x *Error) GetProviderCode() string {
 	if x != nil {
 		return x.ProviderCode
+	}
+	return ""
+}
+
+func (x *Error) GetParam() string {
+	if x != nil {
+		return x.Param
 	}
 	return ""
 }
@@ -2103,11 +2111,12 @@ var File_provider_proto protoreflect.FileDescriptor
 
 const file_provider_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprovider.proto\x12\x12paymux.provider.v1\"Z\n" +
+	"\x0eprovider.proto\x12\x12paymux.provider.v1\"p\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12#\n" +
-	"\rprovider_code\x18\x03 \x01(\tR\fproviderCode\"9\n" +
+	"\rprovider_code\x18\x03 \x01(\tR\fproviderCode\x12\x14\n" +
+	"\x05param\x18\x04 \x01(\tR\x05param\"9\n" +
 	"\x05Money\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"i\n" +

@@ -189,7 +189,7 @@ func TestRoundTripEveryField(t *testing.T) {
 	}
 }
 
-// TestErrorsCrossExactly: every core code, message and provider code arrives unchanged, under
+// TestErrorsCrossExactly: every core code, message, provider code and param arrives unchanged, under
 // a sensible gRPC code; internal detail never crosses.
 func TestErrorsCrossExactly(t *testing.T) {
 	codes := []string{core.EINVALID, core.ENOTFOUND, core.ECONFLICT, core.EUNAUTHORIZED, core.EDECLINED,
@@ -198,10 +198,10 @@ func TestErrorsCrossExactly(t *testing.T) {
 	c := bootstrap(t, rec)
 	for _, code := range codes {
 		t.Run(code, func(t *testing.T) {
-			rec.err = &core.Error{Code: code, Message: "msg " + code, ProviderCode: "PC_" + code, Err: errSecret}
+			rec.err = &core.Error{Code: code, Message: "msg " + code, ProviderCode: "PC_" + code, Param: "param_" + code, Err: errSecret}
 			_, err := c.Refund(context.Background(), &core.RefundRequest{})
 			var ce *core.Error
-			if !asCore(err, &ce) || ce.Code != code || ce.Message != "msg "+code || ce.ProviderCode != "PC_"+code {
+			if !asCore(err, &ce) || ce.Code != code || ce.Message != "msg "+code || ce.ProviderCode != "PC_"+code || ce.Param != "param_"+code {
 				t.Fatalf("got %#v", err)
 			}
 			if strings.Contains(err.Error(), "s3cr3t") {

@@ -35,7 +35,7 @@ func GRPCCode(coreCode string) codes.Code {
 }
 
 // toStatus turns a provider's error into a gRPC status error carrying the exact core code,
-// message and provider code. Internal detail (core.Error.Err, or any non-core error) never
+// message, provider code and param. Internal detail (core.Error.Err, or any non-core error) never
 // crosses: the caller logs it on the plugin side, where it was produced.
 func toStatus(err error) error {
 	if err == nil {
@@ -49,7 +49,7 @@ func toStatus(err error) error {
 		ce = &core.Error{Code: core.EINTERNAL, Message: "internal error"}
 	}
 	st := status.New(GRPCCode(ce.Code), ce.Message)
-	if withDetail, derr := st.WithDetails(&pb.Error{Code: ce.Code, Message: ce.Message, ProviderCode: ce.ProviderCode}); derr == nil {
+	if withDetail, derr := st.WithDetails(&pb.Error{Code: ce.Code, Message: ce.Message, ProviderCode: ce.ProviderCode, Param: ce.Param}); derr == nil {
 		st = withDetail
 	}
 	return st.Err()
@@ -83,7 +83,7 @@ func fromStatus(method string, safe bool, err error) error {
 	if ok {
 		for _, d := range st.Details() {
 			if e, ok := d.(*pb.Error); ok {
-				return &core.Error{Code: e.GetCode(), Message: e.GetMessage(), ProviderCode: e.GetProviderCode()}
+				return &core.Error{Code: e.GetCode(), Message: e.GetMessage(), ProviderCode: e.GetProviderCode(), Param: e.GetParam()}
 			}
 		}
 	}

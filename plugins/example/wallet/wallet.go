@@ -132,7 +132,7 @@ func (p *Provider) CreatePayment(_ context.Context, req *core.CreatePaymentReque
 		return nil, core.Errorf(core.EINVALID, "out_trade_no is empty")
 	}
 	if len(req.Extras) > 0 {
-		return nil, core.Errorf(core.EINVALID, "provider_extras %v are not understood by %s", slices.Sorted(maps.Keys(req.Extras)), Name)
+		return nil, core.ParamErrorf(core.EINVALID, "provider_extras", "provider_extras %v are not understood by %s", slices.Sorted(maps.Keys(req.Extras)), Name)
 	}
 	d, _ := p.Describe(context.Background())
 	m, _ := d.Method(MethodID)
