@@ -13,11 +13,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/paymux/paymux/core"
@@ -124,6 +127,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 
 	env := pluginEnv(cfg.Env, level, dir)
 	var pr *procRunner
+	conns := new(connRecorder)
 	clientCfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: hostSets(cfg.CallTimeout),
@@ -149,12 +153,13 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 		Stderr:           io.Discard,
 		SyncStdout:       warnWriter{log: logger.Named(name), stream: "stdout"},
 		SyncStderr:       warnWriter{log: logger.Named(name), stream: "stderr"},
-		GRPCDialOptions:  grpcDialOptions(),
+		GRPCDialOptions:  append(grpcDialOptions(), grpc.WithChainStreamInterceptor(conns.intercept)),
 	}
 	client := plugin.NewClient(clientCfg)
 	p, err := start(ctx, name, client)
 	if err != nil {
 		client.Kill()
+		conns.closeAll()
 		return nil, err
 	}
 	p.runner, p.runtimeDir = pr, dir
@@ -164,6 +169,10 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 	return p, nil
 }
 
+// testHookStarted, when set (tests only), runs after the process printed its handshake line
+// and before the host connects to it.
+var testHookStarted func(*plugin.Client)
+
 // start is the part of Launch after the go-plugin client exists.
 func start(ctx context.Context, name string, client *plugin.Client) (*Plugin, error) {
 	if _, err := client.Start(); err != nil {
@@ -171,6 +180,9 @@ func start(ctx context.Context, name string, client *plugin.Client) (*Plugin, er
 			return nil, err
 		}
 		return nil, fmt.Errorf("plugin %s: start: %w", name, err)
+	}
+	if testHookStarted != nil {
+		testHookStarted(client)
 	}
 	rpc, err := client.Client()
 	if err != nil {
@@ -336,4 +348,49 @@ func pluginEnv(declared map[string]string, level, dir string) []string {
 		EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 		"PLUGIN_UNIX_SOCKET_DIR="+dir,
 	)
+}
+
+// connRecorder remembers every gRPC connection go-plugin dials to the plugin, from the first
+// stream opened on it: go-plugin v1.8.0 (grpc_client.go: newGRPCClient) opens two right after
+// dialing, the broker's and the stdio stream. When the stdio stream fails with anything but
+// Unavailable or Unimplemented (Canceled when the process exited between its handshake line and
+// the connect), Client() returns the error and forgets the connection unclosed; Client.Kill
+// then calls Client() again, which dials and forgets a second one the same way. Their goroutines
+// would leak for the life of the host, at every such start. Launch closes them (closeAll) when
+// the start failed. Only streams are intercepted: unary calls, the hot path, are not.
+type connRecorder struct {
+	last  atomic.Pointer[grpc.ClientConn] // the latest recorded: the check of every later stream
+	mu    sync.Mutex
+	conns []*grpc.ClientConn
+}
+
+func (r *connRecorder) intercept(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if r.last.Load() != cc {
+		r.record(cc)
+	}
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
+func (r *connRecorder) record(cc *grpc.ClientConn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last.Store(cc)
+	for _, c := range r.conns {
+		if c == cc {
+			return
+		}
+	}
+	r.conns = append(r.conns, cc)
+}
+
+// closeAll closes every recorded connection: only once the start has failed and the client is
+// killed (closing one go-plugin still uses would break it).
+func (r *connRecorder) closeAll() {
+	r.mu.Lock()
+	conns := r.conns
+	r.conns = nil
+	r.mu.Unlock()
+	for _, cc := range conns {
+		_ = cc.Close()
+	}
 }

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	case "echo":
 		helperEcho()
 		return
+	case "exit-during-start":
+		helperExitDuringStart()
+		return
 	}
 	dir, err := os.MkdirTemp("", "pmxsdk")
 	if err != nil {
