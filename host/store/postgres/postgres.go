@@ -30,7 +30,8 @@ func init() {
 // Store is a store.Store on a PostgreSQL database (in the schema the DSN's search_path names).
 type Store struct {
 	sqlbase.Queries
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group *groupWriter // the raw notification inserts (see group.go)
 }
 
 var (
@@ -111,6 +112,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
+	s.group = newGroupWriter(pool, GroupWriters, DefaultGroupBatch)
 	return s, nil
 }
 
@@ -225,8 +227,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// InsertNotification implements store.Queries: the raw request's insert, the intake's first
+// commit, goes through the group writer and shares its transaction with the other intakes
+// waiting at the time. It returns once that transaction has committed.
+func (s *Store) InsertNotification(ctx context.Context, n *store.Notification) error {
+	w, err := sqlbase.NotificationInsert(dialect, n)
+	if err != nil {
+		return err
+	}
+	return s.group.do(ctx, w)
+}
+
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.group.close()
 	s.pool.Close()
 	return nil
 }

@@ -246,3 +246,78 @@ func testDedupeRaceShared(t *testing.T, a, b store.Store) {
 		t.Fatalf("%d deliveries applied, %d events; want 1 and 1", applied, len(evs))
 	}
 }
+
+// testConcurrentInsertsOneFails sends many raw notification inserts at once, as the intake does
+// under load, some of which must fail on their own account (an id taken, a dedupe key already
+// applied). Both stores may share one commit among concurrent inserts (SQLite's committer,
+// PostgreSQL's group writer): a failing member gets its own error, and every other insert is
+// committed with exactly its own content, neither failed nor disturbed by the failing ones.
+func testConcurrentInsertsOneFails(t *testing.T, s store.Store) {
+	c := ctx(t)
+	taken := &store.Notification{ID: uniq("ntf_taken_"), Account: "acct-grp", Body: []byte("original")}
+	must(t, s.InsertNotification(c, taken))
+	applied := &store.Notification{ID: uniq("ntf_applied_"), Account: "acct-grp", Status: store.NotificationProcessed, DedupeKey: "acct-grp:k1"}
+	must(t, s.InsertNotification(c, applied))
+
+	const n = 48
+	type res struct {
+		n   *store.Notification
+		bad bool
+		err error
+	}
+	out := make(chan res, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		var m *store.Notification
+		bad := i%8 == 3 || i%8 == 6
+		switch {
+		case i%8 == 3: // the id is taken
+			m = &store.Notification{ID: taken.ID, Account: "acct-grp", Body: []byte("intruder")}
+		case i%8 == 6: // the dedupe key was applied already
+			m = &store.Notification{ID: uniq("ntf_dup_"), Account: "acct-grp", Status: store.NotificationProcessed, DedupeKey: "acct-grp:k1"}
+		default:
+			m = &store.Notification{ID: uniq("ntf_ok_"), Account: "acct-grp", Body: []byte("body " + m2s(i))}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out <- res{m, bad, s.InsertNotification(c, m)}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(out)
+	good := 0
+	for r := range out {
+		if r.bad {
+			wantCode(t, r.err, core.ECONFLICT)
+			if r.n.ID != taken.ID {
+				if _, err := s.GetNotification(c, r.n.ID); core.ErrorCode(err) != core.ENOTFOUND {
+					t.Errorf("failed insert %s is stored (err %v)", r.n.ID, err)
+				}
+			}
+			continue
+		}
+		if r.err != nil {
+			t.Errorf("insert %s failed with its neighbours' failures: %v", r.n.ID, r.err)
+			continue
+		}
+		got, err := s.GetNotification(c, r.n.ID)
+		if err != nil || string(got.Body) != string(r.n.Body) || got.Status != store.NotificationReceived {
+			t.Errorf("acknowledged insert %s: got %+v, %v", r.n.ID, got, err)
+		}
+		good++
+	}
+	if good != n-n/4 {
+		t.Errorf("%d inserts acknowledged, want %d", good, n-n/4)
+	}
+	got, err := s.GetNotification(c, taken.ID)
+	must(t, err)
+	if string(got.Body) != "original" {
+		t.Errorf("taken notification overwritten: %q", got.Body)
+	}
+}
+
+func m2s(i int) string { return string(rune('a'+i%26)) + string(rune('a'+i/26)) }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotificationRoundTrip", testNotificationRoundTrip},
 		{"NotificationDedupe", testNotificationDedupe},
 		{"NotificationList", testNotificationList},
+		{"ConcurrentInsertsOneFails", testConcurrentInsertsOneFails},
 		{"EventLifecycle", testEventLifecycle},
 		{"EventList", testEventList},
 		{"ClaimPaymentsAndRefunds", testClaimPaymentsAndRefunds},

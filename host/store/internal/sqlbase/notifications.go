@@ -68,6 +68,18 @@ func (q Queries) Do(ctx context.Context, w Write) error {
 	return q.write(ctx, w.query, w.args, w.needRows, w.check)
 }
 
+// NewWrite builds a Write from its parts (see Parts).
+func NewWrite(query string, args []any, needRows bool, check func(rows int64, err error) error) Write {
+	return Write{query, args, needRows, check}
+}
+
+// Parts returns w's statement, its arguments, whether it must affect a row, and the check that
+// turns its outcome (rows affected, driver error) into the store's error. The PostgreSQL store
+// sends several callers' writes in one transaction with them (its group writer).
+func (w Write) Parts() (query string, args []any, needRows bool, check func(rows int64, err error) error) {
+	return w.query, w.args, w.needRows, w.check
+}
+
 // NotificationInsert prepares InsertNotification's statement, applying its defaults to n.
 func NotificationInsert(d *Dialect, n *store.Notification) (Write, error) {
 	if n.ID == "" || n.Account == "" {
