@@ -6,12 +6,13 @@ import (
 )
 
 // The sub-select bounds each batch (DELETE ... LIMIT is not portable) and takes the oldest
-// rows first by seq, so the scan stops after limit matches.
+// rows first, in the order of the partial index on the time column (migration 007), so it
+// reads only the rows it deletes, and nothing when none is due.
 
 // PruneRejectedNotifications implements store.Pruner.
 func (q Queries) PruneRejectedNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
 	n, err := q.C.Exec(ctx, q.D.Q(`DELETE FROM notifications WHERE seq IN (
-		SELECT seq FROM notifications WHERE status = 'rejected' AND received_at < ? ORDER BY seq LIMIT ?)`),
+		SELECT seq FROM notifications WHERE status = 'rejected' AND received_at < ? ORDER BY received_at LIMIT ?)`),
 		q.D.T(before), limit)
 	if err != nil {
 		return 0, internal(err, "prune rejected notifications")
@@ -22,7 +23,7 @@ func (q Queries) PruneRejectedNotifications(ctx context.Context, before time.Tim
 // PruneDeliveredEvents implements store.Pruner.
 func (q Queries) PruneDeliveredEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
 	n, err := q.C.Exec(ctx, q.D.Q(`DELETE FROM events WHERE seq IN (
-		SELECT seq FROM events WHERE status = 'delivered' AND delivered_at < ? ORDER BY seq LIMIT ?)`),
+		SELECT seq FROM events WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?)`),
 		q.D.T(before), limit)
 	if err != nil {
 		return 0, internal(err, "prune delivered events")
