@@ -76,7 +76,9 @@ type Report struct {
 	NotifyVsVerify float64 `json:"notify_vs_bare_verify,omitempty"`
 	// CPU is the CPU time each process used during the scenario (not setup, not baselines):
 	// where the cores went.
-	CPU     CPUSplit  `json:"cpu"`
+	CPU CPUSplit `json:"cpu"`
+	// Budget is the CPU per operation and process (create and notify scenarios).
+	Budget  *Budget   `json:"cpu_budget,omitempty"`
 	Host    ProcMem   `json:"host"`
 	Plugins []ProcMem `json:"plugins"`
 	Targets []Target  `json:"targets"`
@@ -90,6 +92,72 @@ type Round struct {
 	VerifyPerSecond float64 `json:"bare_verify_per_second"` // same
 	CreateVsSign    float64 `json:"create_vs_bare_sign,omitempty"`
 	NotifyVsVerify  float64 `json:"notify_vs_bare_verify,omitempty"`
+	// CPU per operation of the slice (create or notify scenario; zero for mixed) and the bare
+	// signature's and verification's CPU, the mean of the baselines around it.
+	HostCPU      time.Duration `json:"host_cpu_per_op_ns,omitempty"`
+	PluginCPU    time.Duration `json:"plugin_cpu_per_op_ns,omitempty"`
+	GeneratorCPU time.Duration `json:"generator_cpu_per_op_ns,omitempty"`
+	SignCPU      time.Duration `json:"bare_sign_cpu_ns,omitempty"`
+	VerifyCPU    time.Duration `json:"bare_verify_cpu_ns,omitempty"`
+}
+
+// Budget is the CPU each process spends per operation (create or notification) in the
+// scenario, and the paired ratios of issue 20 built from it: each is computed per round, against
+// the bare RSA CPU measured around that round, and the median over the rounds is reported. It
+// is absent for the mixed scenario, whose CPU cannot be split between its two operations.
+type Budget struct {
+	Operation string `json:"operation"` // "create" or "notification"
+	// HostCPU, PluginCPU and GeneratorCPU are per operation, over the whole scenario.
+	HostCPU      time.Duration `json:"host_cpu_per_op_ns"`
+	PluginCPU    time.Duration `json:"plugin_cpu_per_op_ns"`
+	GeneratorCPU time.Duration `json:"generator_cpu_per_op_ns"`
+	// SignCPU and VerifyCPU are the median CPU of one bare RSA-2048 signature and verification
+	// over the run's baselines.
+	SignCPU   time.Duration `json:"bare_sign_cpu_ns"`
+	VerifyCPU time.Duration `json:"bare_verify_cpu_ns"`
+	// HostVsSign is the host's CPU per operation over a bare signature's CPU (medians of the
+	// per-round ratios); PluginVsSign the plugin's; SignVsHostPlugin is issue 20's "bare
+	// signature CPU / (host + plugin CPU per create)"; HostVsVerify and PluginVsVerify divide
+	// by a bare verification instead.
+	HostVsSign       float64 `json:"host_vs_bare_sign"`
+	PluginVsSign     float64 `json:"plugin_vs_bare_sign"`
+	SignVsHostPlugin float64 `json:"bare_sign_vs_host_plus_plugin"`
+	HostVsVerify     float64 `json:"host_vs_bare_verify"`
+	PluginVsVerify   float64 `json:"plugin_vs_bare_verify"`
+}
+
+// budget computes the CPU budget from the rounds and the scenario's CPU split (nil when the
+// CPU could not be attributed to one operation).
+func budget(scenario string, ops int, cpu CPUSplit, rounds []Round, baselines []Baseline) *Budget {
+	if ops <= 0 || scenario == ScenarioMixed {
+		return nil
+	}
+	b := &Budget{Operation: "create", HostCPU: perOp(cpu.Host, ops), PluginCPU: perOp(cpu.Plugins, ops), GeneratorCPU: perOp(cpu.Generator, ops)}
+	if scenario == ScenarioNotify {
+		b.Operation = "notification"
+	}
+	var sc, vc []float64
+	for _, x := range baselines {
+		sc = append(sc, float64(x.SignCPU))
+		vc = append(vc, float64(x.VerifyCPU))
+	}
+	b.SignCPU, b.VerifyCPU = time.Duration(median(sc)), time.Duration(median(vc))
+	ratio := func(num, den func(Round) time.Duration) float64 {
+		return medianOf(rounds, func(x Round) float64 {
+			if den(x) <= 0 {
+				return 0
+			}
+			return float64(num(x)) / float64(den(x))
+		})
+	}
+	host := func(x Round) time.Duration { return x.HostCPU }
+	plugin := func(x Round) time.Duration { return x.PluginCPU }
+	sign := func(x Round) time.Duration { return x.SignCPU }
+	verify := func(x Round) time.Duration { return x.VerifyCPU }
+	b.HostVsSign, b.PluginVsSign = ratio(host, sign), ratio(plugin, sign)
+	b.SignVsHostPlugin = ratio(sign, func(x Round) time.Duration { return x.HostCPU + x.PluginCPU })
+	b.HostVsVerify, b.PluginVsVerify = ratio(host, verify), ratio(plugin, verify)
+	return b
 }
 
 func medianOf(rs []Round, f func(Round) float64) float64 {
@@ -97,6 +165,11 @@ func medianOf(rs []Round, f func(Round) float64) float64 {
 	for i, x := range rs {
 		v[i] = f(x)
 	}
+	return median(v)
+}
+
+// median returns the median of v (sorting it; 0 for none).
+func median(v []float64) float64 {
 	slices.Sort(v)
 	if len(v) == 0 {
 		return 0
@@ -135,7 +208,7 @@ type Machine struct {
 	LoadAvg      string `json:"loadavg_before"`
 }
 
-// Target is one of issue 10's goals and whether this run met it.
+// Target is one of the goals of issues 10 and 20 and whether this run met it.
 type Target struct {
 	Name     string  `json:"name"`
 	Goal     string  `json:"goal"`
@@ -327,6 +400,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		before, after := r.Baselines[k], r.Baselines[k+1]
 		round.SignPerSecond = (before.SignPerSecond + after.SignPerSecond) / 2
 		round.VerifyPerSecond = (before.VerifyPerSecond + after.VerifyPerSecond) / 2
+		round.SignCPU = (before.SignCPU + after.SignCPU) / 2
+		round.VerifyCPU = (before.VerifyCPU + after.VerifyCPU) / 2
+		if ops := roundOps(o.Scenario, cRuns, nRuns); ops > 0 {
+			round.HostCPU, round.PluginCPU, round.GeneratorCPU = perOp(h1-h0, ops), perOp(p1-p0, ops), perOp(s1-s0, ops)
+		}
 		if round.SignPerSecond > 0 {
 			round.CreateVsSign = round.CreatePerSecond / round.SignPerSecond
 		}
@@ -359,8 +437,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			r.Plugins = append(r.Plugins, m)
 		}
 	}
+	switch {
+	case o.Scenario == ScenarioCreate && r.Create != nil:
+		r.Budget = budget(o.Scenario, r.Create.Ops, cpu, r.Rounds, r.Baselines)
+	case o.Scenario == ScenarioNotify && r.Notify != nil:
+		r.Budget = budget(o.Scenario, r.Notify.Ops, cpu, r.Rounds, r.Baselines)
+	}
 	r.Targets = targets(r)
 	return r, nil
+}
+
+// roundOps is the number of operations of the round just run (the last load result), or 0 for
+// the mixed scenario.
+func roundOps(scenario string, cRuns, nRuns []LoadResult) int {
+	switch {
+	case scenario == ScenarioCreate && len(cRuns) > 0:
+		return cRuns[len(cRuns)-1].Ops
+	case scenario == ScenarioNotify && len(nRuns) > 0:
+		return nRuns[len(nRuns)-1].Ops
+	}
+	return 0
 }
 
 func targets(r *Report) []Target {
@@ -372,6 +468,16 @@ func targets(r *Report) []Target {
 		t = append(t,
 			Target{Name: "notification intake per second (" + r.Store + ")", Goal: ">= 5000", Measured: r.Notify.PerSecond, Met: r.Notify.PerSecond >= 5000},
 			Target{Name: "notification p99 latency, ms", Goal: "< 25", Measured: ms(r.Notify.P99), Met: r.Notify.P99 < 25*time.Millisecond})
+	}
+	if b := r.Budget; b != nil {
+		if b.Operation == "create" {
+			t = append(t,
+				Target{Name: "bare sign CPU / (host + plugin CPU per create)", Goal: ">= 0.85", Measured: b.SignVsHostPlugin, Met: b.SignVsHostPlugin >= 0.85},
+				Target{Name: "host CPU per create, ms", Goal: "<= 0.10", Measured: ms(b.HostCPU), Met: b.HostCPU <= 100*time.Microsecond},
+				Target{Name: "plugin CPU per create - bare sign CPU, ms", Goal: "<= 0.05", Measured: ms(b.PluginCPU - b.SignCPU), Met: b.PluginCPU-b.SignCPU <= 50*time.Microsecond})
+		} else {
+			t = append(t, Target{Name: "host CPU per notification, ms", Goal: "<= 0.15", Measured: ms(b.HostCPU), Met: b.HostCPU <= 150*time.Microsecond})
+		}
 	}
 	mib := float64(r.Host.PeakRSS) / (1 << 20)
 	t = append(t, Target{Name: "host peak RSS, MiB", Goal: "< 100", Measured: mib, Met: mib < 100})

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,6 +47,11 @@ type HostConfig struct {
 	LogLevel   string        `json:"log_level,omitempty"`
 	// CPUProfile, when set, is where the host writes a pprof CPU profile of its whole run.
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// Spin, when positive, makes the host burn this much CPU in every request before serving
+	// it: a deliberate slowdown that shows the CI gate failing (paymux bench -host-spin).
+	Spin time.Duration `json:"spin,omitempty"`
+	// PluginEnv is the plugin process's environment (e.g. sdk.EnvCPUProfile).
+	PluginEnv map[string]string `json:"plugin_env,omitempty"`
 }
 
 // ReadyPrefix starts the line a host child prints on stdout once it serves: "<prefix> <addr>".
@@ -103,7 +110,7 @@ func RunHost(ctx context.Context, cfg HostConfig, ready func(addr string)) error
 		defer cancel()
 		_ = mgr.Shutdown(sctx)
 	}()
-	if err := mgr.Start(ctx, []pluginhost.Spec{{Name: cfg.Plugin, Command: cfg.Command, SHA256: cfg.SHA256}}); err != nil {
+	if err := mgr.Start(ctx, []pluginhost.Spec{{Name: cfg.Plugin, Command: cfg.Command, SHA256: cfg.SHA256, Env: cfg.PluginEnv}}); err != nil {
 		return fmt.Errorf("starting plugin: %w", err)
 	}
 	if err := mgr.Configure(ctx, cfg.Plugin, cfg.Account, cfg.Settings); err != nil {
@@ -128,7 +135,11 @@ func RunHost(ctx context.Context, cfg HostConfig, ready func(addr string)) error
 		Settings: settings, Logger: log, CallTimeout: cfg.CallTimeout,
 	})
 	api := httpapi.New(httpapi.Options{Service: svc, Keys: httpapi.StaticKeys([]string{cfg.APIKey}), Logger: log})
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := api.Handler()
+	if cfg.Spin > 0 {
+		handler = spinning(handler, cfg.Spin)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -147,6 +158,41 @@ func RunHost(ctx context.Context, cfg HostConfig, ready func(addr string)) error
 	}
 	return nil
 }
+
+// spinning wraps h so that every request first burns d of this thread's CPU (a busy loop, not a
+// sleep: the slowdown must cost CPU, as a real regression of the hot path would).
+func spinning(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Spin(d)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Spin busy-loops until the calling thread has used d of CPU time (or, where that clock is
+// unavailable, d of wall time).
+func Spin(d time.Duration) {
+	runtime.LockOSThread() // the thread's clock only counts while the goroutine stays on it
+	defer runtime.UnlockOSThread()
+	start, ok := threadCPU()
+	t0 := time.Now()
+	x := uint64(1)
+	for i := 0; ; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		if i%1024 != 0 {
+			continue
+		}
+		if ok {
+			if now, _ := threadCPU(); now-start >= d {
+				break
+			}
+		} else if time.Since(t0) >= d {
+			break
+		}
+	}
+	spinSink.Store(x)
+}
+
+var spinSink atomic.Uint64
 
 // ReadHostConfig reads a HostConfig written by WriteHostConfig.
 func ReadHostConfig(path string) (HostConfig, error) {

@@ -19,12 +19,16 @@ func writeServeConfig(path string, cfg HostConfig) error {
 	for k, v := range cfg.Settings {
 		settings[k] = v
 	}
+	env := map[string]string{}
+	for k, v := range cfg.PluginEnv {
+		env[k] = v
+	}
 	doc := map[string]any{
 		"server": map[string]any{
 			"listen": cfg.Listen, "public_url": "http://" + cfg.Listen, "api_keys": []string{cfg.APIKey},
 		},
 		"store":   map[string]any{"driver": cfg.Store, "dsn": cfg.DSN},
-		"plugins": map[string]any{cfg.Plugin: map[string]any{"command": cfg.Command, "sha256": cfg.SHA256, "env": map[string]string{}}},
+		"plugins": map[string]any{cfg.Plugin: map[string]any{"command": cfg.Command, "sha256": cfg.SHA256, "env": env}},
 		"accounts": map[string]any{cfg.Account: map[string]any{
 			"plugin": cfg.Plugin, "settings": settings,
 		}},

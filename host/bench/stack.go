@@ -115,8 +115,15 @@ type StackOptions struct {
 	SimURL string
 	// Settings override or add account settings of the plugin (e.g. a short gateway timeout).
 	Settings map[string]string
-	// HostCPUProfile, when set, makes the host write a pprof CPU profile there.
+	// HostCPUProfile, when set, makes the host write a pprof CPU profile there (an absolute
+	// path; the serve host is asked through PAYMUX_CPUPROFILE, see cmd_serve.go).
 	HostCPUProfile string
+	// HostSpin makes the host burn this much CPU per request (a deliberate slowdown for the CI
+	// gate's failure check; host child or in process only).
+	HostSpin time.Duration
+	// PluginCPUProfile, when set, makes the plugin process write a pprof CPU profile there (an
+	// absolute path, passed in sdk.EnvCPUProfile).
+	PluginCPUProfile string
 	// HostLog receives the host child's stderr; nil writes it to WorkDir/host.log.
 	HostLog io.Writer
 }
@@ -234,7 +241,7 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	s.cfg = HostConfig{
 		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
 		Plugin: "alipay", Command: o.PluginPath, SHA256: sum, Account: Account, Region: Region, Method: Method,
-		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin,
 		Settings: map[string]string{
 			"gateway_url": s.SimURL + "/gateway.do", "sign_type": "RSA2", "app_sign_type": "RSA2",
 			"private_key_file": keyFile, "alipay_public_key_file": pubFile,
@@ -283,7 +290,7 @@ func (s *Stack) startAntom(ctx context.Context, sum string) error {
 	s.cfg = HostConfig{
 		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
 		Plugin: "antom", Command: o.PluginPath, SHA256: sum, Account: AntomAccount, Region: AntomRegion, Method: AntomMethod,
-		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin,
 		Settings: map[string]string{
 			"client_id": AntomClientID, "gateway_url": s.SimURL,
 			"private_key_file": keyFile, "antom_public_key_file": pubFile, "timeout": "5s",
@@ -294,6 +301,18 @@ func (s *Stack) startAntom(ctx context.Context, sum string) error {
 	}
 	s.cfgPath = filepath.Join(o.WorkDir, "host.json")
 	return s.startHost(ctx)
+}
+
+// EnvServeCPUProfile names the file paymux serve writes a CPU profile of its whole run to (a
+// diagnostic switch of the serve command, used by paymux bench -host-cpuprofile).
+const EnvServeCPUProfile = "PAYMUX_CPUPROFILE"
+
+// pluginEnv is the environment the bench gives the plugin process.
+func pluginEnv(o StackOptions) map[string]string {
+	if o.PluginCPUProfile == "" {
+		return nil
+	}
+	return map[string]string{sdk.EnvCPUProfile: o.PluginCPUProfile}
 }
 
 // NotifyPath is the host's notification path of the account under test.
@@ -345,6 +364,9 @@ func (s *Stack) startHost(ctx context.Context) error {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), s.opts.HostEnv...)
+	if len(s.opts.ServeArgv) > 0 && s.cfg.CPUProfile != "" {
+		cmd.Env = append(cmd.Env, EnvServeCPUProfile+"="+s.cfg.CPUProfile)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if s.opts.HostLog != nil {
 		cmd.Stderr = s.opts.HostLog

@@ -31,6 +31,9 @@ const (
 	EnvLogLevel = "PAYMUX_PLUGIN_LOG_LEVEL"
 	// EnvParentPID is the host's PID; the plugin exits when its parent is no longer that process.
 	EnvParentPID = "PAYMUX_PLUGIN_PARENT_PID"
+	// EnvCPUProfile, when set in a plugin's configured environment, is a file the plugin writes
+	// a pprof CPU profile of its whole run to (a diagnostic: paymux bench -plugin-cpuprofile).
+	EnvCPUProfile = "PAYMUX_PLUGIN_CPUPROFILE"
 )
 
 // Handshake is shared by the host and every plugin. The cookie only stops a plugin binary from

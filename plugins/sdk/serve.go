@@ -3,6 +3,7 @@ package sdk
 import (
 	"log"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ func Serve(p core.Provider) {
 	log.SetOutput(l.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}))
 	watchParent(l, os.Getenv(EnvParentPID), os.Getppid, func() { os.Exit(3) }, 200*time.Millisecond)
 	l.Info("serving paymux provider plugin", "protocol", ProtocolVersion, "pid", os.Getpid())
+	if stop := startCPUProfile(l, os.Getenv(EnvCPUProfile)); stop != nil {
+		defer stop()
+	}
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
@@ -68,6 +72,32 @@ func Serve(p core.Provider) {
 		},
 		Logger: l,
 	})
+}
+
+// startCPUProfile starts a pprof CPU profile into path (nothing when path is empty) and
+// returns the function that ends it; Serve calls it when the host stops the plugin. A
+// profile that cannot start is logged and skipped: it is a diagnostic, never a reason not to
+// serve.
+func startCPUProfile(l hclog.Logger, path string) func() {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		l.Warn("cpu profile not written", "error", err)
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		l.Warn("cpu profile not written", "error", err)
+		return nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			l.Warn("cpu profile incomplete", "error", err)
+		}
+	}
 }
 
 // watchParent makes the plugin exit when the host that launched it is gone. go-plugin has no

@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string) error {
 		hostMode string
 		workDir  string
 		progress bool
+		gatePath string
 	)
 	fs.StringVar(&o.Scenario, "scenario", "create", "create, notify or mixed")
 	fs.IntVar(&o.N, "n", 2000, "at most this many operations (the run stops at -n or -duration, whichever comes first)")
@@ -56,6 +57,9 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
 	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
+	fs.StringVar(&gatePath, "gate", "", "compare the run's paired ratios with the figures recorded in this JSON file (.ci/bench-gate.json) and fail on a gross regression")
+	fs.DurationVar(&o.Stack.HostSpin, "host-spin", 0, "burn this much CPU in the host per request: a deliberate slowdown that proves -gate can fail (-host child only)")
+	fs.StringVar(&o.Stack.PluginCPUProfile, "plugin-cpuprofile", "", "write a pprof CPU profile of the plugin process (its whole run) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,8 +82,24 @@ func runBench(ctx context.Context, args []string) error {
 		binDir = filepath.Dir(self)
 	}
 	o.Stack.PluginPath = filepath.Join(binDir, bench.PluginBinary)
-	if o.Stack.HostCPUProfile != "" && hostMode != "child" {
-		return usagef("-host-cpuprofile needs -host child (serve has no profiling switch)")
+	for _, p := range []*string{&o.Stack.HostCPUProfile, &o.Stack.PluginCPUProfile} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Stack.HostSpin > 0 && hostMode != "child" {
+		return usagef("-host-spin needs -host child")
+	}
+	var gate *bench.GateFile
+	if gatePath != "" {
+		if gate, err = bench.ReadGateFile(gatePath); err != nil {
+			return err
+		}
+	}
+	if o.Stack.HostCPUProfile != "" && hostMode == "in-process" {
+		return usagef("-host-cpuprofile needs a host child (-host serve or child)")
 	}
 	switch hostMode {
 	case "serve":
@@ -112,10 +132,27 @@ func runBench(ctx context.Context, args []string) error {
 	if jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(os.Stdout, rep)
 	}
-	printReport(os.Stdout, rep)
-	return nil
+	if gate == nil {
+		return nil
+	}
+	verdicts, err := gate.Check(rep)
+	for _, v := range verdicts {
+		dir, mark := ">=", "ok"
+		if !v.HigherIsBetter {
+			dir = "<="
+		}
+		if !v.OK {
+			mark = "REGRESSION"
+		}
+		fmt.Fprintf(os.Stderr, "gate %s %s: %.3f (recorded %.3f, must be %s %.3f) %s\n", v.Scenario, v.Name, v.Measured, v.Recorded, dir, v.Limit, mark)
+	}
+	return err
 }
 
 // checkLoopbackDSN refuses a PostgreSQL DSN (URL or key=value, every host of a multi-host one)
@@ -166,6 +203,12 @@ func printReport(w io.Writer, r *bench.Report) {
 	}
 	fmt.Fprintf(tw, "CPU during scenario\thost %.2fs, plugins %.2fs, load generator %.2fs, in %.2fs wall\n",
 		r.CPU.Host.Seconds(), r.CPU.Plugins.Seconds(), r.CPU.Generator.Seconds(), r.CPU.Wall.Seconds())
+	if b := r.Budget; b != nil {
+		fmt.Fprintf(tw, "CPU per %s\thost %.3f ms, plugin %.3f ms, load generator %.3f ms (bare RSA-2048 in the same run: sign %.3f ms, verify %.3f ms of CPU)\n",
+			b.Operation, msf(b.HostCPU), msf(b.PluginCPU), msf(b.GeneratorCPU), msf(b.SignCPU), msf(b.VerifyCPU))
+		fmt.Fprintf(tw, "  paired, per round\thost %.3f x bare sign (%.2f x bare verify), plugin %.3f x bare sign (%.2f x bare verify); bare sign / (host + plugin) %.3f (medians of rounds)\n",
+			b.HostVsSign, b.HostVsVerify, b.PluginVsSign, b.PluginVsVerify, b.SignVsHostPlugin)
+	}
 	fmt.Fprintf(tw, "host peak RSS\t%.1f MiB (pid %d)\n", float64(r.Host.PeakRSS)/(1<<20), r.Host.PID)
 	for _, p := range r.Plugins {
 		fmt.Fprintf(tw, "plugin peak RSS\t%.1f MiB (%s, pid %d)\n", float64(p.PeakRSS)/(1<<20), p.Name, p.PID)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
+	"github.com/paymux/paymux/host/bench"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/httpapi"
 	"github.com/paymux/paymux/host/metrics"
@@ -59,6 +61,11 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newServeLogger(cfg.Log)
+	if stop, err := startServeProfile(os.Getenv(bench.EnvServeCPUProfile)); err != nil {
+		return err
+	} else if stop != nil {
+		defer stop()
+	}
 	srv, err := startServer(ctx, cfg, *cfgPath, log)
 	if err != nil {
 		return err
@@ -433,4 +440,22 @@ func maxHeaderBytes(limit int64) int {
 		limit = config.DefaultMaxHeaderBytes
 	}
 	return int(max(limit-4096, 1024))
+}
+
+// startServeProfile starts a pprof CPU profile of this serve process into path when the
+// environment names one (PAYMUX_CPUPROFILE, a diagnostic that paymux bench -host-cpuprofile
+// sets) and returns the function that ends it at shutdown.
+func startServeProfile(path string) (func(), error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
