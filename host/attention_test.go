@@ -60,6 +60,10 @@ func TestRefundAttentionQueueAndSettle(t *testing.T) {
 	if got.Status != core.RefundPending || !got.NeedsAttention || got.AttentionReason == "" || got.Settlement != nil {
 		t.Fatalf("refund after the declined re-send: %+v", got)
 	}
+	// flagged_at: when it entered the queue, as the store recorded it.
+	if sr, err := e.store.GetRefund(ctx, a.ID); err != nil || got.FlaggedAt == nil || sr.FlaggedAt.IsZero() || !got.FlaggedAt.Equal(sr.FlaggedAt) {
+		t.Fatalf("flagged_at in the API %v, in the store %+v (%v)", got.FlaggedAt, sr, err)
+	}
 	e.sink.waitFor(t, webhook.RefundNeedsAttention, a.ID)
 	e.sink.waitFor(t, webhook.RefundNeedsAttention, b.ID)
 	var queue host.Page[*host.Refund]
@@ -89,8 +93,9 @@ func TestRefundAttentionQueueAndSettle(t *testing.T) {
 	}
 	// Settled as refunded: it counts as refunded, with the reason and who recorded.
 	r := settle(a.ID, map[string]any{"status": "succeeded", "reason": "gateway statement of 2026-11-30 lists it"})
+	got = host.Refund{}
 	r.decode(t, &got)
-	if r.Status != http.StatusOK || got.Status != core.RefundSucceeded || got.NeedsAttention || got.Settlement == nil ||
+	if r.Status != http.StatusOK || got.Status != core.RefundSucceeded || got.NeedsAttention || got.FlaggedAt != nil || got.Settlement == nil ||
 		got.Settlement.Reason != "gateway statement of 2026-11-30 lists it" || got.Settlement.SettledBy != "key_"+keyIDHex(testAPIKey) {
 		t.Fatalf("settle succeeded: %d %s", r.Status, r.Body)
 	}

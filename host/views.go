@@ -93,11 +93,13 @@ type Refund struct {
 	FailureCode string            `json:"failure_code,omitempty"`
 	// NeedsAttention: the outcome could not be learned from the gateway; the refund stays
 	// pending with its amount reserved until an operator settles it.
-	NeedsAttention  bool              `json:"needs_attention"`
-	AttentionReason string            `json:"attention_reason,omitempty"`
-	Settlement      *RefundSettlement `json:"settlement,omitempty"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
+	NeedsAttention  bool   `json:"needs_attention"`
+	AttentionReason string `json:"attention_reason,omitempty"`
+	// FlaggedAt: when the refund entered the attention queue; set only while NeedsAttention.
+	FlaggedAt  *time.Time        `json:"flagged_at,omitempty"`
+	Settlement *RefundSettlement `json:"settlement,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
 }
 
 // RefundSettlement is an operator's settlement of a refund that needed attention.
@@ -113,6 +115,10 @@ func refundView(r *store.Refund) *Refund {
 		OutRefundNo: r.OutRefundNo, ProviderRef: r.ProviderRef, FailureCode: r.FailureCode,
 		NeedsAttention: r.NeedsAttention, AttentionReason: r.AttentionReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.NeedsAttention && !r.FlaggedAt.IsZero() {
+		at := r.FlaggedAt.UTC()
+		v.FlaggedAt = &at
 	}
 	if r.SettleReason != "" {
 		v.Settlement = &RefundSettlement{Reason: r.SettleReason, SettledBy: r.SettledBy, SettledAt: r.SettledAt.UTC()}

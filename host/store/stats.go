@@ -14,8 +14,8 @@ type Backlog struct {
 	PendingEvents      int       // outbox events not yet delivered (and not given up)
 	OldestPendingEvent time.Time // CreatedAt of the oldest pending event; zero when none
 	AttentionRefunds   int       // refunds that need an operator (Refund.NeedsAttention)
-	// OldestAttention is the UpdatedAt of the longest-waiting refund that needs an operator (the
-	// last change of its row: when it was marked, unless it changed since); zero when none.
+	// OldestAttention is when the longest-waiting refund that needs an operator was flagged
+	// (Refund.FlaggedAt); zero when none.
 	OldestAttention time.Time
 }
 

@@ -325,6 +325,11 @@ type Refund struct {
 	// reserved, until an operator settles it. AttentionReason says why.
 	NeedsAttention  bool
 	AttentionReason string
+	// FlaggedAt is when the refund entered the attention queue; zero while NeedsAttention is
+	// false. The store keeps it: InsertRefund and UpdateRefund set it (to the row's UpdatedAt)
+	// when NeedsAttention is true and it is zero, and clear it when NeedsAttention is false, so a
+	// later write to a flagged refund keeps the time it was flagged.
+	FlaggedAt time.Time
 	// SettleReason, SettledBy (the API key id) and SettledAt record an operator's settlement.
 	SettleReason string
 	SettledBy    string

@@ -52,4 +52,45 @@ func testBacklog(t *testing.T, s store.Store) {
 	if b != want {
 		t.Fatalf("backlog = %+v\nwant      %+v", b, want)
 	}
+
+	// The janitor's later query of the flagged refund rewrites its row (updated_at becomes now):
+	// the age still counts from when it was flagged, not from that write.
+	must(t, s.InTx(ctx(t), func(tx store.Tx) error {
+		q, err := tx.LockRefund(ctx(t), stuck.ID)
+		if err != nil {
+			return err
+		}
+		q.NextQueryAt, q.QueryAttempts = now.Add(time.Hour), q.QueryAttempts+1
+		return tx.UpdateRefund(ctx(t), q)
+	}))
+	got, err := s.GetRefund(ctx(t), stuck.ID)
+	must(t, err)
+	if !got.FlaggedAt.Equal(us(base.Add(-time.Hour))) || got.UpdatedAt.Equal(got.FlaggedAt) {
+		t.Fatalf("after a later write: flagged_at %v, updated_at %v; want flagged_at %v kept", got.FlaggedAt, got.UpdatedAt, us(base.Add(-time.Hour)))
+	}
+	b, err = br.Backlog(ctx(t), now)
+	must(t, err)
+	if !b.OldestAttention.Equal(us(base.Add(-time.Hour))) || b.AttentionRefunds != 1 {
+		t.Fatalf("backlog after a later write to the flagged refund: %+v; want OldestAttention %v", b, us(base.Add(-time.Hour)))
+	}
+
+	// Leaving the queue clears flagged_at; the queue is empty again.
+	must(t, s.InTx(ctx(t), func(tx store.Tx) error {
+		q, err := tx.LockRefund(ctx(t), stuck.ID)
+		if err != nil {
+			return err
+		}
+		q.NeedsAttention, q.Status = false, core.RefundSucceeded
+		return tx.UpdateRefund(ctx(t), q)
+	}))
+	got, err = s.GetRefund(ctx(t), stuck.ID)
+	must(t, err)
+	if !got.FlaggedAt.IsZero() {
+		t.Fatalf("flagged_at after leaving the queue = %v, want zero", got.FlaggedAt)
+	}
+	b, err = br.Backlog(ctx(t), now)
+	must(t, err)
+	if b.AttentionRefunds != 0 || !b.OldestAttention.IsZero() {
+		t.Fatalf("backlog after the refund left the queue: %+v", b)
+	}
 }

@@ -66,6 +66,10 @@ func testRefundRoundTrip(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(got, &want) {
 		t.Fatalf("after UpdateRefund:\n got %+v\nwant %+v", got, &want)
 	}
+	// Flagging sets flagged_at to the write's time.
+	if want.FlaggedAt.IsZero() || !want.FlaggedAt.Equal(want.UpdatedAt) {
+		t.Fatalf("flagged refund: flagged_at %v, updated_at %v", want.FlaggedAt, want.UpdatedAt)
+	}
 	// The attention queue lists only refunds that need an operator.
 	rs, _, err := s.ListRefunds(c, store.RefundFilter{NeedsAttention: true})
 	must(t, err)

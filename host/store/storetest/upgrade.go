@@ -28,7 +28,10 @@ func PreviousSchema(t testing.TB, d migrations.Dialect) int {
 // Seeded is what SeedPrevious wrote.
 type Seeded struct {
 	PaymentID, RefundID, EventID string
-	At                           time.Time
+	// FlaggedRefundID is a refund in the attention queue (migration 005's columns), last
+	// updated At: the upgrade to 008 gives it flagged_at = At.
+	FlaggedRefundID string
+	At              time.Time
 }
 
 // SeedPrevious writes a paid payment, its pending refund and an undelivered event with only the
@@ -37,7 +40,8 @@ type Seeded struct {
 func SeedPrevious(ctx context.Context, t testing.TB, c sqlbase.Conn, d *sqlbase.Dialect) Seeded {
 	t.Helper()
 	at := time.Date(2026, 11, 20, 8, 30, 0, 123000, time.UTC)
-	s := Seeded{PaymentID: store.NewID("pay_"), RefundID: store.NewID("ref_"), EventID: store.NewID("evt_"), At: at}
+	s := Seeded{PaymentID: store.NewID("pay_"), RefundID: store.NewID("ref_"), EventID: store.NewID("evt_"),
+		FlaggedRefundID: store.NewID("ref_"), At: at}
 	for _, q := range []struct {
 		sql  string
 		args []any
@@ -50,6 +54,12 @@ func SeedPrevious(ctx context.Context, t testing.TB, c sqlbase.Conn, d *sqlbase.
 		{`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value, amount_currency, status, reason, created_at, updated_at)
 			VALUES (?, ?, 'acct-1', 'pmxrefund1', 1000, 'HKD', 'pending', 'upgrade', ?, ?)`,
 			[]any{s.RefundID, s.PaymentID, d.T(at), d.T(at)}},
+		// needs_attention and attention_reason are migration 005's: the previous schema is at
+		// least 007 since migration 008 exists.
+		{`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value, amount_currency, status, reason, created_at, updated_at,
+			needs_attention, attention_reason)
+			VALUES (?, ?, 'acct-1', 'pmxrefund2', 500, 'HKD', 'pending', 'upgrade', ?, ?, 1, 'lagging query')`,
+			[]any{s.FlaggedRefundID, s.PaymentID, d.T(at.Add(-time.Hour)), d.T(at)}},
 		{`INSERT INTO events (id, type, account, payment_id, payload, created_at, status, next_attempt_at)
 			VALUES (?, 'payment.succeeded', 'acct-1', ?, '{"id":"x"}', ?, 'pending', ?)`,
 			[]any{s.EventID, s.PaymentID, d.T(at), d.T(at)}},
@@ -83,8 +93,17 @@ func CheckSeeded(t testing.TB, s store.Store, seeded Seeded) {
 		t.Fatalf("the seeded refund after the upgrade: %v", err)
 	}
 	if r.PaymentID != seeded.PaymentID || r.Amount.Value != 1000 || r.Status != core.RefundPending ||
-		r.NeedsAttention || r.AttentionReason != "" || r.SettleReason != "" || !r.SettledAt.IsZero() {
+		r.NeedsAttention || r.AttentionReason != "" || r.SettleReason != "" || !r.SettledAt.IsZero() || !r.FlaggedAt.IsZero() {
 		t.Errorf("the seeded refund changed in the upgrade: %+v", r)
+	}
+	// A refund already in the attention queue is flagged from its last update.
+	fr, err := s.GetRefund(ctx, seeded.FlaggedRefundID)
+	if err != nil {
+		t.Fatalf("the seeded flagged refund after the upgrade: %v", err)
+	}
+	if !fr.NeedsAttention || fr.AttentionReason != "lagging query" || !fr.FlaggedAt.Equal(seeded.At) {
+		t.Errorf("the seeded flagged refund after the upgrade: needs_attention %v, reason %q, flagged_at %v (want %v)",
+			fr.NeedsAttention, fr.AttentionReason, fr.FlaggedAt, seeded.At)
 	}
 	// The earlier release's in-progress key has no lease: its first retry takes it over at once
 	// and learns the payment it is bound to.

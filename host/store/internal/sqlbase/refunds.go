@@ -11,7 +11,7 @@ import (
 
 const refundCols = `seq, id, payment_id, account, out_refund_no, amount_value, amount_currency, status,
 reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at, metadata, needs_attention,
-attention_reason, settle_reason, settled_by, settled_at`
+attention_reason, settle_reason, settled_by, settled_at, flagged_at`
 
 func scanRefund(rw Rows) (*store.Refund, int64, error) {
 	var (
@@ -23,7 +23,7 @@ func scanRefund(rw Rows) (*store.Refund, int64, error) {
 	err := rw.Scan(&seq, &r.ID, &r.PaymentID, &r.Account, &r.OutRefundNo, &r.Amount.Value, &r.Amount.Currency,
 		&status, &r.Reason, &r.ProviderRef, &r.FailureCode, tm(&r.NextQueryAt), &r.QueryAttempts,
 		tm(&r.CreatedAt), tm(&r.UpdatedAt), &meta, &attention, &r.AttentionReason, &r.SettleReason, &r.SettledBy,
-		tm(&r.SettledAt))
+		tm(&r.SettledAt), tm(&r.FlaggedAt))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -48,6 +48,7 @@ func (q Queries) InsertRefund(ctx context.Context, r *store.Refund) error {
 	}
 	r.CreatedAt, r.UpdatedAt, r.NextQueryAt = norm(r.CreatedAt), norm(r.UpdatedAt), norm(r.NextQueryAt)
 	r.SettledAt = norm(r.SettledAt)
+	flag(r)
 	meta, err := jsonText(r.Metadata, "{}")
 	if err != nil {
 		return core.WrapError(core.EINVALID, err, "store: refund metadata")
@@ -55,11 +56,11 @@ func (q Queries) InsertRefund(ctx context.Context, r *store.Refund) error {
 	d := q.D
 	_, err = q.C.Exec(ctx, d.Q(`INSERT INTO refunds (id, payment_id, account, out_refund_no, amount_value,
 amount_currency, status, reason, provider_ref, failure_code, next_query_at, query_attempts, created_at, updated_at,
-metadata, needs_attention, attention_reason, settle_reason, settled_by, settled_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+metadata, needs_attention, attention_reason, settle_reason, settled_by, settled_at, flagged_at)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		r.ID, r.PaymentID, r.Account, r.OutRefundNo, r.Amount.Value, r.Amount.Currency, string(r.Status),
 		r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts, d.T(r.CreatedAt), d.T(r.UpdatedAt),
-		meta, boolInt(r.NeedsAttention), r.AttentionReason, r.SettleReason, r.SettledBy, d.T(r.SettledAt))
+		meta, boolInt(r.NeedsAttention), r.AttentionReason, r.SettleReason, r.SettledBy, d.T(r.SettledAt), d.T(r.FlaggedAt))
 	return d.classify(err, "insert refund "+r.ID, func(c string) string {
 		if c == "refunds_id_key" {
 			return fmt.Sprintf("refund %s already exists", r.ID)
@@ -137,14 +138,18 @@ func (q Queries) UpdateRefund(ctx context.Context, r *store.Refund) error {
 	r.UpdatedAt = Now()
 	r.NextQueryAt = norm(r.NextQueryAt)
 	r.SettledAt = norm(r.SettledAt)
+	flag(r)
 	d := q.D
 	id := r.ID
+	// flagged_at keeps the row's own value while the refund stays flagged (COALESCE), so a writer
+	// holding a copy read before another flagged it does not move the time forward.
 	return q.write(ctx, d.Q(`UPDATE refunds SET status = ?, reason = ?, provider_ref = ?, failure_code = ?,
 next_query_at = ?, query_attempts = ?, updated_at = ?, needs_attention = ?, attention_reason = ?,
-settle_reason = ?, settled_by = ?, settled_at = ? WHERE id = ?`), []any{
+settle_reason = ?, settled_by = ?, settled_at = ?,
+flagged_at = CASE WHEN ? = 1 THEN COALESCE(flagged_at, ?) ELSE NULL END WHERE id = ?`), []any{
 		string(r.Status), r.Reason, r.ProviderRef, r.FailureCode, d.T(r.NextQueryAt), r.QueryAttempts,
 		d.T(r.UpdatedAt), boolInt(r.NeedsAttention), r.AttentionReason, r.SettleReason, r.SettledBy,
-		d.T(r.SettledAt), id}, true,
+		d.T(r.SettledAt), boolInt(r.NeedsAttention), d.T(r.FlaggedAt), id}, true,
 		func(n int64, err error) error {
 			if err != nil {
 				return internal(err, "update refund %s", id)
@@ -198,6 +203,19 @@ func (q Queries) ClaimDueRefunds(ctx context.Context, now time.Time, limit int, 
 WHERE seq IN (SELECT seq FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL
 AND next_query_at <= ? ORDER BY next_query_at LIMIT ?`+d.SkipLocked+`) RETURNING `+refundCols),
 		[]any{d.T(now.Add(lease)), d.T(now), limitOf(limit)}, scanRefund, "claim due refunds")
+}
+
+// flag keeps Refund.FlaggedAt in step with NeedsAttention before a write: set to the write's
+// UpdatedAt when the refund is flagged and has no time yet, zero when it is not flagged.
+func flag(r *store.Refund) {
+	switch {
+	case !r.NeedsAttention:
+		r.FlaggedAt = time.Time{}
+	case r.FlaggedAt.IsZero():
+		r.FlaggedAt = r.UpdatedAt
+	default:
+		r.FlaggedAt = norm(r.FlaggedAt)
+	}
 }
 
 // boolInt stores a flag as the INTEGER 0 or 1 both databases hold it in.

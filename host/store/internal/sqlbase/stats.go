@@ -22,7 +22,7 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
  (SELECT COUNT(*) FROM events WHERE status = 'pending'),
  (SELECT MIN(created_at) FROM events WHERE status = 'pending'),
  (SELECT COUNT(*) FROM refunds WHERE needs_attention = 1),
- (SELECT MIN(updated_at) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
+ (SELECT MIN(flagged_at) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
 	if err != nil {
 		return b, internal(err, "backlog")
 	}
