@@ -137,8 +137,14 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		if err != nil {
 			return err
 		}
-		// Record the final status and the payment or refund it concerned.
-		if err := tx.UpdateNotification(ctx, &n); err != nil {
+		// Record the final status and the payment or refund it concerned. When the status
+		// is still the one just claimed (the usual case), only the outcome columns change:
+		// the narrower write leaves the status and dedupe key index entries alone.
+		write := tx.UpdateNotification
+		if n.Status == store.NotificationProcessed && n.DedupeKey == ntf.DedupeKey {
+			write = tx.UpdateNotificationOutcome
+		}
+		if err := write(ctx, &n); err != nil {
 			return err
 		}
 		*ntf = n

@@ -188,6 +188,12 @@ type Queries interface {
 	// notification's effects, so that a duplicate rolls back before any effect; then record the
 	// notification as duplicate in its own call. ENOTFOUND when there is no such notification.
 	UpdateNotification(ctx context.Context, n *Notification) error
+	// UpdateNotificationOutcome writes Reason, PaymentID and RefundID and sets UpdatedAt,
+	// leaving Status and DedupeKey as stored: the second write of an intake Tx whose first
+	// UpdateNotification already claimed the dedupe key with the final status. It touches no
+	// index (the full UpdateNotification rewrites the status and dedupe key index entries).
+	// ENOTFOUND when there is no such notification.
+	UpdateNotificationOutcome(ctx context.Context, n *Notification) error
 	// ListNotifications lists notifications matching f, newest first. Bodies are included.
 	ListNotifications(ctx context.Context, f NotificationFilter) ([]*Notification, string, error)
 

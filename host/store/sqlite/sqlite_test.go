@@ -138,6 +138,17 @@ func BenchmarkStore(b *testing.B) {
 	}
 }
 
+// BenchmarkNotificationOutcome: the intake transaction's second notification write, narrow
+// (UpdateNotificationOutcome) against full (UpdateNotification), paired.
+func BenchmarkNotificationOutcome(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "paymux.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchNotificationOutcome(b, s)
+}
+
 // TestFilesArePrivate: a new database file, and the WAL and shared-memory files SQLite makes
 // beside it, are readable by their owner only; an existing file keeps its mode.
 func TestFilesArePrivate(t *testing.T) {

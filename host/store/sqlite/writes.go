@@ -78,6 +78,11 @@ func (s *Store) UpdateNotification(ctx context.Context, n *store.Notification) e
 	return s.write(ctx, func(tx store.Tx) error { return tx.UpdateNotification(ctx, n) })
 }
 
+// UpdateNotificationOutcome implements store.Queries.
+func (s *Store) UpdateNotificationOutcome(ctx context.Context, n *store.Notification) error {
+	return s.write(ctx, func(tx store.Tx) error { return tx.UpdateNotificationOutcome(ctx, n) })
+}
+
 // InsertEvent implements store.Queries.
 func (s *Store) InsertEvent(ctx context.Context, e *store.Event) error {
 	return s.write(ctx, func(tx store.Tx) error { return tx.InsertEvent(ctx, e) })

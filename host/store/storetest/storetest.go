@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotificationRoundTrip", testNotificationRoundTrip},
 		{"NotificationDedupe", testNotificationDedupe},
 		{"NotificationList", testNotificationList},
+		{"NotificationOutcome", testNotificationOutcome},
 		{"ConcurrentInsertsOneFails", testConcurrentInsertsOneFails},
 		{"EventLifecycle", testEventLifecycle},
 		{"EventList", testEventList},

@@ -149,6 +149,24 @@ refund_id = ?, updated_at = ? WHERE id = ?`),
 		})
 }
 
+// UpdateNotificationOutcome implements store.Queries.
+func (q Queries) UpdateNotificationOutcome(ctx context.Context, n *store.Notification) error {
+	n.UpdatedAt = Now()
+	d := q.D
+	id := n.ID
+	return q.write(ctx, d.Q(`UPDATE notifications SET reason = ?, payment_id = ?, refund_id = ?, updated_at = ? WHERE id = ?`),
+		[]any{n.Reason, n.PaymentID, n.RefundID, d.T(n.UpdatedAt), id}, true,
+		func(c int64, err error) error {
+			if err != nil {
+				return d.classify(err, "update notification "+id, nil, "")
+			}
+			if c == 0 {
+				return core.Errorf(core.ENOTFOUND, "notification %s not found", id)
+			}
+			return nil
+		})
+}
+
 // ListNotifications implements store.Queries.
 func (q Queries) ListNotifications(ctx context.Context, f store.NotificationFilter) ([]*store.Notification, string, error) {
 	var w where
