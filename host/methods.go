@@ -29,7 +29,7 @@ func (s *Service) Methods(ctx context.Context, req MethodsRequest) ([]MethodOpti
 	st := s.Settings()
 	methods, ok := st.Regions[req.Region]
 	if req.Region == "" {
-		return nil, core.Errorf(core.EINVALID, "region is required")
+		return nil, core.ParamErrorf(core.EINVALID, "region", "region is required")
 	}
 	caller := CallerFrom(ctx)
 	if ok && !caller.unrestricted() {
@@ -37,16 +37,16 @@ func (s *Service) Methods(ctx context.Context, req MethodsRequest) ([]MethodOpti
 		ok = slices.ContainsFunc(methods, func(rm RegionMethod) bool { return caller.sees(rm.Account, req.Region) })
 	}
 	if !ok {
-		return nil, core.Errorf(core.EINVALID, "unknown region %q", req.Region)
+		return nil, core.ParamErrorf(core.EINVALID, "region", "unknown region %q", req.Region)
 	}
 	if req.Currency != "" && !core.ValidCurrency(req.Currency) {
-		return nil, core.Errorf(core.EINVALID, "unknown currency %q", req.Currency)
+		return nil, core.ParamErrorf(core.EINVALID, "currency", "unknown currency %q", req.Currency)
 	}
 	if req.Amount != 0 && req.Currency == "" {
-		return nil, core.Errorf(core.EINVALID, "amount needs currency")
+		return nil, core.ParamErrorf(core.EINVALID, "currency", "amount needs currency")
 	}
 	if req.Amount < 0 {
-		return nil, core.Errorf(core.EINVALID, "amount must be positive")
+		return nil, core.ParamErrorf(core.EINVALID, "amount", "amount must be positive")
 	}
 	out := []MethodOption{}
 	seen := map[string]bool{}

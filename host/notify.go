@@ -264,7 +264,7 @@ func (s *Service) ListNotifications(ctx context.Context, f store.NotificationFil
 	case "", store.NotificationReceived, store.NotificationProcessed, store.NotificationDuplicate, store.NotificationUnmatched,
 		store.NotificationRejected, store.NotificationFlagged, store.NotificationError:
 	default:
-		return nil, core.Errorf(core.EINVALID, "unknown notification status %q", f.Status)
+		return nil, core.ParamErrorf(core.EINVALID, "status", "unknown notification status %q", f.Status)
 	}
 	if f.Limit > store.MaxPageSize {
 		f.Limit = store.MaxPageSize

@@ -185,7 +185,7 @@ func (s *Service) CreatePayment(ctx context.Context, req *CreatePaymentRequest) 
 	}
 	method, ok := desc.Method(req.Method)
 	if !ok {
-		return nil, core.Errorf(core.EINVALID, "method %q is not offered by the provider of region %s", req.Method, req.Region)
+		return nil, core.ParamErrorf(core.EINVALID, "method", "method %q is not offered by the provider of region %s", req.Method, req.Region)
 	}
 	if err := method.CheckAmount(req.Amount); err != nil {
 		return nil, withParam(err, "amount")
@@ -521,10 +521,10 @@ type ClientResultRequest struct {
 // the payment. It never marks a payment paid: only a verified notification or a query does.
 func (s *Service) ClientResult(ctx context.Context, id string, req *ClientResultRequest) (*Payment, error) {
 	if len(req.Result) == 0 {
-		return nil, core.Errorf(core.EINVALID, "result is required")
+		return nil, core.ParamErrorf(core.EINVALID, "result", "result is required")
 	}
 	if len(req.Result) > 32 {
-		return nil, core.Errorf(core.EINVALID, "result has more than 32 entries")
+		return nil, core.ParamErrorf(core.EINVALID, "result", "result has more than 32 entries")
 	}
 	p, err := s.visiblePayment(ctx, id)
 	if err != nil {

@@ -104,12 +104,12 @@ func parseDay(field, s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, core.Errorf(core.EINVALID, "%s must be a date YYYY-MM-DD", field)
+	return time.Time{}, core.ParamErrorf(core.EINVALID, field, "%s must be a date YYYY-MM-DD", field)
 }
 
 func (r *ReconcileRequest) days() (from, to time.Time, loc *time.Location, err error) {
 	if strings.TrimSpace(r.Account) == "" {
-		return from, to, nil, core.Errorf(core.EINVALID, "account is required")
+		return from, to, nil, core.ParamErrorf(core.EINVALID, "account", "account is required")
 	}
 	if from, err = parseDay("from", r.From); err != nil {
 		return
@@ -118,15 +118,15 @@ func (r *ReconcileRequest) days() (from, to time.Time, loc *time.Location, err e
 		return
 	}
 	if to.Before(from) {
-		return from, to, nil, core.Errorf(core.EINVALID, "to is before from")
+		return from, to, nil, core.ParamErrorf(core.EINVALID, "to", "to is before from")
 	}
 	if to.Sub(from) >= MaxReconcileDays*24*time.Hour {
-		return from, to, nil, core.Errorf(core.EINVALID, "at most %d days per reconciliation", MaxReconcileDays)
+		return from, to, nil, core.ParamErrorf(core.EINVALID, "to", "at most %d days per reconciliation", MaxReconcileDays)
 	}
 	loc = time.UTC
 	if r.TimeZone != "" {
 		if loc, err = time.LoadLocation(r.TimeZone); err != nil {
-			return from, to, nil, core.Errorf(core.EINVALID, "timezone %q is not an IANA time zone", r.TimeZone)
+			return from, to, nil, core.ParamErrorf(core.EINVALID, "timezone", "timezone %q is not an IANA time zone", r.TimeZone)
 		}
 	}
 	return from, to, loc, nil

@@ -310,7 +310,7 @@ type SettleRefundRequest struct {
 // refund that does not need attention is ECONFLICT: the gateway decides those.
 func (s *Service) SettleRefund(ctx context.Context, paymentID, refundID string, req *SettleRefundRequest) (*Refund, error) {
 	if req.Status != core.RefundSucceeded && req.Status != core.RefundFailed {
-		return nil, core.Errorf(core.EINVALID, "status must be succeeded or failed")
+		return nil, core.ParamErrorf(core.EINVALID, "status", "status must be succeeded or failed")
 	}
 	if err := checkText("reason", req.Reason, 500, true); err != nil {
 		return nil, err
@@ -365,7 +365,7 @@ func (s *Service) SettleRefund(ctx context.Context, paymentID, refundID string, 
 // serves it to administrator keys only, since it is not filtered by a key's scope.
 func (s *Service) ListAllRefunds(ctx context.Context, f store.RefundFilter) (*Page[*Refund], error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, core.Errorf(core.EINVALID, "status must be pending, processing, succeeded or failed")
+		return nil, core.ParamErrorf(core.EINVALID, "status", "status must be pending, processing, succeeded or failed")
 	}
 	if f.Limit > store.MaxPageSize {
 		f.Limit = store.MaxPageSize

@@ -232,6 +232,7 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // decode strictly decodes a JSON object: unknown fields, trailing data, a key twice in one
 // object and a key that matches a field only when case is ignored are refused (checkKeys).
+// Every refusal is EINVALID; those about one field name it as the error's param.
 func decode(body []byte, v any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -239,7 +240,7 @@ func decode(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return core.Errorf(core.EINVALID, "request body is not valid: %s", jsonErrorText(err))
+		return decodeError(body, reflect.TypeOf(v), err)
 	}
 	if dec.More() {
 		return core.Errorf(core.EINVALID, "request body has data after the JSON object")

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -364,19 +363,4 @@ func timeParam(r *http.Request, name string) (time.Time, error) {
 		return time.Time{}, core.ParamErrorf(core.EINVALID, name, "%s must be an RFC 3339 time such as 2026-12-01T00:00:00Z", name)
 	}
 	return t, nil
-}
-
-// jsonErrorText describes a JSON decoding error without echoing the body.
-func jsonErrorText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10)
-	case errors.As(err, &te):
-		return "field " + strconv.Quote(te.Field) + " must be " + te.Type.String()
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of JSON"
-	}
-	return err.Error()
 }

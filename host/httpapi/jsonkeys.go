@@ -30,6 +30,29 @@ func checkKeys(data []byte, t reflect.Type) error {
 type keyScanner struct {
 	data []byte
 	i    int
+	// path holds the keys from the root to the object being scanned (depth of them; keys
+	// deeper than len(path) are not kept), so that an error names the whole path as its param
+	// without the scan allocating.
+	path  [maxParamDepth][]byte
+	depth int
+}
+
+const maxParamDepth = 8
+
+// param is the dotted path of key in the object being scanned ("amount.value",
+// "metadata.order"), the param of an error about it. Array elements add nothing, as in
+// encoding/json's field paths. Empty when the object is nested deeper than maxParamDepth.
+func (s *keyScanner) param(key []byte) string {
+	if s.depth > len(s.path) {
+		return ""
+	}
+	var b strings.Builder
+	for _, k := range s.path[:s.depth] {
+		b.Write(k)
+		b.WriteByte('.')
+	}
+	b.Write(key)
+	return b.String()
 }
 
 func (s *keyScanner) skipSpace() {
@@ -107,7 +130,7 @@ func (s *keyScanner) object(ti *typeInfo) error {
 		key := s.key()
 		for _, k := range seen {
 			if bytes.Equal(k, key) {
-				return core.Errorf(core.EINVALID, "request body has the key %s more than once in one object", quoteKey(key))
+				return core.ParamErrorf(core.EINVALID, s.param(key), "request body has the key %s more than once in one object", quoteKey(key))
 			}
 		}
 		seen = append(seen, key)
@@ -117,7 +140,7 @@ func (s *keyScanner) object(ti *typeInfo) error {
 			if !exact {
 				for _, name := range fields.names {
 					if equalFold(name, key) {
-						return core.Errorf(core.EINVALID, "request body has the key %s: keys are case-sensitive, the field is %q", quoteKey(key), name)
+						return core.ParamErrorf(core.EINVALID, s.param(key), "request body has the key %s: keys are case-sensitive, the field is %q", quoteKey(key), name)
 					}
 				}
 			}
@@ -125,7 +148,13 @@ func (s *keyScanner) object(ti *typeInfo) error {
 		}
 		s.skipSpace()
 		s.i++ // ':'
-		if err := s.value(vt); err != nil {
+		if s.depth < len(s.path) {
+			s.path[s.depth] = key
+		}
+		s.depth++
+		err := s.value(vt)
+		s.depth--
+		if err != nil {
 			return err
 		}
 		s.skipSpace()

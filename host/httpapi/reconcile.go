@@ -63,7 +63,7 @@ func wantsCSV(r *http.Request) (bool, error) {
 		return false, nil
 	case "":
 	default:
-		return false, core.Errorf(core.EINVALID, "format must be json or csv")
+		return false, core.ParamErrorf(core.EINVALID, "format", "format must be json or csv")
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
