@@ -118,6 +118,9 @@ type StackOptions struct {
 	// HostCPUProfile, when set, makes the host write a pprof CPU profile there (an absolute
 	// path; the serve host is asked through PAYMUX_CPUPROFILE, see cmd_serve.go).
 	HostCPUProfile string
+	// HostLogLevel is the host's log level (default error: the access log of every request is
+	// then not written).
+	HostLogLevel string
 	// HostSpin makes the host burn this much CPU per request (a deliberate slowdown for the CI
 	// gate's failure check; host child or in process only).
 	HostSpin time.Duration
@@ -241,7 +244,7 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	s.cfg = HostConfig{
 		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
 		Plugin: "alipay", Command: o.PluginPath, SHA256: sum, Account: Account, Region: Region, Method: Method,
-		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin, LogLevel: o.HostLogLevel,
 		Settings: map[string]string{
 			"gateway_url": s.SimURL + "/gateway.do", "sign_type": "RSA2", "app_sign_type": "RSA2",
 			"private_key_file": keyFile, "alipay_public_key_file": pubFile,
@@ -290,7 +293,7 @@ func (s *Stack) startAntom(ctx context.Context, sum string) error {
 	s.cfg = HostConfig{
 		Listen: "127.0.0.1:0", Store: o.Store, DSN: o.DSN, APIKey: APIKey,
 		Plugin: "antom", Command: o.PluginPath, SHA256: sum, Account: AntomAccount, Region: AntomRegion, Method: AntomMethod,
-		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin,
+		RuntimeDir: rt, CallTimeout: o.CallTimeout, BackoffMin: o.BackoffMin, CPUProfile: o.HostCPUProfile, PluginEnv: pluginEnv(o), Spin: o.HostSpin, LogLevel: o.HostLogLevel,
 		Settings: map[string]string{
 			"client_id": AntomClientID, "gateway_url": s.SimURL,
 			"private_key_file": keyFile, "antom_public_key_file": pubFile, "timeout": "5s",

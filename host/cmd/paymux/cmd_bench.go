@@ -58,6 +58,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&progress, "v", false, "print progress to stderr")
 	fs.StringVar(&o.Stack.HostCPUProfile, "host-cpuprofile", "", "write a pprof CPU profile of the host (its whole run) to this file")
 	fs.StringVar(&gatePath, "gate", "", "compare the run's paired ratios with the figures recorded in this JSON file (.ci/bench-gate.json) and fail on a gross regression")
+	fs.StringVar(&o.Stack.HostLogLevel, "host-log-level", "error", "the host's log level (info writes an access log line per request, as paymux serve does by default)")
 	fs.DurationVar(&o.Stack.HostSpin, "host-spin", 0, "burn this much CPU in the host per request: a deliberate slowdown that proves -gate can fail (-host child only)")
 	fs.StringVar(&o.Stack.PluginCPUProfile, "plugin-cpuprofile", "", "write a pprof CPU profile of the plugin process (its whole run) to this file")
 	if err := parseFlags(fs, args); err != nil {
