@@ -17,7 +17,10 @@ const antomTestClient = "SANDBOX_5X0000000000HOST"
 // newAntomEnv is a host with one Antom account behind the real plugin binary, on antomsim.
 func newAntomEnv(t *testing.T) (*env, *antomsim.Sim) {
 	t.Helper()
-	sim := antomsim.New(antomsim.Config{Seed: 5, TimeScale: 1000, DefaultExpiry: 24 * time.Hour})
+	// TimeScale also scales the order's life (the plugin sends 14 minutes): at 50 an unpaid
+	// order expires after 16.8 s of real time, which a loaded machine does not reach between a
+	// create and its payment (at 1000 it did: 0.84 s); a notification retry comes 2.4 s late.
+	sim := antomsim.New(antomsim.Config{Seed: 5, TimeScale: 50, DefaultExpiry: 24 * time.Hour})
 	t.Cleanup(sim.Close)
 	gw := httptest.NewServer(sim.Handler())
 	t.Cleanup(gw.Close)
@@ -26,7 +29,7 @@ func newAntomEnv(t *testing.T) (*env, *antomsim.Sim) {
 	}
 	accounts := pluginAccounts(t, map[string]map[string]string{"antom": {
 		"client_id": antomTestClient, "gateway_url": gw.URL, "private_key_file": string(antomsim.TestMerchantPrivateKeyPEM),
-		"antom_public_key_file": string(sim.AntomPublicKeyPEM()), "timeout": "3s",
+		"antom_public_key_file": string(sim.AntomPublicKeyPEM()), "timeout": "10s",
 	}})
 	e := newEnv(t, envOptions{accounts: accounts, regions: map[string][]host.RegionMethod{
 		"PH": {{Method: "gcash", Account: "antom"}},
@@ -72,7 +75,7 @@ func TestAntomNotificationFaults(t *testing.T) {
 		return ps
 	}
 	settle := func() {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(waitLimit)
 		for time.Now().Before(deadline) {
 			done := true
 			for _, d := range sim.Deliveries() {
@@ -102,8 +105,10 @@ func TestAntomNotificationFaults(t *testing.T) {
 	if d := len(sim.Deliveries()) - before; d != len(faulted)+6 {
 		t.Errorf("faults: %d deliveries for %d payments, want %d (the faults were not injected)", d, len(faulted), len(faulted)+6)
 	}
-	time.Sleep(200 * time.Millisecond) // any late duplicate would have been applied by now
 	for _, p := range append(control, faulted...) {
+		// Every delivery is acknowledged (settle): once the payment's events are all delivered,
+		// a duplicate payment.succeeded would be in the sink.
+		e.waitDelivered(t, p.ID)
 		if n := e.sink.count("payment.succeeded", p.ID); n != 1 {
 			t.Errorf("payment %s: %d payment.succeeded events, want 1", p.ID, n)
 		}

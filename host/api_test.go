@@ -123,7 +123,7 @@ func TestCreateAndNotify(t *testing.T) {
 	e.payFake(p, "n1")
 	// A different notification saying the same thing: acknowledged, no second effect either.
 	e.payFake(p, "n2")
-	time.Sleep(200 * time.Millisecond)
+	e.waitDelivered(t, p.ID)
 	if n := e.sink.count("payment.succeeded", p.ID); n != 1 {
 		t.Fatalf("payment.succeeded delivered %d times", n)
 	}

@@ -73,6 +73,10 @@ type webhookSink struct {
 	got    chan webhook.Event
 }
 
+// waitLimit bounds the tests' waits for a condition. It is spent only when the condition never
+// comes, so it is generous: a loaded 2-core CI machine is slow, and a timed-out wait is a flake.
+const waitLimit = 30 * time.Second
+
 func newWebhookSink(t testing.TB) *webhookSink {
 	s := &webhookSink{t: t, got: make(chan webhook.Event, 1000)}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +109,7 @@ func newWebhookSink(t testing.TB) *webhookSink {
 // waitFor waits for an event of type typ about id (payment or refund id in data).
 func (s *webhookSink) waitFor(t testing.TB, typ, id string) webhook.Event {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(waitLimit)
 	for {
 		s.mu.Lock()
 		for _, e := range s.events {
@@ -118,8 +122,32 @@ func (s *webhookSink) waitFor(t testing.TB, typ, id string) webhook.Event {
 		select {
 		case <-s.got:
 		case <-deadline:
-			t.Fatalf("no %s webhook for %s within 10s", typ, id)
+			t.Fatalf("no %s webhook for %s within %v", typ, id, waitLimit)
 		}
+	}
+}
+
+// waitDelivered waits until every event stored about payment id is delivered. The dispatcher
+// marks an event delivered only after the sink answered it, so afterwards the sink holds every
+// event the host had stored about id: what a test that counts them (no duplicate) must wait
+// for, rather than for some time to pass.
+func (e *env) waitDelivered(t testing.TB, id string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var page host.Page[host.Event]
+		e.call("GET", "/v1/events?limit=100&payment_id="+id, nil, nil).decode(t, &page)
+		done := len(page.Data) > 0
+		for _, ev := range page.Data {
+			done = done && ev.Status == string(store.EventDelivered)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events about %s not all delivered within %v: %+v", id, waitLimit, page.Data)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -243,7 +271,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.disp = host.NewDispatcher(host.DispatcherOptions{
 		Service: e.svc, Policy: policy, Interval: 20 * time.Millisecond, Logger: log,
-		Sender: &webhook.Sender{Timeout: 2 * time.Second}, OnDelivery: o.onDelivery,
+		// No test's sink hangs; the timeout only has to outlast a slow answer on a loaded machine
+		// (a sink that took an event but answered late would get it twice).
+		Sender: &webhook.Sender{Timeout: 10 * time.Second}, OnDelivery: o.onDelivery,
 	})
 	e.api.SetHooks(httpapi.Hooks{OnRedeliver: e.disp.Wake})
 	e.srv = httptest.NewServer(e.api.Handler())

@@ -48,6 +48,9 @@ type Attempt struct {
 	Duplicate bool      `json:"duplicate,omitempty"`
 	WrongSign bool      `json:"wrong_sign,omitempty"`
 	Dropped   bool      `json:"dropped,omitempty"` // fault: never sent
+	// Delay is the simulated wait before this redelivery, counted from the answer to the one
+	// before: the wallet's schedule (notify.RetrySchedule). 0 for a first or resumed delivery.
+	Delay time.Duration `json:"delay_ns,omitempty"`
 }
 
 // deliveryLog keeps deliveries (bounded) and tracks outstanding work for WaitIdle.
@@ -212,11 +215,11 @@ func (s *Sim) enqueue(partner, target string, fields map[string]string, outTrade
 			case <-s.ctx.Done():
 				return
 			}
-			s.after(0, func() { s.attempt(d.ID, 1) })
+			s.after(0, func() { s.attempt(d.ID, 1, 0) })
 		}()
 		return
 	}
-	s.after(0, func() { s.attempt(d.ID, 1) })
+	s.after(0, func() { s.attempt(d.ID, 1, 0) })
 }
 
 // evictLocked drops the oldest finished deliveries beyond max and returns their notify_ids.
@@ -249,8 +252,9 @@ func (s *Sim) forgetNotifyIDs(ids []string) {
 	s.mu.Unlock()
 }
 
-// attempt performs delivery number n of delivery id and schedules the next on failure.
-func (s *Sim) attempt(id int64, n int) {
+// attempt performs delivery number n of delivery id, which came delay (simulated) after the
+// answer to the one before, and schedules the next on failure.
+func (s *Sim) attempt(id int64, n int, delay time.Duration) {
 	l := s.deliveries
 	l.mu.Lock()
 	d := l.byID[id]
@@ -286,7 +290,7 @@ func (s *Sim) attempt(id int64, n int) {
 		s.finishDelivery(id, DeliveryFailed)
 		return
 	}
-	at := Attempt{N: n, At: s.now()}
+	at := Attempt{N: n, At: s.now(), Delay: delay}
 	if nf.wrongSign {
 		fields["sign"] = corrupt(fields["sign"])
 		at.WrongSign = true
@@ -331,7 +335,8 @@ func (s *Sim) attempt(id int64, n int) {
 		s.finishDelivery(id, DeliveryFailed)
 		return
 	}
-	s.after(notify.RetrySchedule[n-1], func() { s.attempt(id, n+1) })
+	next := notify.RetrySchedule[n-1]
+	s.after(next, func() { s.attempt(id, n+1, next) })
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()

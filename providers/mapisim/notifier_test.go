@@ -31,8 +31,14 @@ func TestRetryScheduleRunsToTheEnd(t *testing.T) {
 		t.Fatalf("state %s, %d attempts", d.State, len(d.Attempts))
 	}
 	var total time.Duration
-	for _, r := range notify.RetrySchedule {
+	for i, r := range notify.RetrySchedule {
 		total += r
+		if a := d.Attempts[i+1]; a.Delay != r {
+			t.Errorf("attempt %d came %v (simulated) after the answer to the one before, want %v", i+2, a.Delay, r)
+		}
+	}
+	if d.Attempts[0].Delay != 0 {
+		t.Errorf("the first delivery has delay %v", d.Attempts[0].Delay)
 	}
 	if min := time.Duration(float64(total) / scale); elapsed < min {
 		t.Fatalf("whole schedule took %v, less than the scaled %v", elapsed, min)

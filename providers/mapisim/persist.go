@@ -182,7 +182,7 @@ func (s *Sim) Load(r io.Reader) error {
 	}
 	for _, d := range pending {
 		id, n := d.ID, countDeliveries(d)+1
-		s.after(0, func() { s.attempt(id, n) })
+		s.after(0, func() { s.attempt(id, n, 0) })
 	}
 	return nil
 }
