@@ -107,6 +107,19 @@ func pid(t *testing.T, m *Manager) int {
 	return p.Pid()
 }
 
+// waitFor waits for cond, failing the test after 30 s (spent only when cond never comes: a
+// loaded CI machine is slow).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // waitUp waits until the plugin answers again (after a restart).
 func waitUp(t *testing.T, m *Manager, within time.Duration) {
 	t.Helper()
@@ -179,14 +192,21 @@ func TestCrashRestartReconfigure(t *testing.T) {
 	if core.ErrorCode(err) != core.EUNKNOWN {
 		t.Fatalf("refund cut off by a crash: %v; want %s (never retried)", err, core.EUNKNOWN)
 	}
-	// While down, calls fail at once.
-	time.Sleep(100 * time.Millisecond)
-	start := time.Now()
-	_, err = p.QueryPayment(ctx, &core.QueryPaymentRequest{Account: "acct1", OutTradeNo: "o1"})
-	if core.ErrorCode(err) != core.EUNAVAILABLE || time.Since(start) > 100*time.Millisecond {
-		t.Fatalf("call while down: %v after %v", err, time.Since(start))
+	// While down, calls fail at once: they do not wait for the restart (BackoffMin, 1 s, after
+	// the crash), so the process is still down and not restarted when the call has returned.
+	s, err := m.get("example")
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitUp(t, m, 5*time.Second)
+	waitFor(t, "the manager to see the crash", func() bool { _, err := s.current(); return err != nil })
+	_, err = p.QueryPayment(ctx, &core.QueryPaymentRequest{Account: "acct1", OutTradeNo: "o1"})
+	if core.ErrorCode(err) != core.EUNAVAILABLE {
+		t.Fatalf("call while down: %v", err)
+	}
+	if _, derr := s.current(); derr == nil || m.Restarts("example") != 0 {
+		t.Fatalf("the call while down returned only after the restart (restarts %d)", m.Restarts("example"))
+	}
+	waitUp(t, m, 30*time.Second)
 	if m.Restarts("example") != 1 {
 		t.Fatalf("Restarts = %d", m.Restarts("example"))
 	}
@@ -219,22 +239,26 @@ func TestHangingPluginHitsDeadline(t *testing.T) {
 		t.Fatalf("hanging call: %v after %v", err, time.Since(start))
 	}
 
-	// MaxInFlight: two hanging calls hold both slots; a third waits for its deadline.
+	// MaxInFlight: two hanging calls hold both slots (until cancelled below); a third waits
+	// for its deadline.
+	hold, release := context.WithTimeout(context.Background(), 30*time.Second)
+	defer release()
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-			defer cancel()
-			_, _ = p.QueryPayment(ctx, q)
-		})
+		wg.Go(func() { _, _ = p.QueryPayment(hold, q) })
 	}
-	time.Sleep(200 * time.Millisecond)
+	s, err := m.get("example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both slots taken", func() bool { return len(s.sem) == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = p.CreatePayment(ctx, create("o1"))
 	if core.ErrorCode(err) != core.EUNAVAILABLE || !strings.Contains(core.ErrorMessage(err), "busy") {
 		t.Fatalf("call over MaxInFlight: %v", err)
 	}
+	release()
 	wg.Wait()
 	// Slots are free again.
 	if err := m.Configure(context.Background(), "example", "acct1", settings); err != nil {
