@@ -400,6 +400,9 @@ func TestPromoteUnderLoad(t *testing.T) {
 			}
 		})
 	}
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // also when a wait below fails the test
 	step := func(name string, sp Spec, want string) {
 		t.Helper()
 		time.Sleep(300 * time.Millisecond)
@@ -410,10 +413,7 @@ func TestPromoteUnderLoad(t *testing.T) {
 		if v := version(); v != want {
 			t.Errorf("%s: live version %q, want %q", name, v, want)
 		}
-		time.Sleep(300 * time.Millisecond)
-		if ok.Load() == before {
-			t.Errorf("%s: no call succeeded around the reload", name)
-		}
+		waitFor(t, name+": a call succeeding around the reload", func() bool { return ok.Load() > before })
 	}
 	step("promote", promoted, "2.0.0")
 	rollback := Spec{Name: "example", Command: examplePath, SHA256: exampleSHA, Shadow: shadowSpec(candidate, candidateSHA, nil)}
@@ -427,12 +427,9 @@ func TestPromoteUnderLoad(t *testing.T) {
 	if err := m.Reload(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if failed.Load() == failures {
-		t.Error("control: removing the plugin under load failed no call; the load cannot see failures")
-	}
+	// A wait without end here means the load cannot see failures (waitFor fails the test).
+	waitFor(t, "control: a call failing once the plugin is removed", func() bool { return failed.Load() > failures })
+	halt()
 	if failures != 0 {
 		t.Fatalf("%d of %d calls failed across promotion and rollback; first: %v", failures, failures+succeeded, first)
 	}
