@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -48,7 +49,10 @@ type Options struct {
 	Rounds int
 	// BaselineDuration is how long each bare RSA measurement (sign, then verify) runs; 0 means 1s.
 	BaselineDuration time.Duration
-	Stack            StackOptions
+	// Preload grows the store to this many payments (with their refunds, events and inbox
+	// entries; see Preload) before the host starts; 0: the store is used as it is.
+	Preload int64
+	Stack   StackOptions
 	// Progress receives one line per phase; nil discards.
 	Progress io.Writer
 }
@@ -82,6 +86,8 @@ type Report struct {
 	Host    ProcMem   `json:"host"`
 	Plugins []ProcMem `json:"plugins"`
 	Targets []Target  `json:"targets"`
+	// Preload is what the preload did (nil without -preload).
+	Preload *PreloadResult `json:"preload,omitempty"`
 }
 
 // Round is one paired slice of the scenario.
@@ -290,6 +296,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.HostMode = "child process: " + strings.Join(o.Stack.ServeArgv, " ")
 	case len(o.Stack.HostArgv) > 0:
 		r.HostMode = "child process: " + strings.Join(o.Stack.HostArgv, " ")
+	}
+	if o.Preload > 0 {
+		dsn := o.Stack.DSN
+		if dsn == "" && r.Store == "sqlite" {
+			dsn = filepath.Join(o.Stack.WorkDir, "paymux.db") // StartStack's default
+		}
+		o.logf("preloading the store to %d payments (untimed)", o.Preload)
+		res, err := Preload(ctx, r.Store, dsn, o.Preload, func(line string) { o.logf("%s", line) })
+		if err != nil {
+			return nil, fmt.Errorf("bench: preload: %w", err)
+		}
+		r.Preload = &res
 	}
 	o.logf("starting simulator and host (%s, store %s)", r.HostMode, r.Store)
 	st, err := StartStack(ctx, o.Stack)

@@ -1,0 +1,14 @@
+package store
+
+import "context"
+
+// BulkLoader loads many rows fast, for benchmarks that need a grown store (`paymux bench
+// -preload`): COPY on PostgreSQL, large transactions of prepared inserts on SQLite. It
+// bypasses every check of the Queries: the rows must be consistent on their own. Times are
+// time.Time (NULL when zero), converted as the store stores them.
+type BulkLoader interface {
+	// BulkLoad inserts rows, each holding the values of cols in order, into table.
+	BulkLoad(ctx context.Context, table string, cols []string, rows [][]any) error
+	// CountRows counts the rows of table.
+	CountRows(ctx context.Context, table string) (int64, error)
+}
