@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/paymux/paymux/host/store/storetest"
 )
+
+// errRollback ends an EXPLAIN's transaction (EXPLAIN ANALYZE runs the statement).
+var errRollback = errors.New("rollback")
 
 // seqScanRE matches a plan node that reads a whole big table.
 var seqScanRE = regexp.MustCompile(`Seq Scan on (` + strings.Join(storetest.BigTables, "|") + `)\b`)
@@ -49,16 +54,35 @@ func fullScan(plan string, walk bool) string {
 // API run finds its rows through an index, so that its cost does not grow with the store. The
 // tables are empty, so the planner is told to avoid sequential scans wherever it can
 // (enable_seqscan off): a Seq Scan left in a plan means no index can serve the statement.
+//
+// With PAYMUX_TEST_PLANS_DSN set (a grown store, e.g. one `paymux bench -preload` filled; and
+// PAYMUX_TEST_PLANS_ACCOUNT, an account it holds), the same check runs there with the
+// planner's own choices and EXPLAIN ANALYZE (in transactions that roll back).
 func TestQueryPlans(t *testing.T) {
-	s := open(t, testSchema(t))
+	explain, grown := "EXPLAIN ", false
+	var s *Store
+	if dsn := os.Getenv("PAYMUX_TEST_PLANS_DSN"); dsn != "" {
+		cfg, err := ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, explain, grown = open(t, cfg), "EXPLAIN (ANALYZE, BUFFERS) ", true
+		if a := os.Getenv("PAYMUX_TEST_PLANS_ACCOUNT"); a != "" {
+			storetest.PlanAccount = a
+		}
+	} else {
+		s = open(t, testSchema(t))
+	}
 	ctx := context.Background()
 	storetest.CheckPlans(t, dialect, func(q string, args []any) (string, error) {
 		var b strings.Builder
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-				return err
+			if !grown {
+				if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+					return err
+				}
 			}
-			rows, err := tx.Query(ctx, "EXPLAIN "+q, args...)
+			rows, err := tx.Query(ctx, explain+q, args...)
 			if err != nil {
 				return err
 			}
@@ -67,8 +91,11 @@ func TestQueryPlans(t *testing.T) {
 				return err
 			}
 			b.WriteString(strings.Join(lines, "\n"))
-			return nil
+			return errRollback
 		})
+		if err == errRollback {
+			err = nil
+		}
 		return b.String(), err
 	}, fullScan)
 }

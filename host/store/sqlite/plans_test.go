@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,8 +18,18 @@ var fullScanRE = regexp.MustCompile(`\bSCAN (` + strings.Join(storetest.BigTable
 
 // TestQueryPlans checks that every statement the janitor, the dispatcher, the intake and the
 // API run finds its rows through an index, so that its cost does not grow with the store.
+//
+// With PAYMUX_TEST_PLANS_SQLITE set to the file of a grown store (e.g. one `paymux bench
+// -preload` filled; PAYMUX_TEST_PLANS_ACCOUNT, an account it holds), the check runs there.
 func TestQueryPlans(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "paymux.db"))
+	path := filepath.Join(t.TempDir(), "paymux.db")
+	if p := os.Getenv("PAYMUX_TEST_PLANS_SQLITE"); p != "" {
+		path = p
+		if a := os.Getenv("PAYMUX_TEST_PLANS_ACCOUNT"); a != "" {
+			storetest.PlanAccount = a
+		}
+	}
+	s := open(t, path)
 	partial := map[string]bool{}
 	rows, err := s.reader.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'`)
 	if err != nil {

@@ -43,6 +43,10 @@ func (noRows) Scan(...any) error { return nil }
 func (noRows) Err() error        { return nil }
 func (noRows) Close()            {}
 
+// PlanAccount is the account the hot statements ask for. A test against a grown store sets it
+// to an account that store holds (the bench's, for a store `paymux bench -preload` filled).
+var PlanAccount = "acct"
+
 // HotStatements returns the statements the janitor, the dispatcher, the notification intake,
 // the pruner and the API run on a store that has grown, one per call and filter, as d
 // writes them. Inserts are left out: they use no index to find rows.
@@ -60,8 +64,8 @@ func HotStatements(d *sqlbase.Dialect) []Statement {
 			out = append(out, s)
 		}
 	}
-	p := &store.Payment{ID: "pay_x", Account: "acct", OutTradeNo: "otn", Status: core.PaymentPending}
-	r := &store.Refund{ID: "rf_x", PaymentID: "pay_x", Account: "acct", OutRefundNo: "orn"}
+	p := &store.Payment{ID: "pay_x", Account: PlanAccount, OutTradeNo: "otn", Status: core.PaymentPending}
+	r := &store.Refund{ID: "rf_x", PaymentID: "pay_x", Account: PlanAccount, OutRefundNo: "orn"}
 	// The janitor, the dispatcher and the backlog gauges.
 	run("ClaimDuePayments", func(c context.Context, q sqlbase.Queries) { _, _ = q.ClaimDuePayments(c, now, 16, time.Minute) })
 	run("ClaimDueRefunds", func(c context.Context, q sqlbase.Queries) { _, _ = q.ClaimDueRefunds(c, now, 16, time.Minute) })
@@ -75,40 +79,40 @@ func HotStatements(d *sqlbase.Dialect) []Statement {
 	run("MarkEventDelivered", func(c context.Context, q sqlbase.Queries) { _ = q.MarkEventDelivered(c, "evt_x", now) })
 	run("RedeliverEvent", func(c context.Context, q sqlbase.Queries) { _, _ = q.RedeliverEvent(c, "evt_x", now) })
 	// Intake and state changes.
-	run("LockPaymentByOutTradeNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.LockPaymentByOutTradeNo(c, "acct", "otn") })
+	run("LockPaymentByOutTradeNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.LockPaymentByOutTradeNo(c, PlanAccount, "otn") })
 	run("LockPayment", func(c context.Context, q sqlbase.Queries) { _, _ = q.LockPayment(c, "pay_x") })
 	run("UpdatePayment", func(c context.Context, q sqlbase.Queries) { _ = q.UpdatePayment(c, p) })
-	run("LockRefundByOutRefundNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.LockRefundByOutRefundNo(c, "acct", "orn") })
+	run("LockRefundByOutRefundNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.LockRefundByOutRefundNo(c, PlanAccount, "orn") })
 	run("UpdateRefund", func(c context.Context, q sqlbase.Queries) { _ = q.UpdateRefund(c, r) })
 	run("SumRefunds", func(c context.Context, q sqlbase.Queries) { _, _ = q.SumRefunds(c, "pay_x") })
 	run("UpdateNotification", func(c context.Context, q sqlbase.Queries) {
 		_ = q.UpdateNotification(c, &store.Notification{ID: "ntf_x", Status: store.NotificationProcessed})
 	})
-	run("FindNotificationByDedupeKey", func(c context.Context, q sqlbase.Queries) { _, _ = q.FindNotificationByDedupeKey(c, "acct", "k") })
+	run("FindNotificationByDedupeKey", func(c context.Context, q sqlbase.Queries) { _, _ = q.FindNotificationByDedupeKey(c, PlanAccount, "k") })
 	run("GetNotification", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetNotification(c, "ntf_x") })
 	run("GetIdempotencyKey", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetIdempotencyKey(c, "scope", "key") })
 	// The API's reads.
 	run("GetPayment", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetPayment(c, "pay_x") })
-	run("GetPaymentByOutTradeNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetPaymentByOutTradeNo(c, "acct", "otn") })
+	run("GetPaymentByOutTradeNo", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetPaymentByOutTradeNo(c, PlanAccount, "otn") })
 	run("GetRefund", func(c context.Context, q sqlbase.Queries) { _, _ = q.GetRefund(c, "rf_x") })
 	from, to := now.Add(-24*time.Hour), now
 	for name, f := range map[string]store.PaymentFilter{
 		"all":              {},
-		"account":          {Account: "acct"},
-		"accounts":         {Accounts: []string{"acct", "acct2"}},
+		"account":          {Account: PlanAccount},
+		"accounts":         {Accounts: []string{PlanAccount, "acct2"}},
 		"reference":        {Reference: "ref"},
-		"out_trade_nos":    {Account: "acct", OutTradeNos: []string{"a", "b"}},
-		"account and time": {Account: "acct", From: from, To: to},
+		"out_trade_nos":    {Account: PlanAccount, OutTradeNos: []string{"a", "b"}},
+		"account and time": {Account: PlanAccount, From: from, To: to},
 		"time":             {From: from, To: to},
 		"status":           {Status: core.PaymentFailed},
-		"page 2":           {Account: "acct", Cursor: "1000"},
+		"page 2":           {Account: PlanAccount, Cursor: "1000"},
 	} {
 		run("ListPayments "+name, func(c context.Context, q sqlbase.Queries) { _, _, _ = q.ListPayments(c, f) })
 	}
 	for name, f := range map[string]store.RefundFilter{
 		"payment":         {PaymentID: "pay_x"},
-		"account":         {Account: "acct"},
-		"out_refund_nos":  {Account: "acct", OutRefundNos: []string{"a"}},
+		"account":         {Account: PlanAccount},
+		"out_refund_nos":  {Account: PlanAccount, OutRefundNos: []string{"a"}},
 		"needs attention": {NeedsAttention: true},
 		"status":          {Status: core.RefundFailed},
 	} {
@@ -118,14 +122,14 @@ func HotStatements(d *sqlbase.Dialect) []Statement {
 		"all":      {},
 		"payment":  {PaymentID: "pay_x"},
 		"type":     {Type: store.EventPaymentSucceeded},
-		"accounts": {Accounts: []string{"acct"}},
+		"accounts": {Accounts: []string{PlanAccount}},
 		"status":   {Status: store.EventFailed},
 	} {
 		run("ListEvents "+name, func(c context.Context, q sqlbase.Queries) { _, _, _ = q.ListEvents(c, f) })
 	}
 	for name, f := range map[string]store.NotificationFilter{
 		"all":     {},
-		"account": {Account: "acct"},
+		"account": {Account: PlanAccount},
 		"status":  {Status: store.NotificationError},
 	} {
 		run("ListNotifications "+name, func(c context.Context, q sqlbase.Queries) { _, _, _ = q.ListNotifications(c, f) })
