@@ -145,8 +145,10 @@ var BigTables = []string{"payments", "refunds", "events", "notifications", "idem
 
 // CheckPlans asks explain for the plan of every hot statement and fails t for each plan in
 // which fullScan finds a full scan of a big table (fullScan returns a description, or "";
-// walk is the statement's Walk).
-func CheckPlans(t *testing.T, d *sqlbase.Dialect, explain func(q string, args []any) (string, error), fullScan func(plan string, walk bool) string) {
+// walk is the statement's Walk). With report set (a grown store, whose planner weighs real
+// statistics: it may prefer walking the primary key to a LIMIT over an index it has), the
+// full scans are logged instead.
+func CheckPlans(t *testing.T, d *sqlbase.Dialect, report bool, explain func(q string, args []any) (string, error), fullScan func(plan string, walk bool) string) {
 	for _, s := range HotStatements(d) {
 		plan, err := explain(s.Query, s.Args)
 		if err != nil {
@@ -156,7 +158,9 @@ func CheckPlans(t *testing.T, d *sqlbase.Dialect, explain func(q string, args []
 		if testing.Verbose() {
 			t.Logf("%s:\n%s", s.Name, strings.TrimSpace(plan))
 		}
-		if f := fullScan(plan, s.Walk); f != "" {
+		if f := fullScan(plan, s.Walk); f != "" && report {
+			t.Logf("FULL SCAN %s: %s", s.Name, f)
+		} else if f != "" {
 			t.Errorf("%s: %s\nquery: %s\nplan:\n%s", s.Name, f, s.Query, plan)
 		}
 	}
