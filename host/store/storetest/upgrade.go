@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,17 +13,46 @@ import (
 )
 
 // PreviousSchema is the schema version of the release before this one: the upgrade tests build
-// a database at it, seed it with SeedPrevious and open it with the current store.
+// a database at it, seed it with SeedPrevious and open it with the current store. It is the
+// version before the last migration that changes columns or data: migrations after that one
+// that only add indexes (as 009 does) are applied by the upgrade too, but the last change of
+// columns or data is the one the seeded rows must survive.
 func PreviousSchema(t testing.TB, d migrations.Dialect) int {
 	t.Helper()
 	ms, err := migrations.Load(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) < 2 {
+	last := len(ms) - 1
+	for last > 0 && indexesOnly(ms[last].SQL) {
+		last--
+	}
+	if last < 1 {
 		t.Skip("one migration only: there is no previous schema to upgrade from")
 	}
-	return ms[len(ms)-2].Version
+	return ms[last-1].Version
+}
+
+// indexesOnly reports whether a migration's statements (comments aside) all create indexes.
+func indexesOnly(sql string) bool {
+	var code []string
+	for _, l := range strings.Split(sql, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "--") {
+			code = append(code, l)
+		}
+	}
+	n := 0
+	for _, stmt := range strings.Split(strings.Join(code, " "), ";") {
+		stmt = strings.ToUpper(strings.TrimSpace(stmt))
+		if stmt == "" {
+			continue
+		}
+		n++
+		if !strings.HasPrefix(stmt, "CREATE INDEX ") && !strings.HasPrefix(stmt, "CREATE UNIQUE INDEX ") {
+			return false
+		}
+	}
+	return n > 0
 }
 
 // Seeded is what SeedPrevious wrote.
