@@ -146,6 +146,18 @@ func TestServeShadowPromoteUnderLoad(t *testing.T) {
 			}
 		})
 	}
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // also when the test fails below
+	// await waits for cond; the bound is spent only when it never comes (a loaded machine is slow).
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
 	reload := func(name string) {
 		t.Helper()
 		before := ok.Load()
@@ -154,14 +166,21 @@ func TestServeShadowPromoteUnderLoad(t *testing.T) {
 		if strings.Contains(logBuf.String(), "config reload refused") {
 			t.Fatalf("%s refused:\n%s", name, logBuf.String())
 		}
-		time.Sleep(500 * time.Millisecond)
-		if ok.Load() == before {
-			t.Errorf("%s: no request succeeded around the reload", name)
-		}
+		await(name+": a request succeeding around the reload", func() bool { return ok.Load() > before })
 	}
-	// Let the shadow see traffic, then promote: the candidate goes live, the old build shadows it.
-	time.Sleep(time.Second)
-	r := report()
+	// Let the shadow see traffic (both compared calls), then promote: the candidate goes live,
+	// the old build shadows it.
+	var r pluginhost.ShadowReport
+	await("the shadow to compare creates and notifications", func() bool {
+		r = report()
+		seen := 0
+		for _, c := range r.Calls {
+			if (c.Method == pluginhost.MethodCreatePayment || c.Method == pluginhost.MethodParseNotification) && c.Same+c.Different > 0 {
+				seen++
+			}
+		}
+		return seen == 2
+	})
 	for _, c := range r.Calls {
 		if c.Different != 0 {
 			t.Errorf("%s: %+v differs between two builds of the same code", c.Method, c)
@@ -177,8 +196,7 @@ func TestServeShadowPromoteUnderLoad(t *testing.T) {
 	}
 	writePlugin(live, liveSHA, candidate, candidateSHA)
 	reload("rollback")
-	close(stop)
-	wg.Wait()
+	halt()
 	if r := report(); r.Live.Version != liveVersion || r.Shadow.Version != "2.0.0-candidate" {
 		t.Errorf("after rollback: live %+v, shadow %+v", r.Live, r.Shadow)
 	}
