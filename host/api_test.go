@@ -558,7 +558,7 @@ func TestWebhookRetryAndRedeliver(t *testing.T) {
 	p := e.createPayment(paymentBody("wh", 1000), nil)
 	ev := e.sink.waitFor(t, "payment.created", p.ID)
 	var page host.Page[*host.Event]
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		e.call("GET", "/v1/events?payment_id="+p.ID, nil, nil).decode(t, &page)
 		if len(page.Data) == 1 && page.Data[0].Status == "delivered" || time.Now().After(deadline) {
@@ -573,7 +573,7 @@ func TestWebhookRetryAndRedeliver(t *testing.T) {
 	if r.Status != 202 {
 		t.Fatalf("redeliver: %d %s", r.Status, r.Body)
 	}
-	deadline = time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(waitLimit)
 	for e.sink.count("payment.created", p.ID) < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

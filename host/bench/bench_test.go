@@ -175,7 +175,7 @@ func TestProcMem(t *testing.T) {
 	}
 	pid := cmd.Process.Pid
 	found := false
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !found; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !found; time.Sleep(10 * time.Millisecond) {
 		for _, p := range ChildrenNamed(os.Getpid(), "paymux-provider-") {
 			found = found || p == pid
 		}

@@ -135,7 +135,7 @@ func TestItBPayExpiryClosesAndNotifies(t *testing.T) {
 	if _, err := e.sim.OpenOrderString(context.Background(), os); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if o, _ := e.sim.Order(globalPID, "E1"); o.Status == StatusTradeClosed {
 			break

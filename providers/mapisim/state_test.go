@@ -122,7 +122,7 @@ func TestLoadResumesPendingDelivery(t *testing.T) {
 	e := newEnv(t, Config{TimeScale: 1}) // first retry only after 2 real minutes
 	e.answer = func(map[string]string) string { return "fail" }
 	e.paid(globalPID, "PD1", "1.00", "USD")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(e.got()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
