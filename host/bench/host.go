@@ -18,6 +18,7 @@ import (
 	"github.com/paymux/paymux/core"
 	"github.com/paymux/paymux/host"
 	"github.com/paymux/paymux/host/httpapi"
+	"github.com/paymux/paymux/host/internal/gcfloor"
 	"github.com/paymux/paymux/host/pluginhost"
 	"github.com/paymux/paymux/host/store"
 	// The drivers register themselves with store.Open.
@@ -90,6 +91,7 @@ func RunHost(ctx context.Context, cfg HostConfig, ready func(addr string)) error
 		}
 		defer pprof.StopCPUProfile()
 	}
+	gcfloor.Start(gcfloor.DefaultFloor) // as paymux serve does
 	level := cfg.LogLevel
 	if level == "" {
 		level = "error"

@@ -24,6 +24,7 @@ import (
 	"github.com/paymux/paymux/host/bench"
 	"github.com/paymux/paymux/host/config"
 	"github.com/paymux/paymux/host/httpapi"
+	"github.com/paymux/paymux/host/internal/gcfloor"
 	"github.com/paymux/paymux/host/metrics"
 	"github.com/paymux/paymux/host/pluginhost"
 	"github.com/paymux/paymux/host/store"
@@ -61,6 +62,9 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newServeLogger(cfg.Log)
+	// A small live heap with a high allocation rate: keep the heap goal above 16 MB rather
+	// than collecting every few dozen milliseconds (host/internal/gcfloor; GOGC overrides).
+	gcfloor.Start(gcfloor.DefaultFloor)
 	if stop, err := startServeProfile(os.Getenv(bench.EnvServeCPUProfile)); err != nil {
 		return err
 	} else if stop != nil {
