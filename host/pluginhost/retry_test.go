@@ -41,7 +41,10 @@ func TestRetryOnceOnlyForSafeCalls(t *testing.T) {
 		_, err := p.Refund(ctx, &core.RefundRequest{Account: "acct1", OutTradeNo: "o1", OutRefundNo: "r1"})
 		refund <- result{err, time.Since(start)}
 	}()
-	time.Sleep(300 * time.Millisecond) // both calls are now hanging in the old process
+	// Both calls hold their slots, and so have taken the old process (current() comes right
+	// after the slot). Nothing shows when their requests have reached it: give them 300 ms.
+	waitFor(t, "both calls in flight", func() bool { return len(s.sem) == 2 })
+	time.Sleep(300 * time.Millisecond)
 
 	// A healthy replacement, published as the supervisor would after a restart.
 	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
