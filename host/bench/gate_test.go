@@ -41,13 +41,36 @@ func TestGateCheck(t *testing.T) {
 	}
 }
 
+// A ratio's own factor replaces the file's: a throughput ratio with factor 4 passes at a third of
+// its recorded figure and fails below a quarter, while a CPU ratio keeps the file's factor 2.
+func TestGateCheckRatioFactor(t *testing.T) {
+	g := &GateFile{Factor: 2, Ratios: []GateRatio{
+		{Scenario: ScenarioNotify, Name: "notify_vs_bare_verify", Recorded: 0.12, HigherIsBetter: true, Factor: 4},
+		{Scenario: ScenarioNotify, Name: "host_vs_bare_verify", Recorded: 10},
+	}}
+	report := func(vsVerify, hostVsVerify float64) *Report {
+		return &Report{Scenario: ScenarioNotify, Notify: &LoadResult{Ops: 10}, NotifyVsVerify: vsVerify,
+			Budget: &Budget{Operation: "notify", HostVsVerify: hostVsVerify}}
+	}
+	if v, err := g.Check(report(0.04, 19)); err != nil || v[0].Limit != 0.03 || v[1].Limit != 20 {
+		t.Errorf("a third of the recorded throughput ratio: %+v, %v; want a pass with limits 0.03 and 20", v, err)
+	}
+	if _, err := g.Check(report(0.029, 10)); err == nil || !strings.Contains(err.Error(), "notify_vs_bare_verify 0.029") {
+		t.Errorf("below a quarter: %v, want a regression", err)
+	}
+	if _, err := g.Check(report(0.12, 21)); err == nil || !strings.Contains(err.Error(), "host_vs_bare_verify 21.000") {
+		t.Errorf("CPU ratio above twice: %v, want a regression", err)
+	}
+}
+
 func TestReadGateFile(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"ok":        `{"factor": 2, "ratios": [{"scenario": "create", "name": "create_vs_bare_sign", "recorded": 0.8, "higher_is_better": true}]}`,
-		"factor":    `{"factor": 1, "ratios": []}`,
-		"recorded":  `{"factor": 2, "ratios": [{"scenario": "create", "name": "x", "recorded": 0}]}`,
-		"malformed": `{`,
+		"ok":          `{"factor": 2, "ratios": [{"scenario": "create", "name": "create_vs_bare_sign", "recorded": 0.8, "higher_is_better": true}]}`,
+		"factor":      `{"factor": 1, "ratios": []}`,
+		"recorded":    `{"factor": 2, "ratios": [{"scenario": "create", "name": "x", "recorded": 0}]}`,
+		"malformed":   `{`,
+		"ratiofactor": `{"factor": 2, "ratios": [{"scenario": "create", "name": "x", "recorded": 1, "factor": 0.5}]}`,
 	} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
