@@ -71,6 +71,8 @@ type Janitor struct {
 	wake        chan struct{}
 	onPrune     func(PruneResult)
 	lastPrune   time.Time // only Run's goroutine touches it
+	// pruneWaitHook, when set (tests), replaces the pause between two prune batches.
+	pruneWaitHook func(context.Context, time.Duration) error
 }
 
 // NewJanitor returns a janitor; call Run to start it.

@@ -117,6 +117,9 @@ func SettingsFromConfig(c *config.Config) (*Settings, error) {
 		Retention: Retention{
 			RejectedNotifications: time.Duration(c.Retention.RejectedNotifications),
 			DeliveredEvents:       time.Duration(c.Retention.DeliveredEvents),
+			PruneBatch:            int(c.Retention.PruneBatch),
+			PrunePause:            time.Duration(c.Retention.PrunePause),
+			PruneMaxRows:          int(c.Retention.PruneMaxRows),
 		},
 	}
 	for _, ep := range c.Webhooks.Endpoints {

@@ -67,6 +67,12 @@ type Server struct {
 type Retention struct {
 	RejectedNotifications Duration `yaml:"rejected_notifications"` // default 720h (30 days)
 	DeliveredEvents       Duration `yaml:"delivered_events"`       // default 720h (30 days)
+	// Pacing, so that pruning a backlog never starves live traffic: rows per batch (one
+	// statement, one short transaction), the pause after each batch (at least as long as the
+	// batch took), and rows of each kind per round (every 10 minutes).
+	PruneBatch   int64    `yaml:"prune_batch"`    // default 100
+	PrunePause   Duration `yaml:"prune_pause"`    // default 100ms
+	PruneMaxRows int64    `yaml:"prune_max_rows"` // default 10000
 }
 
 // TLS makes the server listen with TLS.
@@ -184,9 +190,13 @@ const (
 	DefaultNotifyRejectsPerMinute = 60
 	// DefaultRetention is how long rejected notifications and delivered events are kept.
 	DefaultRetention = Duration(30 * 24 * time.Hour)
-	DefaultSQLiteDSN = "./paymux.db"
-	DefaultLogLevel  = "info"
-	DefaultLogFormat = "text"
+	// DefaultPruneBatch, DefaultPrunePause and DefaultPruneMaxRows pace the pruner.
+	DefaultPruneBatch   = 100
+	DefaultPrunePause   = Duration(100 * time.Millisecond)
+	DefaultPruneMaxRows = 10_000
+	DefaultSQLiteDSN    = "./paymux.db"
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -295,6 +305,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Retention.DeliveredEvents == 0 {
 		c.Retention.DeliveredEvents = DefaultRetention
+	}
+	if c.Retention.PruneBatch == 0 {
+		c.Retention.PruneBatch = DefaultPruneBatch
+	}
+	if c.Retention.PrunePause == 0 {
+		c.Retention.PrunePause = DefaultPrunePause
+	}
+	if c.Retention.PruneMaxRows == 0 {
+		c.Retention.PruneMaxRows = DefaultPruneMaxRows
 	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"

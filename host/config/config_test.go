@@ -169,6 +169,9 @@ func TestDefaults(t *testing.T) {
 	if c.Store.Driver != "sqlite" || c.Store.DSN.Value() != "/srv/paymux/paymux.db" {
 		t.Errorf("store defaults: %s %q", c.Store.Driver, c.Store.DSN.Value())
 	}
+	if r := c.Retention; r.PruneBatch != DefaultPruneBatch || r.PrunePause != DefaultPrunePause || r.PruneMaxRows != DefaultPruneMaxRows || r.DeliveredEvents != DefaultRetention {
+		t.Errorf("retention defaults: %+v", r)
+	}
 	if c.Log.Level != "info" || c.Log.Format != "text" {
 		t.Errorf("log defaults: %+v", c.Log)
 	}

@@ -59,6 +59,14 @@ func (c *Config) validate(ps *problems) {
 		}
 	}
 	c.validateEndpoints(ps)
+	if r := c.Retention; r.PruneBatch <= 0 {
+		ps.addf("retention.prune_batch", "must be positive")
+	} else if r.PruneMaxRows < r.PruneBatch {
+		ps.addf("retention.prune_max_rows", "must be at least retention.prune_batch")
+	}
+	if c.Retention.PrunePause <= 0 {
+		ps.addf("retention.prune_pause", "must be positive")
+	}
 	if !slices.Contains(logLevels, c.Log.Level) {
 		ps.addf("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
 	}
