@@ -93,6 +93,11 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	a.client = mapi.NewClient(a.mapi, p.http)
 	// total_fee and return_amount are in the settlement currency even on CNY-priced payments.
 	a.client.DefaultCurrency = a.currency
+	account := req.Account
+	a.client.OnMD5Key = func(op string, refused, used int) {
+		p.logger().Info("the gateway refused an md5_key's signature; another listed key works and now signs server calls first (an MD5 key rotation)",
+			"account", account, "service", op, "refused_key", refused, "used_key", used)
+	}
 	for _, w := range a.mapi.Warnings {
 		p.logger().Warn("account setting", "account", req.Account, "warning", w)
 	}

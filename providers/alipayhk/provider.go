@@ -131,6 +131,10 @@ func (p *Provider) Configure(_ context.Context, req *core.ConfigureRequest) erro
 	}
 	client := mapi.NewClient(s, p.http)
 	client.DefaultCurrency = "HKD" // HK notifications and answers often name no currency
+	name := req.Account
+	client.OnMD5Key = func(op string, refused, used int) {
+		p.logf("alipayhk: account %s: the gateway refused md5_key %d's signature on %s; md5_key %d works and now signs server calls first (an MD5 key rotation)", name, refused, op, used)
+	}
 	a := &account{name: req.Account, client: client, hk: hk, sftp: sc}
 	p.accounts.Set(req.Account, a)
 	return nil

@@ -446,3 +446,30 @@ func TestConfigure(t *testing.T) {
 		t.Fatalf("FetchSettlement without SFTP: %v", err)
 	}
 }
+
+// TestMD5OrderStringDuringRotation: an account whose SDK order string is MD5-signed may list
+// several md5_key values (a rotation); md5_signing_key names the key that signs it, since the
+// buyer's wallet carries it to the gateway and nothing can sign it again.
+func TestMD5OrderStringDuringRotation(t *testing.T) {
+	e := newEnv(t)
+	const other = "1234567890abcdef1234567890abcdef" // a throw-away test key
+	for _, c := range []struct {
+		signingKey, key string
+	}{{"", other}, {"1", other}, {"2", mapisim.TestMD5Key}} {
+		s := e.settings("sign_type", "MD5", "md5_key", other+","+mapisim.TestMD5Key, "order_sign_type", "MD5", "md5_signing_key", c.signingKey)
+		if err := e.p.Configure(context.Background(), &core.ConfigureRequest{Account: "hk1", Settings: s}); err != nil {
+			t.Fatalf("md5_signing_key %q: %v", c.signingKey, err)
+		}
+		os := e.create(t, "alipayhk", "MD5ORDER"+c.signingKey, hkd(100))
+		pre, rest, ok := strings.Cut(os, `&sign="`)
+		sig, _, _ := strings.Cut(rest, `"`)
+		if !ok || !strings.HasSuffix(os, `&sign_type="MD5"`) {
+			t.Fatalf("order string %q", os)
+		}
+		sig, _ = url.QueryUnescape(sig)
+		m, _ := signing.NewMD5(c.key)
+		if want, _ := m.Sign(pre); sig != want {
+			t.Errorf("md5_signing_key %q: the order string is not signed with key %q", c.signingKey, c.key)
+		}
+	}
+}

@@ -103,10 +103,10 @@ func orderSigner(raw map[string]string, s *mapi.Settings) (signing.Signer, error
 	}
 	t := signing.SignType(v)
 	if t == signing.MD5 {
-		if v, ok := s.Verifiers[signing.MD5]; ok {
-			if m, ok := v.(*signing.MD5Key); ok {
-				return m, nil
-			}
+		// The key md5_signing_key names: with several md5_key values (a rotation) the verifier
+		// is all of them, and the order string goes to the gateway in the buyer's wallet.
+		if m := s.MD5Signer(); m != nil {
+			return m, nil
 		}
 		return nil, core.Errorf(core.ECONFIG, "setting %s is MD5 but %s is not set", SetOrderSignType, mapi.SetMD5Key)
 	}

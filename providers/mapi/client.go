@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Client struct {
 	// MaxFileBytes bounds one downloaded file (Download); 0 means DefaultMaxFileBytes. A file
 	// service streams, but an answer without end must not run for the whole deadline.
 	MaxFileBytes int64
+
+	// OnMD5Key, when set, hears that a server call's MD5 signature was refused by the gateway
+	// with md5_key number refused (1-based) and accepted with number used, which later calls now
+	// try first: the gateway's key has changed (a rotation). Never the keys themselves.
+	OnMD5Key func(op string, refused, used int)
 }
 
 // DefaultMaxFileBytes bounds a downloaded file: ten days of a busy merchant's compare file are
@@ -79,16 +85,74 @@ func (c *Client) Sign(params map[string]string) error {
 	if params["_input_charset"] == "" {
 		params["_input_charset"] = c.S.InputCharset
 	}
-	if c.S.Signer == nil {
+	return c.signWith(params, c.S.Signer)
+}
+
+func (c *Client) signWith(params map[string]string, signer signing.Signer) error {
+	if signer == nil {
 		return core.Errorf(core.ECONFIG, "account has no signing key for %s", c.S.SignType)
 	}
-	sig, err := c.S.Signer.Sign(signing.CanonicalB(params))
+	sig, err := signer.Sign(signing.CanonicalB(params))
 	if err != nil {
 		return err
 	}
 	params["sign"] = sig
-	params["sign_type"] = string(c.S.Signer.Type())
+	params["sign_type"] = string(signer.Type())
 	return nil
+}
+
+// signedAttempts signs params and runs attempt, which posts them and returns the gateway's error
+// code when the gateway answered with a refusal (is_success=F), with the error. On an MD5
+// account listing several md5_key values, a refusal of the signature (md5_sign_refusal_codes:
+// the gateway checked the signature first and did nothing) signs the SAME params again with the
+// next listed key and runs attempt again, once per key: the request keeps its out_trade_no or
+// out_return_no, so it stays idempotent at the gateway. Nothing else is tried again: not another
+// refusal, not a timeout or any unknown outcome. The key that works (the call succeeds, or the
+// gateway answers with a business refusal, which comes after the signature check) is tried
+// first by every later call until the next reload (the gateway holds one MD5 key: during a rotation the first
+// listed key may not be the one it holds yet, or any more).
+func (c *Client) signedAttempts(op string, params map[string]string, attempt func() (refused string, err error)) error {
+	m := c.S.md5
+	if m == nil || c.S.SignType != signing.MD5 || len(m.keys) < 2 || len(m.refusals) == 0 {
+		if err := c.Sign(params); err != nil {
+			return err
+		}
+		_, err := attempt()
+		return err
+	}
+	if err := c.Sign(params); err != nil { // partner and _input_charset
+		return err
+	}
+	first := int(m.next.Load())
+	var err error
+	for n := range len(m.keys) {
+		i := (first + n) % len(m.keys)
+		if err := c.signWith(params, m.keys[i]); err != nil {
+			return err
+		}
+		var code string
+		code, err = attempt()
+		refused := code != "" && slices.Contains(m.refusals, code)
+		if !refused {
+			if i != first && (err == nil || signatureAccepted(code)) &&
+				m.next.CompareAndSwap(int32(first), int32(i)) && c.OnMD5Key != nil {
+				c.OnMD5Key(op, first+1, i+1)
+			}
+			return err
+		}
+	}
+	return err
+}
+
+// signatureAccepted reports whether a gateway refusal shows that the request's signature was
+// accepted: a business answer (a rule, no such trade, a decline, a conflict) comes after the
+// signature check; a set-up, permission or unknown answer may come before it.
+func signatureAccepted(code string) bool {
+	switch ErrorKind(code) {
+	case core.EINVALID, core.ENOTFOUND, core.EDECLINED, core.ECONFLICT:
+		return true
+	}
+	return false
 }
 
 // RedirectURL signs params (Format B) and returns the gateway URL the buyer's browser opens, as
@@ -110,15 +174,10 @@ func encode(params map[string]string) string {
 	return v.Encode()
 }
 
-// post sends a signed form to the gateway under the account's deadline and returns the body.
+// post sends a form (signed by the caller) to the gateway under the account's deadline and returns the body.
 // op names the call in errors. An HTTP 5xx is EUNKNOWN (the gateway may have acted), another
 // non-200 EUNAVAILABLE.
-func (c *Client) post(ctx context.Context, op string, params map[string]string, sign bool) (*http.Response, context.CancelFunc, error) {
-	if sign {
-		if err := c.Sign(params); err != nil {
-			return nil, nil, err
-		}
-	}
+func (c *Client) post(ctx context.Context, op string, params map[string]string) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.S.Timeout)
 	// _input_charset also goes into the URL so that the gateway knows the body's charset
 	// before it parses it (docs: "if you use POST, specify _input_charset in the request URL").
@@ -153,9 +212,25 @@ func drain(r io.ReadCloser) {
 // Call signs params (which must carry service), posts them and returns the verified XML
 // envelope. is_success=F becomes GatewayError; an unreadable, unparsable or badly signed answer
 // is EUNKNOWN (the request may have taken effect).
+//
+// An MD5 account listing several keys signs again with the next when the gateway refuses the
+// signature (signedAttempts).
 func (c *Client) Call(ctx context.Context, params map[string]string) (*Response, error) {
 	op := params["service"]
-	resp, cancel, err := c.post(ctx, op, params, true)
+	var r *Response
+	err := c.signedAttempts(op, params, func() (string, error) {
+		var err error
+		r, err = c.call(ctx, op, params)
+		if err != nil && r != nil && !r.Success {
+			return r.Error, err
+		}
+		return "", err
+	})
+	return r, err
+}
+
+func (c *Client) call(ctx context.Context, op string, params map[string]string) (*Response, error) {
+	resp, cancel, err := c.post(ctx, op, params)
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +260,17 @@ func (c *Client) Call(ctx context.Context, params map[string]string) (*Response,
 // (forex_compare_file, forex_liquidation_file, forex_rate_file) to fn line by line, without the
 // line end, converted to UTF-8 when the answer declares another charset. An XML envelope instead
 // of a file is decoded and returned as GatewayError.
+// An MD5 account listing several keys signs again with the next when the gateway refuses the
+// signature (signedAttempts; the refusal is an XML envelope, before any line).
 func (c *Client) Download(ctx context.Context, params map[string]string, fn func(line string) error) error {
 	op := params["service"]
-	resp, cancel, err := c.post(ctx, op, params, true)
+	return c.signedAttempts(op, params, func() (string, error) { return c.download(ctx, op, params, fn) })
+}
+
+func (c *Client) download(ctx context.Context, op string, params map[string]string, fn func(line string) error) (string, error) {
+	resp, cancel, err := c.post(ctx, op, params)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer cancel()
 	defer drain(resp.Body)
@@ -209,16 +290,16 @@ func (c *Client) Download(ctx context.Context, params map[string]string, fn func
 	if head, _ := br.Peek(256); isXML(head) {
 		data, err := io.ReadAll(io.LimitReader(br, MaxResponseBytes+1))
 		if err != nil {
-			return TransportError(op, err)
+			return "", TransportError(op, err)
 		}
 		r, err := ParseResponse(data)
 		if err != nil {
-			return core.WrapError(core.EUNAVAILABLE, err, "%s: unreadable gateway answer", op)
+			return "", core.WrapError(core.EUNAVAILABLE, err, "%s: unreadable gateway answer", op)
 		}
 		if !r.Success {
-			return GatewayError(op, r.Error)
+			return r.Error, GatewayError(op, r.Error)
 		}
-		return core.Errorf(core.EUNAVAILABLE, "%s: gateway answered XML instead of a file", op)
+		return "", core.Errorf(core.EUNAVAILABLE, "%s: gateway answered XML instead of a file", op)
 	}
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
@@ -228,19 +309,19 @@ func (c *Client) Download(ctx context.Context, params map[string]string, fn func
 			break
 		}
 		if err := fn(strings.TrimRight(sc.Text(), "\r")); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if err := sc.Err(); err != nil || capped.over {
 		if capped.over || errors.Is(err, errFileTooLarge) {
-			return core.Errorf(core.EUNAVAILABLE, "%s: file is larger than %d bytes", op, limit)
+			return "", core.Errorf(core.EUNAVAILABLE, "%s: file is larger than %d bytes", op, limit)
 		}
 		if errors.Is(err, bufio.ErrTooLong) {
-			return core.Errorf(core.EINVALID, "%s: a line is longer than 64 KiB", op)
+			return "", core.Errorf(core.EINVALID, "%s: a line is longer than 64 KiB", op)
 		}
-		return TransportError(op, err)
+		return "", TransportError(op, err)
 	}
-	return nil
+	return "", nil
 }
 
 var errFileTooLarge = errors.New("mapi: file over the size limit")
@@ -287,7 +368,7 @@ func (c *Client) NotifyVerify(ctx context.Context, notifyID string) (bool, error
 		return false, nil
 	}
 	params := map[string]string{"service": op, "partner": c.S.Partner, "notify_id": notifyID}
-	resp, cancel, err := c.post(ctx, op, params, false)
+	resp, cancel, err := c.post(ctx, op, params)
 	if err != nil {
 		return false, err
 	}

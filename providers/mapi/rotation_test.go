@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/paymux/paymux/core"
@@ -140,5 +141,70 @@ func TestKeyRotationSettings(t *testing.T) {
 	want, _ := newSigner.Sign(content)
 	if got, _ := ms.Signer.Sign(content); got != want {
 		t.Error("the first md5_key does not sign")
+	}
+}
+
+// TestMD5RotationSettings: md5_signing_key names the key that signs pages (by its position in
+// md5_key) and that server calls try first; md5_sign_refusal_codes defaults to ILLEGAL_SIGN
+// and refuses codes that do not prove the gateway did nothing.
+func TestMD5RotationSettings(t *testing.T) {
+	const content = "out_trade_no=pmx1&total_fee=1.00"
+	const newMD5, oldMD5 = "newmd5keyDONOTUSE0123456789abcde", "oldmd5keyDONOTUSE0123456789abcde"
+	parse := func(extra map[string]string) (*Settings, error) {
+		raw := map[string]string{SetPartner: testPartner, SetGatewayURL: "https://gateway.example/gateway.do", SetSignType: "MD5",
+			SetMD5Key: newMD5 + "," + oldMD5}
+		for k, v := range extra {
+			raw[k] = v
+		}
+		return ParseSettings(raw)
+	}
+	sign := func(key string) string {
+		m, _ := signing.NewMD5(key)
+		sig, _ := m.Sign(content)
+		return sig
+	}
+	for _, c := range []struct {
+		pos, key string
+	}{{"", newMD5}, {"1", newMD5}, {" 2 ", oldMD5}} {
+		s, err := parse(map[string]string{SetMD5SigningKey: c.pos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Signer.Sign(content); got != sign(c.key) {
+			t.Errorf("md5_signing_key %q does not sign with its key", c.pos)
+		}
+		if got, _ := s.MD5Signer().Sign(content); got != sign(c.key) {
+			t.Errorf("MD5Signer with md5_signing_key %q is not its key", c.pos)
+		}
+		if want := slices.Index([]string{newMD5, oldMD5}, c.key); int(s.md5.next.Load()) != want {
+			t.Errorf("md5_signing_key %q: server calls try key %d first, want %d", c.pos, s.md5.next.Load(), want)
+		}
+		if !slices.Equal(s.md5.refusals, []string{"ILLEGAL_SIGN"}) {
+			t.Errorf("default refusal codes %v", s.md5.refusals)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{SetMD5SigningKey: "0"}, {SetMD5SigningKey: "3"}, {SetMD5SigningKey: "old"},
+		{SetMD5SignRefusals: "TRADE_NOT_EXIST"},      // a business answer: the gateway judged the request
+		{SetMD5SignRefusals: "SYSTEM_ERROR"},         // an unknown outcome: the gateway may have acted
+		{SetMD5SignRefusals: "RETURN_AMOUNT_EXCEED"}, // a decline
+		{SetMD5SignRefusals: "illegal sign"},
+	} {
+		if _, err := parse(bad); core.ErrorCode(err) != core.ECONFIG {
+			t.Errorf("%v: %v, want ECONFIG", bad, err)
+		}
+	}
+	s, err := parse(map[string]string{SetMD5SignRefusals: "ILLEGAL_SIGN, ILLEGAL_DYN_MD5_KEY,NEW_SIGN_CODE"})
+	if err != nil || !slices.Equal(s.md5.refusals, []string{"ILLEGAL_SIGN", "ILLEGAL_DYN_MD5_KEY", "NEW_SIGN_CODE"}) {
+		t.Errorf("listed refusal codes: %v, %v", s, err)
+	}
+	if s, err := parse(map[string]string{SetMD5SignRefusals: "none"}); err != nil || len(s.md5.refusals) != 0 {
+		t.Errorf("none: %v", err)
+	}
+	_, rsaRaw := rsaSettings(t, "https://gateway.example/gateway.do")
+	delete(rsaRaw, SetMD5Key)
+	rsaRaw[SetMD5SigningKey] = "1"
+	if _, err := ParseSettings(rsaRaw); core.ErrorCode(err) != core.ECONFIG {
+		t.Errorf("md5_signing_key without md5_key: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,8 +36,10 @@ const (
 	SetAckBody         = "ack_body"
 	SetAcceptSignTypes = "accept_sign_types"
 	// Key rotation without a restart (issue 17).
-	SetNextPrivateKeyFile = "next_private_key_file" // the merchant key that replaces private_key_file
-	SetSigningKey         = "signing_key"           // which merchant key signs: current (default) or next
+	SetNextPrivateKeyFile = "next_private_key_file"  // the merchant key that replaces private_key_file
+	SetSigningKey         = "signing_key"            // which merchant key signs: current (default) or next
+	SetMD5SigningKey      = "md5_signing_key"        // which md5_key signs pages and is tried first: its position, 1 (default) for the first
+	SetMD5SignRefusals    = "md5_sign_refusal_codes" // gateway codes that refuse a request's MD5 signature: signed again with the next md5_key
 	SetAllowInsecure      = "allow_insecure_gateway"
 )
 
@@ -56,9 +59,11 @@ func CommonSettings() []core.Setting {
 		{Name: SetSignType, Required: true, Description: "RSA (SHA1withRSA), RSA2 (SHA256withRSA) or MD5"},
 		{Name: SetPrivateKeyFile, Secret: true, Description: "merchant RSA private key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2"},
 		{Name: SetPublicKeyFile, Description: "Alipay RSA public key (PEM or bare base64), a file path or the key itself; required for RSA and RSA2. Several PEM blocks: a notification or answer verifies with any of them (an Alipay key rotation)"},
-		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5. Several keys separated by commas: the first signs, any verifies (a key rotation)"},
+		{Name: SetMD5Key, Secret: true, Description: "MD5 key from the merchant portal; required for MD5. Several keys separated by commas (a key rotation): any verifies; the one md5_signing_key names (the first by default) signs, and a server call whose signature the gateway refuses is signed again with the next"},
 		{Name: SetNextPrivateKeyFile, Secret: true, Description: "a second merchant RSA private key, for a rotation: it signs when signing_key is next"},
 		{Name: SetSigningKey, Description: "the merchant key that signs requests: current (private_key_file, default) or next (next_private_key_file)"},
+		{Name: SetMD5SigningKey, Description: "the md5_key that signs the payment pages (and that server calls try first), by its position in md5_key: 1 (default) for the first. During an MD5 rotation keep it on the key the gateway holds and move it once the portal has switched"},
+		{Name: SetMD5SignRefusals, Description: "gateway error codes that mean a server call's MD5 signature was refused and nothing was done, comma-separated (default ILLEGAL_SIGN; none: off): such a call is signed again with the next md5_key, once per key, and the key that works is tried first until the next reload. Only codes catalogued as key or set-up errors, or not catalogued at all, are allowed"},
 		{Name: SetNotifyVerify, Loosening: falseValues, Description: "true (default): call notify_verify for every notification, which also binds one that names no merchant to this partner; false binds such a notification by a single_trade_query of its trade instead (logged as a warning)"},
 		{Name: SetInputCharset, Description: "value of _input_charset (default UTF-8)"},
 		{Name: SetTimeout, Description: "deadline of one gateway call, e.g. 15s (default 15s)"},
@@ -108,6 +113,18 @@ type Settings struct {
 	Warnings []string
 
 	privateKey *rsa.PrivateKey // the merchant key signing_key names; nil for MD5 accounts without one
+	md5        *md5Keys        // the md5_key list; nil without md5_key
+}
+
+// md5Keys are an account's listed MD5 keys during a rotation. The gateway holds exactly one MD5
+// key, so a server call refused for its signature is signed again with another listed key
+// (Client.signedAttempts); next remembers the key that worked last, for every later call of
+// this configuration (a reload starts again from md5_signing_key).
+type md5Keys struct {
+	keys     []*signing.MD5Key
+	signing  int          // md5_signing_key - 1: signs pages, order strings and, first, server calls
+	refusals []string     // md5_sign_refusal_codes
+	next     atomic.Int32 // the key server calls try first
 }
 
 // String keeps secrets out of logs.
@@ -286,19 +303,32 @@ func (s *Settings) loadKeys(raw map[string]string) error {
 	}
 	if strings.TrimSpace(md5Raw) != "" {
 		var keys []signing.Verifier
+		m5 := &md5Keys{}
 		for i, k := range strings.Split(md5Raw, ",") {
 			m, err := signing.NewMD5(strings.TrimSpace(k))
 			if err != nil {
 				return core.Errorf(core.ECONFIG, "setting %s (key %d): %s", SetMD5Key, i+1, core.ErrorMessage(err))
 			}
-			if i == 0 && s.SignType == signing.MD5 {
-				s.Signer = m
-			}
 			keys = append(keys, m)
+			m5.keys = append(m5.keys, m)
+		}
+		var err error
+		if m5.signing, err = parseMD5SigningKey(raw[SetMD5SigningKey], len(m5.keys)); err != nil {
+			return err
+		}
+		if m5.refusals, err = parseSignRefusals(raw[SetMD5SignRefusals]); err != nil {
+			return err
+		}
+		m5.next.Store(int32(m5.signing))
+		s.md5 = m5
+		if s.SignType == signing.MD5 {
+			s.Signer = m5.keys[m5.signing]
 		}
 		s.Verifiers[signing.MD5] = anyVerifier(keys)
 	} else if s.SignType == signing.MD5 {
 		return core.Errorf(core.ECONFIG, "setting %s is required when %s is MD5", SetMD5Key, SetSignType)
+	} else if strings.TrimSpace(raw[SetMD5SigningKey]) != "" {
+		return core.Errorf(core.ECONFIG, "setting %s is set but %s is not", SetMD5SigningKey, SetMD5Key)
 	}
 	if strings.TrimSpace(pubRaw) != "" {
 		data, err := keyMaterial(SetPublicKeyFile, pubRaw)
@@ -364,6 +394,74 @@ func (s *Settings) loadKeys(raw map[string]string) error {
 		return core.Errorf(core.ECONFIG, "setting %s is required when %s is %s", SetPrivateKeyFile, SetSignType, s.SignType)
 	}
 	return nil
+}
+
+// DefaultMD5SignRefusals is md5_sign_refusal_codes when unset: ILLEGAL_SIGN, the gateway's
+// "signature mismatch" (alipay-crossborder.md §11, alipayhk.md §13), checked before the gateway
+// does anything. ILLEGAL_SIGN_TYPE is not in it: another key of the same type cannot cure it.
+const DefaultMD5SignRefusals = "ILLEGAL_SIGN"
+
+// parseMD5SigningKey reads md5_signing_key, the 1-based position of the signing key among n
+// listed keys, and returns its index.
+func parseMD5SigningKey(v string, n int) (int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 1 || i > n {
+		return 0, core.Errorf(core.ECONFIG, "setting %s must be the position of a key in %s, 1 to %d, got %q", SetMD5SigningKey, SetMD5Key, n, v)
+	}
+	return i - 1, nil
+}
+
+// parseSignRefusals reads md5_sign_refusal_codes. A code may only be one whose answer proves
+// the gateway did nothing: one catalogued as a key or set-up error (core.ECONFIG) or one not
+// catalogued at all; never a business answer (the request was read and judged) nor an unknown
+// outcome (the gateway may have acted).
+func parseSignRefusals(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		v = DefaultMD5SignRefusals
+	case strings.EqualFold(v, "none"):
+		return nil, nil
+	}
+	var out []string
+	for _, c := range strings.Split(v, ",") {
+		c = strings.TrimSpace(c)
+		if !validCode(c) {
+			return nil, core.Errorf(core.ECONFIG, "setting %s: %q is not a gateway error code (capital letters, digits and _)", SetMD5SignRefusals, c)
+		}
+		if k, known := errorKinds[c]; known && k != core.ECONFIG {
+			return nil, core.Errorf(core.ECONFIG, "setting %s: %s is a %s answer, not a refused signature: signing again could act twice or hide a real refusal", SetMD5SignRefusals, c, k)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func validCode(c string) bool {
+	if c == "" || len(c) > 64 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if !(c[i] >= 'A' && c[i] <= 'Z' || c[i] >= '0' && c[i] <= '9' || c[i] == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// MD5Signer returns the md5_key that md5_signing_key names (the first by default), for messages
+// the buyer carries to the gateway (payment pages, MD5 order strings); nil without md5_key.
+func (s *Settings) MD5Signer() signing.Signer {
+	if s.md5 == nil {
+		return nil
+	}
+	return s.md5.keys[s.md5.signing]
 }
 
 // keyBlocks splits key material holding several PEM blocks into one PEM block each; anything
@@ -482,7 +580,7 @@ func isCommon(k string) bool {
 	switch k {
 	case SetPartner, SetSellerID, SetGatewayURL, SetSignType, SetPrivateKeyFile, SetPublicKeyFile,
 		SetMD5Key, SetNotifyVerify, SetInputCharset, SetTimeout, SetRequireRespSign, SetAckBody,
-		SetAcceptSignTypes, SetNextPrivateKeyFile, SetSigningKey, SetAllowInsecure:
+		SetAcceptSignTypes, SetNextPrivateKeyFile, SetSigningKey, SetAllowInsecure, SetMD5SigningKey, SetMD5SignRefusals:
 		return true
 	}
 	return false

@@ -208,10 +208,11 @@ func (s *Sim) verifierFor(ps *partnerState, signType string) (signing.Verifier, 
 		return nil, "ILLEGAL_SIGN_TYPE"
 	}
 	if st == signing.MD5 {
-		if ps.md5 == nil {
+		m := ps.md5.Load()
+		if m == nil {
 			return nil, "ILLEGAL_SIGN_TYPE"
 		}
-		return ps.md5, ""
+		return m, ""
 	}
 	if ps.pub == nil {
 		return nil, "ILLEGAL_SIGN_TYPE"

@@ -396,8 +396,8 @@ func (s *Sim) signerFor(ps *partnerState, signType string) (signing.Signer, erro
 	case signing.RSA2:
 		return s.rsa2S, nil
 	case signing.MD5:
-		if ps.md5 != nil {
-			return ps.md5, nil
+		if m := ps.md5.Load(); m != nil {
+			return m, nil
 		}
 		return nil, fmt.Errorf("partner %s has no MD5 key", ps.ID)
 	}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paymux/paymux/core"
@@ -136,7 +137,7 @@ type Partner struct {
 type partnerState struct {
 	Partner
 	pub        *rsa.PublicKey
-	md5        *signing.MD5Key
+	md5        atomic.Pointer[signing.MD5Key] // replaced by SetMD5Key (the portal's key switch)
 	lastRefund time.Time // simulated time of the last accepted forex_refund
 }
 
@@ -327,11 +328,13 @@ func (s *Sim) AddPartner(p Partner) error {
 		}
 	}
 	if p.MD5Key != "" {
-		if ps.md5, err = signing.NewMD5(p.MD5Key); err != nil {
+		m, err := signing.NewMD5(p.MD5Key)
+		if err != nil {
 			return fmt.Errorf("partner %s: %w", p.ID, err)
 		}
+		ps.md5.Store(m)
 	}
-	if st == signing.MD5 && ps.md5 == nil {
+	if st == signing.MD5 && ps.md5.Load() == nil {
 		return core.Errorf(core.ECONFIG, "partner %s: sign type MD5 needs an MD5 key", p.ID)
 	}
 	if st != signing.MD5 && ps.pub == nil {
@@ -343,6 +346,25 @@ func (s *Sim) AddPartner(p Partner) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.partners[p.ID] = ps
+	return nil
+}
+
+// SetMD5Key replaces a partner's MD5 key, as the merchant portal's key switch does: the gateway
+// holds one MD5 key, so from now on requests signed with the old key are refused (ILLEGAL_SIGN)
+// and notifications and answers are signed with the new one. Requests already past their
+// signature check are unaffected.
+func (s *Sim) SetMD5Key(partner, key string) error {
+	m, err := signing.NewMD5(key)
+	if err != nil {
+		return fmt.Errorf("partner %s: %w", partner, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.partners[partner]
+	if ps == nil {
+		return core.Errorf(core.ENOTFOUND, "partner %s is not registered", partner)
+	}
+	ps.md5.Store(m)
 	return nil
 }
 
