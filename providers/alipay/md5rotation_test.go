@@ -244,4 +244,3 @@ func TestMD5RotationResignsServerCalls(t *testing.T) {
 	}
 	expect("control, the gateway's key not listed", tap.take(), "ILLEGAL_SIGN", "ILLEGAL_SIGN")
 }
-

@@ -138,7 +138,7 @@ type partnerState struct {
 	Partner
 	pub        *rsa.PublicKey
 	md5        atomic.Pointer[signing.MD5Key] // replaced by SetMD5Key (the portal's key switch)
-	lastRefund time.Time // simulated time of the last accepted forex_refund
+	lastRefund time.Time                      // simulated time of the last accepted forex_refund
 }
 
 // Order is the simulator's record of one trade.
