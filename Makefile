@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 PAYMUX_TEST_POSTGRES_DSN ?=
 export PAYMUX_TEST_POSTGRES_DSN
 
-.PHONY: all build run test test-short e2e bench fuzz-short tools proto proto-check lint clean mutants dist dist-check image unit-check
+.PHONY: all build run test test-short e2e bench bench-check fuzz-short tools proto proto-check lint clean mutants dist dist-check image unit-check
 
 all: build
 
@@ -43,6 +43,11 @@ test: build
 e2e: build
 	./host/demo/e2e/install.sh
 	PAYMUX_BIN=$(BIN) node host/demo/e2e/e2e.mjs
+
+# Every benchmark runs once (they check their own results), so a benchmark that no longer works
+# fails CI instead of waiting for the next measurement (~30 s).
+bench-check: build
+	PAYMUX_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./...
 
 bench: build
 	PAYMUX_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
