@@ -134,16 +134,27 @@ func (s *Sim) answer(w http.ResponseWriter, path, clientID string, v any, f *fau
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	if f == nil || f.Kind != FaultUnsigned {
 		if f != nil && f.Kind == FaultBadSignature {
-			sig = "A" + sig[1:]
-			if sig == "A" {
-				sig = "B"
-			}
+			sig = corruptSignature(sig)
 		}
 		h["client-id"] = []string{clientID}
 		h["response-time"] = []string{rt}
 		h["signature"] = []string{sigHeader(sig)}
 	}
 	_, _ = w.Write(body)
+}
+
+// corruptSignature changes the first character of a base64 signature to another one, so that
+// it decodes to other bytes (replacing it with a fixed "A" left one signature in 64 intact: a
+// signature that already began with "A" still verified).
+func corruptSignature(sig string) string {
+	if sig == "" {
+		return "B"
+	}
+	c := byte('A')
+	if sig[0] == 'A' {
+		c = 'B'
+	}
+	return string(c) + sig[1:]
 }
 
 func marshal(v any) ([]byte, error) {
