@@ -305,11 +305,13 @@ func corrupt(sig string) string {
 	if sig == "" {
 		return "x"
 	}
+	// The replacement must differ ignoring case: an MD5 signature is hex and verifies
+	// case-insensitively, so "a..." corrupted to "A..." would still verify (one in 16).
 	b := []byte(sig)
-	if b[0] == 'A' {
-		b[0] = 'B'
+	if b[0] == 'a' || b[0] == 'A' {
+		b[0] = '0'
 	} else {
-		b[0] = 'A'
+		b[0] = 'a'
 	}
 	return string(b)
 }
