@@ -144,11 +144,13 @@ func (g *groupWriter) commit(batch []*groupJob) {
 				j.done <- err
 			}
 		default:
+			// Counted before any member is answered: a caller that reads the counters
+			// after its write returned sees its own commit.
+			g.commits.Add(1)
+			g.writes.Add(int64(len(live)))
 			for i, j := range live {
 				j.done <- results[i]
 			}
-			g.commits.Add(1)
-			g.writes.Add(int64(len(live)))
 		}
 		return
 	}
