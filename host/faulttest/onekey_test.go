@@ -57,8 +57,9 @@ func TestStoreFailsAfterGatewayRefunded(t *testing.T) {
 	}
 	defer db.Close()
 	// The gateway takes a moment: long enough to take the lock after it got the request and
-	// before the host writes its answer.
-	fid, err := f.st.Sim.SetFault(mapisim.Fault{Kind: mapisim.FaultLatency, Delay: 300 * time.Millisecond, Service: "forex_refund", Count: 1})
+	// before the host writes its answer, also on a loaded machine (300 ms was once too short
+	// in CI: the host wrote its answer before the test held the lock).
+	fid, err := f.st.Sim.SetFault(mapisim.Fault{Kind: mapisim.FaultLatency, Delay: 2 * time.Second, Service: "forex_refund", Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +91,11 @@ func TestStoreFailsAfterGatewayRefunded(t *testing.T) {
 	if _, err := lock.ExecContext(ctx, "UPDATE payments SET updated_at = updated_at WHERE id = ''"); err != nil {
 		t.Fatalf("taking SQLite's write lock: %v", err)
 	}
-	// Past the host's busy timeout (10 s), then let go.
+	// Past the gateway's latency and the host's busy timeout (2 s + 10 s), then let go.
 	var a answer
 	select {
 	case a = <-first:
-	case <-time.After(12 * time.Second):
+	case <-time.After(20 * time.Second):
 	}
 	lock.Rollback()
 	if a == (answer{}) {
