@@ -125,8 +125,12 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 
 	ntf.DedupeKey = res.DedupeKey
 	var status store.NotificationStatus
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		n := *ntf
+	// The effect transaction may share its database transaction with other intakes'
+	// (store.InGroupTx): fn may run more than once, so every run starts from the same
+	// snapshot of the notification, and ntf takes the outcome only once it has committed.
+	base, final := *ntf, *ntf
+	err = store.InGroupTx(ctx, s.store, func(tx store.Tx) error {
+		n := base
 		n.Status = store.NotificationProcessed
 		// Claim the dedupe key first: a duplicate conflicts here, before any effect.
 		if err := tx.UpdateNotification(ctx, &n); err != nil {
@@ -141,17 +145,18 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 		// is still the one just claimed (the usual case), only the outcome columns change:
 		// the narrower write leaves the status and dedupe key index entries alone.
 		write := tx.UpdateNotification
-		if n.Status == store.NotificationProcessed && n.DedupeKey == ntf.DedupeKey {
+		if n.Status == store.NotificationProcessed && n.DedupeKey == base.DedupeKey {
 			write = tx.UpdateNotificationOutcome
 		}
 		if err := write(ctx, &n); err != nil {
 			return err
 		}
-		*ntf = n
+		final = n
 		return nil
 	})
 	switch {
 	case err == nil:
+		*ntf = final
 	case res.DedupeKey != "" && core.ErrorCode(err) == core.ECONFLICT:
 		s.logFor(ctx).Info("duplicate notification acknowledged", "notification_id", ntf.ID, "dedupe_key", res.DedupeKey)
 		return fail(store.NotificationDuplicate, "already processed", ack)

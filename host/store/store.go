@@ -84,6 +84,33 @@ type Store interface {
 	Close() error
 }
 
+// GroupTxer is a Store that can run short transactions of several callers as one database
+// transaction (PostgreSQL: one BEGIN/COMMIT, one WAL flush for all of them). Call it through
+// InGroupTx.
+type GroupTxer interface {
+	// InGroupTx is InTx (same contract, same errors, same retries; fn may run more than once)
+	// with fn possibly sharing the database transaction with other callers' InGroupTx, each
+	// in a savepoint of its own: a failing fn, or a failing write of fn's, is rolled back alone
+	// and its caller gets the error it would have got from InTx; nobody gets nil before the
+	// shared transaction has committed durably; a failure of the transaction itself (the
+	// connection lost, a deadlock, the commit) fails every member and commits none. What
+	// differs: fn sees the uncommitted rows of members that ran before it in the same
+	// transaction (as if they had committed just before it), and its row locks are held until
+	// the whole group commits. Use it for short transactions that lock the rows of one
+	// payment, as the notification intake's effect transaction does; a transaction that
+	// locks many rows, or waits for others, is better run alone with InTx.
+	InGroupTx(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// InGroupTx runs fn with s's InGroupTx when s is a GroupTxer, else with s.InTx (SQLite's InTx
+// already group-commits every transaction).
+func InGroupTx(ctx context.Context, s Store, fn func(tx Tx) error) error {
+	if g, ok := s.(GroupTxer); ok {
+		return g.InGroupTx(ctx, fn)
+	}
+	return s.InTx(ctx, fn)
+}
+
 // Tx is one open transaction (see Store.InTx): the Queries, plus row locks.
 type Tx interface {
 	Queries

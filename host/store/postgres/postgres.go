@@ -32,12 +32,14 @@ type Store struct {
 	sqlbase.Queries
 	pool  *pgxpool.Pool
 	group *groupWriter // the raw notification inserts (see group.go)
+	txg   *txGroup     // InGroupTx's grouped transactions (see txgroup.go)
 }
 
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.BacklogReader = (*Store)(nil)
 	_ store.Pruner        = (*Store)(nil)
+	_ store.GroupTxer     = (*Store)(nil)
 )
 
 var dialect = &sqlbase.Dialect{
@@ -113,6 +115,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
 	s.group = newGroupWriter(pool, GroupWriters, DefaultGroupBatch)
+	s.txg = newTxGroup(pool, s.pipeTx, TxGroupRunners, DefaultTxGroupBatch)
 	return s, nil
 }
 
@@ -145,6 +148,20 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		err = s.pipeTx(ctx, fn)
+		if !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// InGroupTx implements store.GroupTxer: fn runs as InTx would, in a transaction it may share
+// with other callers' InGroupTx, each in a savepoint of its own (see txgroup.go). Retries as
+// InTx does.
+func (s *Store) InGroupTx(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = s.txg.do(ctx, fn)
 		if !retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -241,6 +258,7 @@ func (s *Store) InsertNotification(ctx context.Context, n *store.Notification) e
 // Close implements store.Store.
 func (s *Store) Close() error {
 	s.group.close()
+	s.txg.close()
 	s.pool.Close()
 	return nil
 }

@@ -182,7 +182,15 @@ func testNotificationIntakeTx(t *testing.T, s store.Store) {
 
 // applyNotification is the host's notification transaction, as the tests and benchmarks run it.
 func applyNotification(c context.Context, s store.Store, n *store.Notification, outTradeNo, dedupeKey string) error {
-	return s.InTx(c, func(tx store.Tx) error {
+	return applyNotificationWith(c, s, func(c context.Context, s store.Store, fn func(store.Tx) error) error { return s.InTx(c, fn) },
+		n, outTradeNo, dedupeKey)
+}
+
+// applyNotificationWith is applyNotification in a transaction run by inTx (InTx or
+// store.InGroupTx).
+func applyNotificationWith(c context.Context, s store.Store, inTx func(context.Context, store.Store, func(store.Tx) error) error,
+	n *store.Notification, outTradeNo, dedupeKey string) error {
+	return inTx(c, s, func(tx store.Tx) error {
 		p, err := tx.LockPaymentByOutTradeNo(c, n.Account, outTradeNo)
 		if err != nil {
 			return err
@@ -202,6 +210,99 @@ func applyNotification(c context.Context, s store.Store, n *store.Notification, 
 		return tx.InsertEvent(c, &store.Event{ID: store.NewID("evt_"), Type: store.EventPaymentSucceeded,
 			Account: p.Account, PaymentID: p.ID, Payload: payload})
 	})
+}
+
+// testGroupedIntakeRace runs many intakes at once through store.InGroupTx, as the host does
+// (PostgreSQL shares one transaction among the intakes waiting at the time): 16 deliveries of
+// one notification and 8 other notifications (other dedupe keys) for the same payment, 16
+// intakes for payments of their own, and 8 whose notification row does not exist, so that
+// their last held-back write fails (ENOTFOUND) after their fn returned. The outcome must be
+// what the intakes alone give: exactly one delivery for the shared payment applies, the others
+// conflict (the dedupe key, or succeeded -> succeeded); every other good intake applies with
+// one event; a failing intake has no effect, and nothing else fails with it.
+func testGroupedIntakeRace(t *testing.T, s store.Store) {
+	c := ctx(t)
+	shared := newPayment("acct-g", 500)
+	must(t, s.InsertPayment(c, shared))
+	type intake struct {
+		p       *store.Payment
+		n       *store.Notification
+		key     string
+		missing bool // the notification row is not stored
+		err     error
+	}
+	var in []*intake
+	add := func(p *store.Payment, key string, missing bool) {
+		n := &store.Notification{ID: uniq("ntf_"), Account: "acct-g", Body: []byte("notify_id=" + key)}
+		if !missing {
+			must(t, s.InsertNotification(c, n))
+		}
+		in = append(in, &intake{p: p, n: n, key: key, missing: missing})
+	}
+	for i := range 16 {
+		add(shared, "acct-g:same", false)
+		own := newPayment("acct-g", 100)
+		must(t, s.InsertPayment(c, own))
+		add(own, "acct-g:own-"+m2s(i), false)
+		if i%2 == 0 {
+			add(shared, "acct-g:other-"+m2s(i), false)
+			lost := newPayment("acct-g", 100)
+			must(t, s.InsertPayment(c, lost))
+			add(lost, "acct-g:lost-"+m2s(i), true)
+		}
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, x := range in {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			x.err = applyNotificationWith(c, s, store.InGroupTx, x.n, x.p.OutTradeNo, x.key)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	sharedApplied := 0
+	for _, x := range in {
+		evs, _, err := s.ListEvents(c, store.EventFilter{PaymentID: x.p.ID})
+		must(t, err)
+		p, err := s.GetPayment(c, x.p.ID)
+		must(t, err)
+		switch {
+		case x.missing:
+			wantCode(t, x.err, core.ENOTFOUND)
+			if p.Status != core.PaymentPending || len(evs) != 0 {
+				t.Errorf("failed intake had an effect: payment %s, %d events", p.Status, len(evs))
+			}
+		case x.p == shared:
+			switch core.ErrorCode(x.err) {
+			case "":
+				sharedApplied++
+			case core.ECONFLICT:
+			default:
+				t.Errorf("intake for the shared payment: %v", x.err)
+			}
+		default:
+			if x.err != nil || p.Status != core.PaymentSucceeded || len(evs) != 1 {
+				t.Errorf("intake of its own payment: %v; payment %s, %d events", x.err, p.Status, len(evs))
+			}
+			got, err := s.GetNotification(c, x.n.ID)
+			if err != nil || got.Status != store.NotificationProcessed || got.DedupeKey != x.key {
+				t.Errorf("notification after intake: %+v, %v", got, err)
+			}
+		}
+	}
+	evs, _, err := s.ListEvents(c, store.EventFilter{PaymentID: shared.ID})
+	must(t, err)
+	if sharedApplied != 1 || len(evs) != 1 {
+		t.Errorf("shared payment: %d deliveries applied, %d events; want 1 and 1", sharedApplied, len(evs))
+	}
+	ns, _, err := s.ListNotifications(c, store.NotificationFilter{Account: "acct-g", Status: store.NotificationProcessed, Limit: 100})
+	must(t, err)
+	if want := 1 + 16; len(ns) != want {
+		t.Errorf("%d notifications processed, want %d", len(ns), want)
+	}
 }
 
 // testDedupeRaceShared delivers one notification 20 times at once through two stores: exactly
