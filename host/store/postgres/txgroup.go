@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 // statement, so a member costs about one round trip.
 //
 // Guarantees (tested in TestGroupTx*, and storetest's GroupedIntakeRace on both stores):
+//   - transactions with one key run on one runner, one batch at a time (see below);
 //   - a caller returns nil only after the transaction holding its writes has committed;
 //   - a member whose fn returns an error (or panics: re-raised on the caller's goroutine), or
 //     whose held-back write fails on its own data (PostgreSQL error classes 22 and 23, or no
@@ -54,21 +56,43 @@ import (
 // the transaction already holds at once, where alone it would have waited for the earlier
 // transaction to commit and then read the same rows under READ COMMITTED. So two members
 // cannot deadlock each other, and the outcome is that of running them alone in batch order.
-// What it adds: a member's row locks are held until the whole batch commits, and a batch
-// holds the locks of several payments at once; another transaction that locks two rows in an
-// order no single member would (or another batch, on a second runner) can now deadlock with
-// it, where alone each member would have committed without waiting. PostgreSQL's deadlock
-// detector breaks that after deadlock_timeout (1 s by default) and the batch retries as
-// above; it needs concurrent notifications for the same rows landing crosswise in two
-// batches, so it is rare, and it costs latency, never correctness.
+//
+// What it adds: a member's row locks are held until the whole batch commits, and a batch holds
+// the locks of several payments at once. Two batches in flight on two runners could then
+// deadlock where the members alone would not: batch A's member claims dedupe key K1 and locks
+// payment P1, batch B's claims K2 and locks P2, then A's next member wants K2 (a redelivery)
+// while B's wants K1. The first end-to-end runs, with the notify scenario's 20% redeliveries
+// and members spread over runners by arrival, met that (pg_stat_database counted deadlocks,
+// p99 over 1 s: deadlock_timeout, then every member retried). So every InGroupTx has a key,
+// the rows it may lock (the host: account and out_trade_no of the payment), and a key always
+// goes to the same runner (runnerFor): transactions that may lock one row never run in two
+// batches at once. A batch and a transaction run alone (InTx, or an intake whose key is "")
+// cannot deadlock either as long as that transaction locks the rows of one payment only: a
+// grouped intake locks its payment, its own notification row and its dedupe key, and a dedupe
+// key is claimed again only by a redelivery of the same notification, whose key is the same.
+// (A provider sending one dedupe key for two payments would void that; the deadlock detector
+// would then break the cycle and the batch retry: latency, never a wrong outcome.)
 
 // DefaultTxGroupBatch is the most members one grouped transaction carries (see above on
 // subtransactions).
 const DefaultTxGroupBatch = 32
 
 // TxGroupRunners is how many grouped transactions may be in flight at once, each on its own
-// pooled connection.
-var TxGroupRunners = 2
+// pooled connection (every key has its runner, see above), for stores opened without the
+// DSN parameter GroupTxParam. 0, the default, turns grouping off: InGroupTx runs fn alone, as
+// InTx. Off because on the 2-core build machine, with PostgreSQL, host, plugin and load
+// generator on the same loaded cores, grouping did not raise end-to-end intake throughput
+// (docs/performance.md, "PostgreSQL intake"): members run one after the other on a runner's
+// connection, and each round trip waits for a core, where separate transactions overlap
+// their waits. It pays when callers outnumber the pool's connections (the store benchmark at
+// 64 callers) and, presumably, when commits rather than CPU are the limit (a server with cores
+// and a disk of its own): not measured here.
+var TxGroupRunners = 0
+
+// GroupTxParam is the DSN parameter that sets the number of grouped-transaction runners for
+// one store (e.g. postgres://host/db?paymux_group_tx_runners=2): 0 turns grouping off. It is
+// taken out of the DSN before connecting.
+const GroupTxParam = "paymux_group_tx_runners"
 
 // savepoint is the one savepoint name: members run one at a time, each released or rolled
 // back before the next begins.
@@ -94,29 +118,39 @@ type txGroup struct {
 	pool     *pgxpool.Pool
 	lone     func(ctx context.Context, fn func(store.Tx) error) error // one pipelined transaction (Store.pipeTx)
 	maxBatch int
-	jobs     chan *txJob
+	jobs     []chan *txJob // per runner; a key always goes to the same one (runnerFor)
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
-	commits, txs atomic.Int64 // grouped transactions committed, members committed in them
+	commits, txs atomic.Int64 // transactions committed (a lone member's too), members committed in them
 }
 
 func newTxGroup(pool *pgxpool.Pool, lone func(context.Context, func(store.Tx) error) error, n, maxBatch int) *txGroup {
-	g := &txGroup{pool: pool, lone: lone, maxBatch: max(1, maxBatch), jobs: make(chan *txJob), stop: make(chan struct{})}
+	g := &txGroup{pool: pool, lone: lone, maxBatch: max(1, maxBatch), stop: make(chan struct{})}
 	for range max(1, n) {
+		jobs := make(chan *txJob)
+		g.jobs = append(g.jobs, jobs)
 		g.wg.Add(1)
-		go g.run()
+		go g.run(jobs)
 	}
 	return g
 }
 
+// runnerFor is the runner of key's transactions: always the same one, so that two
+// transactions with one key never run in two batches at once.
+func (g *txGroup) runnerFor(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(len(g.jobs)))
+}
+
 // do runs fn as a member of a grouped transaction and returns when that transaction has
 // committed or fn's work has failed. A panic in fn is re-raised here.
-func (g *txGroup) do(ctx context.Context, fn func(store.Tx) error) error {
+func (g *txGroup) do(ctx context.Context, key string, fn func(store.Tx) error) error {
 	j := &txJob{ctx: ctx, fn: fn, done: make(chan txResult, 1)}
 	select {
-	case g.jobs <- j:
+	case g.jobs[g.runnerFor(key)] <- j:
 	case <-g.stop:
 		return core.Errorf(core.EINTERNAL, "store: closed")
 	case <-ctx.Done():
@@ -134,12 +168,12 @@ func (g *txGroup) close() {
 	g.wg.Wait()
 }
 
-func (g *txGroup) run() {
+func (g *txGroup) run(jobs chan *txJob) {
 	defer g.wg.Done()
 	for {
 		var j *txJob
 		select {
-		case j = <-g.jobs:
+		case j = <-jobs:
 		case <-g.stop:
 			return
 		}
@@ -147,7 +181,7 @@ func (g *txGroup) run() {
 	drain:
 		for len(batch) < g.maxBatch {
 			select {
-			case j := <-g.jobs:
+			case j := <-jobs:
 				batch = append(batch, j)
 			default:
 				break drain
@@ -173,7 +207,12 @@ func (g *txGroup) runBatch(jobs []*txJob) {
 			j.done <- notStarted(err)
 			return
 		}
-		j.done <- call(func() error { return g.lone(j.ctx, j.fn) })
+		r := call(func() error { return g.lone(j.ctx, j.fn) })
+		if r.err == nil && !r.panicked {
+			g.commits.Add(1)
+			g.txs.Add(1)
+		}
+		j.done <- r
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
@@ -295,6 +334,9 @@ func (t *txBatch) runMember(m *txMember) {
 	r := call(func() error { return m.job.fn(tx{sqlbase.Queries{C: memberConn{t, m}, D: dialect}}) })
 	t.cur = nil
 	if t.fatal != nil {
+		if r.panicked {
+			t.answer(m, r) // a panic is re-raised whatever else failed
+		}
 		return
 	}
 	if m.rerun {

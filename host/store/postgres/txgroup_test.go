@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -300,7 +302,7 @@ func TestGroupTxRetryable(t *testing.T) {
 	var first atomic.Bool
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.InGroupTx(ctx, func(tx store.Tx) error {
+	err := s.InGroupTx(ctx, "acct-t\x00"+a.p.OutTradeNo, func(tx store.Tx) error {
 		if !first.Swap(true) {
 			return serialization(tx)
 		}
@@ -308,5 +310,93 @@ func TestGroupTxRetryable(t *testing.T) {
 	})
 	if err != nil || !applied(t, s, a) {
 		t.Errorf("InGroupTx after a serialisation failure: %v", err)
+	}
+}
+
+// TestGroupTxKeyedRunners: transactions with one key never run at once (they go to one
+// runner), so two groups never hold locks on one payment's rows at the same time; other keys
+// run beside them on the other runners.
+func TestGroupTxKeyedRunners(t *testing.T) {
+	if TxGroupRunners < 2 {
+		t.Skip("one runner")
+	}
+	s := open(t, testSchema(t))
+	var inFlight, most, others atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	ctx := context.Background()
+	for i := range 64 {
+		key := "acct-t\x00same"
+		if i%2 == 1 {
+			key = "acct-t\x00other-" + strconv.Itoa(i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := s.InGroupTx(ctx, key, func(tx store.Tx) error {
+				if key != "acct-t\x00same" {
+					others.Add(1)
+					return nil
+				}
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(2 * time.Millisecond)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if most.Load() != 1 || others.Load() != 32 {
+		t.Errorf("at most %d transactions of one key ran at once (want 1); %d others ran", most.Load(), others.Load())
+	}
+}
+
+// TestGroupTxParam: the DSN parameter sets the runners (and is not sent to the server as a
+// setting, which would refuse it); 0 turns grouping off, InGroupTx then runs as InTx; a bad
+// value is a configuration error.
+func TestGroupTxParam(t *testing.T) {
+	cfg := testSchema(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		value   string
+		runners int
+	}{{"3", 3}, {"0", 0}} {
+		c := cfg.Copy()
+		c.ConnConfig.RuntimeParams[GroupTxParam] = tc.value
+		s := open(t, c)
+		got := 0
+		if s.txg != nil {
+			got = len(s.txg.jobs)
+		}
+		if got != tc.runners {
+			t.Errorf("%s=%s: %d runners", GroupTxParam, tc.value, got)
+		}
+		f := newFixture(t, s)
+		var runs atomic.Int64
+		if err := s.InGroupTx(ctx, "acct-t\x00"+f.p.OutTradeNo, intakeFn(f, f.n.ID, &runs, nil)); err != nil || !applied(t, s, f) {
+			t.Errorf("%s=%s: InGroupTx: %v", GroupTxParam, tc.value, err)
+		}
+	}
+	c := cfg.Copy()
+	c.ConnConfig.RuntimeParams[GroupTxParam] = "many"
+	if s, err := OpenConfig(ctx, c); core.ErrorCode(err) != core.ECONFIG {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("%s=many: %v, want a configuration error", GroupTxParam, err)
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams[GroupTxParam]; ok {
+		t.Error("the caller's configuration was changed")
 	}
 }

@@ -81,7 +81,7 @@ func intake(c context.Context, s store.Store, p *store.Payment, separate bool) e
 			return err
 		}
 	}
-	return store.InGroupTx(c, s, func(tx store.Tx) error {
+	return store.InGroupTx(c, s, p.Account+"\x00"+p.OutTradeNo, func(tx store.Tx) error {
 		if !separate {
 			if err := tx.InsertNotification(c, n); err != nil {
 				return err

@@ -212,8 +212,8 @@ func applyNotificationWith(c context.Context, s store.Store, inTx func(context.C
 	})
 }
 
-// testGroupedIntakeRace runs many intakes at once through store.InGroupTx, as the host does
-// (PostgreSQL shares one transaction among the intakes waiting at the time): 16 deliveries of
+// testGroupedIntakeRace runs many intakes at once through store.InGroupTx, keyed by payment as
+// the host does (PostgreSQL shares one transaction among the intakes waiting at the time): 16 deliveries of
 // one notification and 8 other notifications (other dedupe keys) for the same payment, 16
 // intakes for payments of their own, and 8 whose notification row does not exist, so that
 // their last held-back write fails (ENOTFOUND) after their fn returned. The outcome must be
@@ -258,7 +258,10 @@ func testGroupedIntakeRace(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			x.err = applyNotificationWith(c, s, store.InGroupTx, x.n, x.p.OutTradeNo, x.key)
+			inGroup := func(c context.Context, s store.Store, fn func(store.Tx) error) error {
+				return store.InGroupTx(c, s, x.p.Account+"\x00"+x.p.OutTradeNo, fn)
+			}
+			x.err = applyNotificationWith(c, s, inGroup, x.n, x.p.OutTradeNo, x.key)
 		}()
 	}
 	close(start)
