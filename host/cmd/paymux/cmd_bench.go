@@ -41,7 +41,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "concurrent clients; the bare RSA baseline uses as many workers")
 	fs.StringVar(&o.Stack.Store, "store", "sqlite", "sqlite or postgres")
 	fs.StringVar(&o.Stack.DSN, "dsn", "", "postgres URL (loopback only); sqlite: file (default: a temporary one)")
-	fs.Int64Var(&o.Preload, "preload", 0, "grow the store to this many payments (with refunds, events and inbox entries; bulk loaded, untimed) before the host starts; with -dsn or -workdir the grown store can be reused")
+	fs.Int64Var(&o.Preload, "preload", 0, "grow the store to this many payments (with refunds, events and inbox entries; bulk loaded, untimed) before the host starts; with -dsn or -workdir the grown store can be reused (payments earlier runs left pending are closed first)")
 	fs.IntVar(&o.Payments, "payments", 0, "notify/mixed: payments created before the storm (default min(n/4, 500))")
 	fs.IntVar(&o.DuplicateEvery, "dup-every", 5, "notify/mixed: every k-th notification re-delivers an earlier one")
 	fs.DurationVar(&o.BaselineDuration, "baseline", time.Second, "duration of each bare RSA measurement (sign, then verify), before each round and after the last")
@@ -178,8 +178,8 @@ func printReport(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(tw, "scenario\t%s (store %s, n<=%d, <=%s, %d workers)\n", r.Scenario, r.Store, r.N, r.MaxDuration, r.Concurrency)
 	fmt.Fprintf(tw, "machine\t%d CPUs %s, %s, load %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.LoadAvg)
 	if p := r.Preload; p != nil {
-		fmt.Fprintf(tw, "preload\t%d payments found, %d added (%d rows in %s, %.0f rows/s)\n",
-			p.Existing, p.Added, p.Rows, p.Duration.Round(time.Millisecond), p.RowsPerSecond())
+		fmt.Fprintf(tw, "preload\t%d payments found (%d left pending by earlier runs, closed), %d added (%d rows in %s, %.0f rows/s)\n",
+			p.Existing, p.Closed, p.Added, p.Rows, p.Duration.Round(time.Millisecond), p.RowsPerSecond())
 	}
 	fmt.Fprintf(tw, "host\t%s\n", r.HostMode)
 	line := func(name string, l *bench.LoadResult) {

@@ -42,6 +42,16 @@ func (s *Store) BulkLoad(ctx context.Context, table string, cols []string, rows 
 	return nil
 }
 
+// CloseOpenPayments implements store.BulkLoader.
+func (s *Store) CloseOpenPayments(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.writer.ExecContext(ctx, `UPDATE payments SET status = 'closed', next_query_at = NULL, updated_at = ?
+WHERE status = 'pending' AND created_at < ?`, dialect.T(time.Now()), dialect.T(before))
+	if err != nil {
+		return 0, core.WrapError(core.EINTERNAL, err, "store: close open payments")
+	}
+	return res.RowsAffected()
+}
+
 // CountRows implements store.BulkLoader.
 func (s *Store) CountRows(ctx context.Context, table string) (int64, error) {
 	var n int64
