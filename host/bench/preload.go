@@ -29,12 +29,12 @@ var PreloadAccounts = []string{"pl-acct-1", "pl-acct-2", "pl-acct-3"}
 
 // PreloadResult is what Preload did.
 type PreloadResult struct {
-	Existing int64         `json:"existing_payments"` // payments found before
-	Added    int64         `json:"added_payments"`
-	Rows     int64         `json:"added_rows"` // all tables
+	Existing int64 `json:"existing_payments"` // payments found before
+	Added    int64 `json:"added_payments"`
+	Rows     int64 `json:"added_rows"` // all tables
 	// Closed is how many payments earlier runs on a reused store had left pending, closed
 	// before this run (see Preload).
-	Closed int64 `json:"closed_open_payments"`
+	Closed   int64         `json:"closed_open_payments"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
