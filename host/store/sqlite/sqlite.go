@@ -58,6 +58,7 @@ var (
 var dialect = &sqlbase.Dialect{
 	Name:         "sqlite",
 	TimeAsMicros: true,
+	IndexHints:   true,
 	Constraint:   constraint,
 	ForeignKey: func(err error) bool {
 		var e *sqlite.Error

@@ -45,6 +45,9 @@ type Dialect struct {
 	SkipLocked string
 	// TimeAsMicros stores times as integer microseconds (SQLite) instead of native timestamps.
 	TimeAsMicros bool
+	// IndexHints names the index of a bounded batch in the query (SQLite's INDEXED BY; see
+	// IndexedBy).
+	IndexHints bool
 	// Constraint returns the name of the unique constraint err violates, in the PostgreSQL
 	// naming of migrations/001_init.sql, or "" when err is no unique violation.
 	Constraint func(err error) string
@@ -52,6 +55,19 @@ type Dialect struct {
 	ForeignKey func(err error) bool
 
 	rebound sync.Map // query with ? -> query with $n
+}
+
+// IndexedBy returns the clause that makes SQLite read a table through the named index (a
+// statement the index cannot serve then fails to prepare, loudly), or "" where the planner
+// has statistics to choose well (PostgreSQL). The janitor's, the dispatcher's and the
+// pruner's batches use it for their partial index: SQLite keeps no statistics, and given a
+// (status, seq) index too it chose that one and sorted every row of the status to take a
+// batch (every delivered event, 1.4 s a batch, at 10 million payments).
+func (d *Dialect) IndexedBy(index string) string {
+	if !d.IndexHints {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // Q rewrites a query written with ? placeholders for the dialect.

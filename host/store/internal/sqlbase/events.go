@@ -141,7 +141,7 @@ RETURNING `+eventCols), []any{string(store.EventPending), q.D.T(now), id}, scanE
 func (q Queries) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Event, error) {
 	d := q.D
 	return all(ctx, q.C, d.Q(`UPDATE events SET next_attempt_at = ?, attempts = attempts + 1, last_attempt_at = ?
-WHERE seq IN (SELECT seq FROM events WHERE status = 'pending' AND next_attempt_at <= ?
+WHERE seq IN (SELECT seq FROM events`+d.IndexedBy("events_due_idx")+` WHERE status = 'pending' AND next_attempt_at <= ?
 ORDER BY next_attempt_at LIMIT ?`+d.SkipLocked+`) RETURNING `+eventCols),
 		[]any{d.T(now.Add(lease)), d.T(now), d.T(now), limitOf(limit)}, scanEvent, "claim due events")
 }

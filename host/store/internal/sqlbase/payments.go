@@ -312,7 +312,7 @@ client_result_at = ?, next_action_more = ? WHERE id = ?`), []any{
 func (q Queries) ClaimDuePayments(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Payment, error) {
 	d := q.D
 	return all(ctx, q.C, d.Q(`UPDATE payments SET next_query_at = ?, query_attempts = query_attempts + 1
-WHERE seq IN (SELECT seq FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL
+WHERE seq IN (SELECT seq FROM payments`+d.IndexedBy("payments_due_idx")+` WHERE status = 'pending' AND next_query_at IS NOT NULL
 AND next_query_at <= ? ORDER BY next_query_at LIMIT ?`+d.SkipLocked+`) RETURNING `+paymentCols),
 		[]any{d.T(now.Add(lease)), d.T(now), limitOf(limit)}, scanPayment, "claim due payments")
 }

@@ -200,7 +200,7 @@ FROM refunds WHERE payment_id = ? GROUP BY status`), paymentID)
 func (q Queries) ClaimDueRefunds(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Refund, error) {
 	d := q.D
 	return all(ctx, q.C, d.Q(`UPDATE refunds SET next_query_at = ?, query_attempts = query_attempts + 1
-WHERE seq IN (SELECT seq FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL
+WHERE seq IN (SELECT seq FROM refunds`+d.IndexedBy("refunds_due_idx")+` WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL
 AND next_query_at <= ? ORDER BY next_query_at LIMIT ?`+d.SkipLocked+`) RETURNING `+refundCols),
 		[]any{d.T(now.Add(lease)), d.T(now), limitOf(limit)}, scanRefund, "claim due refunds")
 }

@@ -15,12 +15,12 @@ func (q Queries) Backlog(ctx context.Context, now time.Time) (store.Backlog, err
 	d := q.D
 	var b store.Backlog
 	rows, err := q.C.Query(ctx, d.Q(`SELECT
- (SELECT COUNT(*) FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL AND next_query_at <= ?),
- (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL AND next_query_at <= ?),
- (SELECT COUNT(*) FROM payments WHERE status = 'pending' AND next_query_at IS NOT NULL),
- (SELECT COUNT(*) FROM refunds WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL),
- (SELECT COUNT(*) FROM events WHERE status = 'pending'),
- (SELECT MIN(created_at) FROM events WHERE status = 'pending'),
+ (SELECT COUNT(*) FROM payments`+d.IndexedBy("payments_due_idx")+` WHERE status = 'pending' AND next_query_at IS NOT NULL AND next_query_at <= ?),
+ (SELECT COUNT(*) FROM refunds`+d.IndexedBy("refunds_due_idx")+` WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL AND next_query_at <= ?),
+ (SELECT COUNT(*) FROM payments`+d.IndexedBy("payments_due_idx")+` WHERE status = 'pending' AND next_query_at IS NOT NULL),
+ (SELECT COUNT(*) FROM refunds`+d.IndexedBy("refunds_due_idx")+` WHERE status IN ('pending', 'processing') AND next_query_at IS NOT NULL),
+ (SELECT COUNT(*) FROM events`+d.IndexedBy("events_due_idx")+` WHERE status = 'pending'),
+ (SELECT MIN(created_at) FROM events`+d.IndexedBy("events_due_idx")+` WHERE status = 'pending'),
  (SELECT COUNT(*) FROM refunds WHERE needs_attention = 1),
  (SELECT MIN(flagged_at) FROM refunds WHERE needs_attention = 1)`), d.T(now), d.T(now))
 	if err != nil {
