@@ -224,13 +224,7 @@ func (g *groupWriter) send(ctx context.Context, batch []*groupJob) ([]error, int
 		}
 		return nil, -1, core.WrapError(core.EINTERNAL, err, "store: group write")
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = errRolledBack
-	}
+	err = commitResult(br)
 	if err != nil {
 		t.rollback(ctx)
 		return nil, -1, core.WrapError(core.EINTERNAL, err, "store: commit")

@@ -55,6 +55,19 @@ var (
 // carried on regardless.
 var errRolledBack = errors.New("transaction was rolled back by the server")
 
+// commitResult reads the result of a batch's last statement, its COMMIT, and closes the batch:
+// nil only when the server committed (a COMMIT answered with ROLLBACK is errRolledBack).
+func commitResult(br pgx.BatchResults) error {
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = errRolledBack
+	}
+	return err
+}
+
 // Defer implements sqlbase.Deferrer.
 func (t *pipeTx) Defer(query string, args []any, needRows bool, check func(int64, error) error) {
 	if needRows {
@@ -180,13 +193,7 @@ func (t *pipeTx) commit(ctx context.Context) error {
 		}
 		return err
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = errRolledBack
-	}
+	err := commitResult(br)
 	if err != nil {
 		return core.WrapError(core.EINTERNAL, err, "store: commit")
 	}

@@ -633,13 +633,7 @@ func (t *txBatch) commit() bool {
 		_ = br.Close()
 		return t.fatal != nil
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = errRolledBack
-	}
+	err := commitResult(br)
 	if err != nil {
 		t.setFatal(err, "store: commit")
 		return true
