@@ -125,11 +125,11 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 
 	ntf.DedupeKey = res.DedupeKey
 	var status store.NotificationStatus
-	// The effect transaction may share its database transaction with other intakes'
-	// (store.InGroupTx): fn may run more than once, so every run starts from the same
-	// snapshot of the notification, and ntf takes the outcome only once it has committed.
+	// InTx may run fn more than once (a retried serialisation failure or deadlock), so every
+	// run starts from the same snapshot of the notification, and ntf takes the outcome only
+	// once it has committed.
 	base, final := *ntf, *ntf
-	err = store.InGroupTx(ctx, s.store, groupKey(raw.Account, res.Events), func(tx store.Tx) error {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		n := base
 		n.Status = store.NotificationProcessed
 		// Claim the dedupe key first: a duplicate conflicts here, before any effect.
@@ -166,25 +166,6 @@ func (s *Service) HandleNotification(ctx context.Context, raw *RawNotification) 
 	}
 	out.Status, out.Ack = status, ack
 	return out
-}
-
-// groupKey is the key of a notification's effect transaction for store.InGroupTx: the
-// payment it locks, when all its events are about one payment (the usual case). Anything else
-// (refund events, whose payment is known only inside the transaction; several payments; no
-// event) gets "" and runs alone, so that every grouped transaction locks only rows of its key.
-func groupKey(account string, events []core.NotificationEvent) string {
-	key := ""
-	for _, ev := range events {
-		if ev.Kind != core.EventPayment || ev.OutTradeNo == "" {
-			return ""
-		}
-		k := account + "\x00" + ev.OutTradeNo
-		if key != "" && k != key {
-			return ""
-		}
-		key = k
-	}
-	return key
 }
 
 // pendingDuplicate acknowledges a Pending notification whose dedupe key a processed notification

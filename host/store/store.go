@@ -84,38 +84,6 @@ type Store interface {
 	Close() error
 }
 
-// GroupTxer is a Store that can run short transactions of several callers as one database
-// transaction (PostgreSQL, when its DSN sets paymux_group_tx_runners: one BEGIN/COMMIT, one
-// WAL flush for all of them; otherwise InGroupTx is InTx). Call it through InGroupTx.
-type GroupTxer interface {
-	// InGroupTx is InTx (same contract, same errors, same retries; fn may run more than once)
-	// with fn possibly sharing the database transaction with other callers' InGroupTx, each
-	// in a savepoint of its own: a failing fn, or a failing write of fn's, is rolled back alone
-	// and its caller gets the error it would have got from InTx; nobody gets nil before the
-	// shared transaction has committed durably; a failure of the transaction itself (the
-	// connection lost, a deadlock, the commit) fails every member and commits none. What
-	// differs: fn sees the uncommitted rows of members that ran before it in the same
-	// transaction (as if they had committed just before it), and its row locks are held until
-	// the whole group commits.
-	//
-	// key names the rows fn may lock (the notification intake: the account and out_trade_no
-	// of the payment): transactions with one key are never in two groups at once, so two
-	// groups, each holding locks for several callers, cannot deadlock over those rows. Every
-	// InGroupTx that may lock a row must pass the same key as every other that may lock it;
-	// "" runs fn alone, as InTx. Use it for short transactions that lock the rows of one
-	// payment; a transaction that locks many rows, or waits for others, runs alone with InTx.
-	InGroupTx(ctx context.Context, key string, fn func(tx Tx) error) error
-}
-
-// InGroupTx runs fn with s's InGroupTx when s is a GroupTxer, else with s.InTx (SQLite's InTx
-// already group-commits every transaction).
-func InGroupTx(ctx context.Context, s Store, key string, fn func(tx Tx) error) error {
-	if g, ok := s.(GroupTxer); ok {
-		return g.InGroupTx(ctx, key, fn)
-	}
-	return s.InTx(ctx, fn)
-}
-
 // Tx is one open transaction (see Store.InTx): the Queries, plus row locks.
 type Tx interface {
 	Queries

@@ -24,9 +24,7 @@ func SchemaStatus(ctx context.Context, dsn string) (*migrations.Status, error) {
 
 // SchemaStatusConfig is SchemaStatus with a parsed configuration (one connection of it is used).
 func SchemaStatusConfig(ctx context.Context, cfg *pgxpool.Config) (*migrations.Status, error) {
-	cc := cfg.ConnConfig.Copy()
-	delete(cc.RuntimeParams, GroupTxParam) // the store's, not a server setting
-	conn, err := pgx.ConnectConfig(ctx, cc)
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
 	if err != nil {
 		return nil, core.WrapError(core.EINTERNAL, err, "postgres store: connect")
 	}

@@ -6,9 +6,5 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain checks that closed stores leave no pool goroutines behind. The package's stores
-// group InGroupTx (off by default), so that the storetest suite runs through it too.
-func TestMain(m *testing.M) {
-	TxGroupRunners = 2
-	goleak.VerifyTestMain(m)
-}
+// TestMain checks that closed stores leave no pool goroutines behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -33,14 +32,12 @@ type Store struct {
 	sqlbase.Queries
 	pool  *pgxpool.Pool
 	group *groupWriter // the raw notification inserts (see group.go)
-	txg   *txGroup     // InGroupTx's grouped transactions (see txgroup.go)
 }
 
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.BacklogReader = (*Store)(nil)
 	_ store.Pruner        = (*Store)(nil)
-	_ store.GroupTxer     = (*Store)(nil)
 )
 
 var dialect = &sqlbase.Dialect{
@@ -103,16 +100,6 @@ func ParseConfig(dsn string) (*pgxpool.Config, error) {
 
 // OpenConfig is Open with a parsed pool configuration.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
-	runners := TxGroupRunners
-	if v, ok := cfg.ConnConfig.RuntimeParams[GroupTxParam]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 64 {
-			return nil, core.Errorf(core.ECONFIG, "postgres store: %s must be a number from 0 to 64", GroupTxParam)
-		}
-		runners = n
-		cfg = cfg.Copy()
-		delete(cfg.ConnConfig.RuntimeParams, GroupTxParam) // not a server setting
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, core.WrapError(core.EINTERNAL, err, "postgres store: connect")
@@ -126,9 +113,6 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
 	s.group = newGroupWriter(pool, GroupWriters, DefaultGroupBatch)
-	if runners > 0 {
-		s.txg = newTxGroup(pool, s.pipeTx, runners, DefaultTxGroupBatch)
-	}
 	return s, nil
 }
 
@@ -166,33 +150,6 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
 		}
 	}
 	return err
-}
-
-// InGroupTx implements store.GroupTxer: fn runs as InTx would, in a transaction it may share
-// with other callers' InGroupTx of the same runner (key picks it), each in a savepoint of its
-// own (see txgroup.go). Retries as InTx does. Without runners (TxGroupRunners, GroupTxParam:
-// off by default) it is InTx.
-func (s *Store) InGroupTx(ctx context.Context, key string, fn func(store.Tx) error) error {
-	if key == "" || s.txg == nil {
-		return s.InTx(ctx, fn)
-	}
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		err = s.txg.do(ctx, key, fn)
-		if !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-	return err
-}
-
-// CommitStats returns how many transactions InGroupTx has committed and how many callers' fns
-// they carried (the benchmarks' tx/commit). Other transactions are not counted.
-func (s *Store) CommitStats() (commits, txs int64) {
-	if s.txg == nil {
-		return 0, 0
-	}
-	return s.txg.commits.Load(), s.txg.txs.Load()
 }
 
 // pipeTx runs fn in one pipelined transaction (see pipeTx). When fn returns nil but one of
@@ -284,9 +241,6 @@ func (s *Store) InsertNotification(ctx context.Context, n *store.Notification) e
 // Close implements store.Store.
 func (s *Store) Close() error {
 	s.group.close()
-	if s.txg != nil {
-		s.txg.close()
-	}
 	s.pool.Close()
 	return nil
 }

@@ -71,7 +71,7 @@ func Bench(b *testing.B, s store.Store, dir string) {
 
 // intake is the host's notification path: the raw request committed on its own (the design's
 // "durable before any plugin code runs") when separate, then one transaction with the dedupe
-// key, the payment transition and the outbox event, run as the host runs it (store.InGroupTx).
+// key, the payment transition and the outbox event.
 func intake(c context.Context, s store.Store, p *store.Payment, separate bool) error {
 	n := &store.Notification{ID: store.NewID("ntf_"), Account: p.Account, Method: "POST",
 		Header: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded"}},
@@ -81,7 +81,7 @@ func intake(c context.Context, s store.Store, p *store.Payment, separate bool) e
 			return err
 		}
 	}
-	return store.InGroupTx(c, s, p.Account+"\x00"+p.OutTradeNo, func(tx store.Tx) error {
+	return s.InTx(c, func(tx store.Tx) error {
 		if !separate {
 			if err := tx.InsertNotification(c, n); err != nil {
 				return err

@@ -182,15 +182,7 @@ func testNotificationIntakeTx(t *testing.T, s store.Store) {
 
 // applyNotification is the host's notification transaction, as the tests and benchmarks run it.
 func applyNotification(c context.Context, s store.Store, n *store.Notification, outTradeNo, dedupeKey string) error {
-	return applyNotificationWith(c, s, func(c context.Context, s store.Store, fn func(store.Tx) error) error { return s.InTx(c, fn) },
-		n, outTradeNo, dedupeKey)
-}
-
-// applyNotificationWith is applyNotification in a transaction run by inTx (InTx or
-// store.InGroupTx).
-func applyNotificationWith(c context.Context, s store.Store, inTx func(context.Context, store.Store, func(store.Tx) error) error,
-	n *store.Notification, outTradeNo, dedupeKey string) error {
-	return inTx(c, s, func(tx store.Tx) error {
+	return s.InTx(c, func(tx store.Tx) error {
 		p, err := tx.LockPaymentByOutTradeNo(c, n.Account, outTradeNo)
 		if err != nil {
 			return err
@@ -212,15 +204,14 @@ func applyNotificationWith(c context.Context, s store.Store, inTx func(context.C
 	})
 }
 
-// testGroupedIntakeRace runs many intakes at once through store.InGroupTx, keyed by payment as
-// the host does (PostgreSQL shares one transaction among the intakes waiting at the time): 16 deliveries of
-// one notification and 8 other notifications (other dedupe keys) for the same payment, 16
-// intakes for payments of their own, and 8 whose notification row does not exist, so that
-// their last held-back write fails (ENOTFOUND) after their fn returned. The outcome must be
+// testIntakeRace runs many intakes at once: 16 deliveries of one notification and 8 other
+// notifications (other dedupe keys) for the same payment, 16 intakes for payments of their
+// own, and 8 whose notification row does not exist, so that their last write fails
+// (ENOTFOUND; on PostgreSQL a held-back write, found after fn returned). The outcome must be
 // what the intakes alone give: exactly one delivery for the shared payment applies, the others
 // conflict (the dedupe key, or succeeded -> succeeded); every other good intake applies with
 // one event; a failing intake has no effect, and nothing else fails with it.
-func testGroupedIntakeRace(t *testing.T, s store.Store) {
+func testIntakeRace(t *testing.T, s store.Store) {
 	c := ctx(t)
 	shared := newPayment("acct-g", 500)
 	must(t, s.InsertPayment(c, shared))
@@ -258,10 +249,7 @@ func testGroupedIntakeRace(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			inGroup := func(c context.Context, s store.Store, fn func(store.Tx) error) error {
-				return store.InGroupTx(c, s, x.p.Account+"\x00"+x.p.OutTradeNo, fn)
-			}
-			x.err = applyNotificationWith(c, s, inGroup, x.n, x.p.OutTradeNo, x.key)
+			x.err = applyNotification(c, s, x.n, x.p.OutTradeNo, x.key)
 		}()
 	}
 	close(start)

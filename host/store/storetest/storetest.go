@@ -46,7 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Backlog", testBacklog},
 		{"TxRollback", testTxRollback},
 		{"NotificationIntakeTx", testNotificationIntakeTx},
-		{"GroupedIntakeRace", testGroupedIntakeRace},
+		{"IntakeRace", testIntakeRace},
 		{"Prune", testPrune},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(ctx(t)); err != nil {
