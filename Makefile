@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 PAYMUX_TEST_POSTGRES_DSN ?=
 export PAYMUX_TEST_POSTGRES_DSN
 
-.PHONY: all build run test test-short e2e bench bench-check fuzz-short tools proto proto-check lint clean mutants dist dist-check image unit-check
+.PHONY: all build run test test-short e2e bench bench-check fuzz-short tools proto proto-check lint clean mutants mutants-check dist dist-check image unit-check
 
 all: build
 
@@ -56,6 +56,11 @@ bench: build
 # One mutant: make mutants M=ack-before-commit
 mutants:
 	./.ci/mutants $(M)
+
+# Seconds: every deliberate bug of .ci/mutants.d still applies to the tree (a change to the code
+# a patch mutates must regenerate the patch; .ci/run checks this before the long steps).
+mutants-check:
+	@for p in .ci/mutants.d/*.patch; do git apply --check "$$p" || { echo "mutants-check: $$p no longer applies; regenerate it against the current code"; exit 1; }; done; echo "mutants-check: every patch applies"
 
 tools:
 	@./.ci/install-tools
