@@ -423,8 +423,11 @@ func (c *capFile) Read(p []byte) (int, error) {
 func isNetErr(err error) bool {
 	var ne net.Error
 	var se *sftp.StatusError
+	// io.EOF inside the chain: pkg/sftp reports a request sent on a channel that has closed as
+	// "failed to send packet: EOF" (wrapped); the readers here end a file with a bare io.EOF
+	// that never gets this far.
 	return errors.As(err, &ne) || errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, sftp.ErrSSHFxConnectionLost)
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, sftp.ErrSSHFxConnectionLost)
 }
 
 // ctxErr turns the symptom of a connection closed by ctx into the ctx's own error.

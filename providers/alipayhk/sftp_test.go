@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -389,3 +390,26 @@ func TestSFTPTransactionFileBounded(t *testing.T) {
 		t.Fatalf("capFile at exactly the limit: %q, %v", b, err)
 	}
 }
+
+// TestClosedChannelMidFileIsUnavailable: a connection that closes while a transaction file is
+// read (pkg/sftp: "failed to send packet: EOF") is a transport failure to retry, not a
+// malformed file; a file that is itself broken stays malformed. Cancelling a fetch mid-file
+// met the first case (TestSFTPYieldErrorAndCancel, once in a CI run: "malformed").
+func TestClosedChannelMidFileIsUnavailable(t *testing.T) {
+	head := "Partner_transaction_id,Transaction_id,Amount,Fee,,Settlement,Currency,Payment_time,Settlement_time,Issue,Product,Type,Status,Remarks,original_partner_transaction_ID\n"
+	row := "HK2026112500001,2026112522001300001000000001,100.00,1.80,,98.20,HKD,2026-11-25 10:15:02,,ALIPAYHK,Cross_wap,P,P,,\n"
+	closed := io.MultiReader(strings.NewReader(head+row+row), errReader{fmt.Errorf("failed to send packet: %w", io.EOF)})
+	err := ReadTransactionFile(closed, func(*core.SettlementRecord) error { return nil })
+	if err == nil || !isNetErr(err) {
+		t.Fatalf("closed channel mid-file: %v, isNetErr %v; want a transport error", err, isNetErr(err))
+	}
+	broken := strings.NewReader(head + row + "HK1,\"unterminated\n")
+	err = ReadTransactionFile(broken, func(*core.SettlementRecord) error { return nil })
+	if err == nil || isNetErr(err) {
+		t.Fatalf("malformed file: %v, isNetErr %v; want a malformed-file error", err, isNetErr(err))
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
